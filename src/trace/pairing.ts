@@ -1,0 +1,75 @@
+/**
+ * @module trace/pairing
+ * Joins syscall entries and exits of the same thread into `complete` events with latency, counting what cannot be
+ * joined. Shared by every source that sees entries and exits separately (LTTng, perf, strace `unfinished`/`resumed`).
+ *
+ * Order: a `complete` event is emitted when its exit arrives and carries the entry's timestamp, so output is in exit
+ * order. Unmatched entries are emitted (as `entry`) at `flush()`; unmatched exits pass through as `exit`.
+ */
+import type { ReaderCounts, SyscallEvent } from './event.js';
+
+/** Calls that never return to the caller, so their entry has no exit. */
+export const NO_EXIT_CALLS: ReadonlySet<string> = new Set(['exit', 'exit_group']);
+/** Calls that return twice: once in the parent, once in the new child thread (which made no entry). */
+export const CLONE_CALLS: ReadonlySet<string> = new Set(['clone', 'clone3', 'fork', 'vfork']);
+
+export class SyscallPairer {
+  /** Open entry per thread. A thread is in at most one syscall at a time. */
+  private readonly open = new Map<number, SyscallEvent>();
+
+  constructor(private readonly counts: ReaderCounts) {}
+
+  /**
+   * Feeds one entry or exit; returns the events to emit now (0, 1 or 2 of them).
+   * `complete` events are passed through untouched.
+   */
+  push(ev: SyscallEvent, out: SyscallEvent[]): void {
+    if (ev.phase === 'entry') {
+      if (NO_EXIT_CALLS.has(ev.name)) {
+        this.counts.noExitCalls++;
+        out.push(ev);
+        return;
+      }
+      const prev = this.open.get(ev.tid);
+      if (prev) {
+        // The previous entry of this thread never saw its exit (lost events, or a tracer gap).
+        this.counts.unmatchedEntries++;
+        out.push(prev);
+      }
+      this.open.set(ev.tid, ev);
+      return;
+    }
+    if (ev.phase === 'exit') {
+      const entry = this.open.get(ev.tid);
+      if (entry && (entry.name === ev.name || ev.name === '' || ev.name === 'unknown')) {
+        this.open.delete(ev.tid);
+        this.counts.completed++;
+        out.push({
+          ts: entry.ts, cpu: entry.cpu, pid: entry.pid >= 0 ? entry.pid : ev.pid, tid: entry.tid,
+          proc: entry.proc || ev.proc, name: entry.name, phase: 'complete',
+          args: mergeArgs(entry.args, ev.args), ret: ev.ret, latency: Number(ev.ts - entry.ts),
+        });
+        return;
+      }
+      if (CLONE_CALLS.has(ev.name)) this.counts.cloneChildExits++;
+      else this.counts.unmatchedExits++;
+      out.push(ev);
+      return;
+    }
+    out.push(ev);
+  }
+
+  /** Emits the entries still open at end of stream, counted as unmatched. */
+  flush(out: SyscallEvent[]): void {
+    for (const ev of this.open.values()) {
+      this.counts.unmatchedEntries++;
+      out.push(ev);
+    }
+    this.open.clear();
+  }
+}
+
+function mergeArgs(a: SyscallEvent['args'], b: SyscallEvent['args']): SyscallEvent['args'] {
+  for (const _ in b) return { ...a, ...b };
+  return a;
+}
