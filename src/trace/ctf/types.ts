@@ -19,7 +19,30 @@ export interface IntClass {
   encoding: 'none' | 'utf8';
   /** Name of the clock this integer maps to (`map = clock.monotonic.value`, CTF 2 role `default-clock-timestamp`). */
   mappedClock?: string;
+  /** What the decoder must do with the value (see `Role`). */
+  roles?: Role[];
 }
+
+/**
+ * Field roles, named as in CTF 2. The CTF 2 front end copies them from the metadata; the TSDL front end assigns them
+ * by member name and scope (packet header `magic`, `uuid`, `stream_id`, `stream_instance_id`; packet context
+ * `content_size`, `packet_size`, `timestamp_begin`, `timestamp_end`, `events_discarded`, `packet_seq_num`; event
+ * header `id` and `timestamp` at any depth — e.g. inside LTTng's compact/extended variant — and any event-header
+ * integer mapped to a clock). The decoder acts on roles only, so both front ends feed it the same way. When a role
+ * occurs twice in one scope (LTTng's compact header: outer `id` = 31, inner extended `id`), the last value decoded wins.
+ */
+export type Role =
+  | 'packet-magic-number'
+  | 'metadata-stream-uuid'
+  | 'data-stream-class-id'
+  | 'data-stream-id'
+  | 'packet-content-size'
+  | 'packet-total-size'
+  | 'default-clock-timestamp'
+  | 'packet-end-default-clock-timestamp'
+  | 'discarded-event-record-counter-snapshot'
+  | 'packet-sequence-number'
+  | 'event-record-class-id';
 
 /** CTF 2 variable-length integer (unsigned or signed LEB128), always byte-aligned. */
 export interface VarIntClass {
@@ -27,6 +50,7 @@ export interface VarIntClass {
   signed: boolean;
   base: number;
   mappedClock?: string;
+  roles?: Role[];
 }
 
 /** One mapping of an enumeration: a label and the inclusive ranges of the container value it covers. */
@@ -65,6 +89,8 @@ export interface BlobStringClass {
 export interface BlobClass {
   kind: 'blob';
   length: number | FieldRef;
+  /** `metadata-stream-uuid` on the packet header's UUID. */
+  roles?: Role[];
 }
 
 export interface ArrayClass {
@@ -74,6 +100,8 @@ export interface ArrayClass {
   element: FieldClass;
   /** Minimum alignment of the array itself in bits (CTF 2 `minimum-alignment`); elements keep their own. */
   align: number;
+  /** `metadata-stream-uuid` on TSDL's `uint8_t uuid[16]` packet-header member. */
+  roles?: Role[];
 }
 
 export interface StructMember {
