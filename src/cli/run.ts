@@ -1,0 +1,54 @@
+/**
+ * @module cli/run
+ * How every command ends: expected failures (bad input, bad usage) print one line naming the file and offset and
+ * exit with code 2; anything else prints one line and exits with code 1. Never a stack dump (set
+ * SYSCALL_ANOMALY_DEBUG=1 to see one).
+ */
+import { TraceError } from '../trace/errors.js';
+
+/** An error the user can fix (bad arguments, missing files): one line, exit code 2. */
+export class UsageError extends Error {}
+
+export function fail(e: unknown): never {
+  const debug = process.env.SYSCALL_ANOMALY_DEBUG === '1';
+  if (e instanceof TraceError || e instanceof UsageError) {
+    process.stderr.write(`syscall-anomaly: ${e.message}\n`);
+    if (debug) process.stderr.write(`${(e as Error).stack}\n`);
+    process.exit(2);
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`syscall-anomaly: internal error: ${msg.split('\n')[0]}\n`);
+  if (debug && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  process.exit(1);
+}
+
+/** Wraps a command's action so that its errors end the process as `fail` says. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      fail(e);
+    }
+  };
+}
+
+/** A progress line on stderr, at most once a second, only when stderr is a terminal. */
+export function progress(label: string): { tick: (n: number) => void; done: () => void } {
+  const tty = process.stderr.isTTY === true;
+  let last = 0;
+  const t0 = Date.now();
+  return {
+    tick(n: number) {
+      if (!tty) return;
+      const now = Date.now();
+      if (now - last < 1000) return;
+      last = now;
+      const rate = n / Math.max(1e-3, (now - t0) / 1000);
+      process.stderr.write(`\r${label}: ${n.toLocaleString('en-US')} (${Math.round(rate).toLocaleString('en-US')}/s)   `);
+    },
+    done() {
+      if (tty && last) process.stderr.write('\r\x1b[K');
+    },
+  };
+}

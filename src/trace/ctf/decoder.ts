@@ -1,0 +1,318 @@
+/**
+ * @module trace/ctf/decoder
+ * Compiles a CTF field class (from `types.ts`) into a closure that decodes one field at a `Cursor`. Compiling once per
+ * class keeps the per-event work to plain reads: no type switches, no name look-ups except for field references.
+ *
+ * Decoded values: integers as number (bigint beyond 2^53), enums as their integer value (labels via `enumLabel`),
+ * floats as number, strings as string, arrays as arrays (8-bit-int arrays with an encoding as strings, as
+ * babeltrace2 prints them), BLOBs as Uint8Array, structures and variants as objects (a variant is its selected
+ * option's value), optionals as the value or null. Member names are used as the metadata front end gives them (the
+ * TSDL front end already strips the one leading underscore CTF 1.8 readers remove).
+ */
+import type { Cursor } from './cursor.js';
+import type {
+  ArrayClass, EnumClass, FieldClass, FieldRef, IntClass, Scope, StructClass, VariantClass,
+} from './types.js';
+
+export type Decoder = (c: Cursor) => unknown;
+
+/** What a decoder needs to know about where it sits: the enclosing structures (innermost last) and scope. */
+export interface CompileContext {
+  /** The classes of the enclosing structures being compiled, innermost last. */
+  structs: StructClass[];
+  /** Root scopes decoded before this one, with their classes, for resolving absolute/relative references. */
+  roots: Array<{ scope: Scope; cls: StructClass }>;
+}
+
+/**
+ * Compiles a structure. A root scope's structure (`scope` given) is registered in `Cursor.scopes` before its members
+ * are decoded, so absolute references into the scope being decoded work too.
+ */
+export function compileStruct(cls: StructClass, ctx: CompileContext, scope?: Scope): Decoder {
+  const inner: CompileContext = { ...ctx, structs: [...ctx.structs, cls] };
+  const names = cls.members.map((m) => m.name);
+  const decs = cls.members.map((m) => compile(m.type, inner));
+  const n = decs.length;
+  const align = cls.align;
+  return (c) => {
+    c.align(align);
+    const obj: Record<string, unknown> = {};
+    if (scope) c.scopes[scope] = obj;
+    c.stack.push(obj);
+    for (let i = 0; i < n; i++) obj[names[i]!] = decs[i]!(c);
+    c.stack.pop();
+    return obj;
+  };
+}
+
+export function compile(cls: FieldClass, ctx: CompileContext): Decoder {
+  switch (cls.kind) {
+    case 'int': return compileInt(cls);
+    case 'varint': {
+      const { signed } = cls;
+      const roles = cls.roles;
+      if (roles && roles.length) {
+        return (c) => {
+          const v = c.readVarUint(signed);
+          applyRoles(c, roles, v, 64);
+          return v;
+        };
+      }
+      return (c) => c.readVarUint(signed);
+    }
+    case 'enum': return compile(cls.container, ctx);
+    case 'bool': {
+      const int = compileInt({ kind: 'int', size: cls.size, align: cls.align, signed: false, byteOrder: cls.byteOrder, base: 10, encoding: 'none' });
+      return (c) => int(c) !== 0;
+    }
+    case 'float': {
+      const { size, align } = cls;
+      const le = cls.byteOrder === 'le';
+      return (c) => {
+        c.align(align);
+        c.need(size, 'floating-point field');
+        if ((c.pos & 7) === 0) {
+          const o = c.pos >>> 3;
+          c.pos += size;
+          return size === 32 ? c.view.getFloat32(o, le) : c.view.getFloat64(o, le);
+        }
+        // Unaligned float: reassemble its bits, then reinterpret them.
+        const bits = size === 32 ? c.readUint(32, le) : c.readUint(64, le);
+        const dv = new DataView(new ArrayBuffer(8));
+        if (size === 32) { dv.setUint32(0, Number(bits)); return dv.getFloat32(0); }
+        dv.setBigUint64(0, BigInt(bits));
+        return dv.getFloat64(0);
+      };
+    }
+    case 'string':
+      return (c) => {
+        c.align(8);
+        const start = c.pos >>> 3;
+        const limit = c.end >>> 3;
+        const z = c.buf.indexOf(0, start);
+        if (z < 0 || z >= limit) throw c.error('string has no terminating NUL before the end of the packet content');
+        c.pos = (z + 1) * 8;
+        return c.buf.toString('utf8', start, z);
+      };
+    case 'bstring': {
+      const len = lengthOf(cls.length, ctx);
+      return (c) => {
+        c.align(8);
+        const n = len(c);
+        c.need(n * 8, 'string');
+        const start = c.pos >>> 3;
+        c.pos += n * 8;
+        const z = c.buf.indexOf(0, start);
+        return c.buf.toString('utf8', start, z >= 0 && z < start + n ? z : start + n);
+      };
+    }
+    case 'blob': {
+      const len = lengthOf(cls.length, ctx);
+      const uuid = cls.roles?.includes('metadata-stream-uuid');
+      return (c) => {
+        c.align(8);
+        const n = len(c);
+        c.need(n * 8, 'BLOB');
+        const start = c.pos >>> 3;
+        c.pos += n * 8;
+        const v = c.buf.subarray(start, start + n);
+        if (uuid) c.uuid = v;
+        return v;
+      };
+    }
+    case 'array': return compileArray(cls, ctx);
+    case 'struct': return compileStruct(cls, ctx);
+    case 'variant': return compileVariant(cls, ctx);
+    case 'optional': {
+      const sel = resolveRef(cls.selector, ctx);
+      const ranges = cls.ranges;
+      const dec = compile(cls.type, ctx);
+      return (c) => {
+        const v = sel.get(c);
+        const present = ranges ? inRanges(v, ranges) : Boolean(v);
+        return present ? dec(c) : null;
+      };
+    }
+  }
+}
+
+function compileInt(cls: IntClass): Decoder {
+  const { size, align, signed } = cls;
+  const le = cls.byteOrder === 'le';
+  const roles = cls.roles && cls.roles.length ? cls.roles : undefined;
+  if (!roles) {
+    if (signed) return (c) => { c.align(align); c.need(size, 'integer field'); return c.readInt(size, le); };
+    return (c) => { c.align(align); c.need(size, 'integer field'); return c.readUint(size, le); };
+  }
+  return (c) => {
+    c.align(align);
+    c.need(size, 'integer field');
+    const v = signed ? c.readInt(size, le) : c.readUint(size, le);
+    applyRoles(c, roles, v, size);
+    return v;
+  };
+}
+
+function applyRoles(c: Cursor, roles: readonly string[], v: number | bigint, size: number): void {
+  for (const role of roles) {
+    switch (role) {
+      case 'event-record-class-id': c.eventId = Number(v); break;
+      case 'default-clock-timestamp': c.updateClock(v, size); break;
+      case 'packet-content-size': c.contentSize = Number(v); break;
+      case 'packet-total-size': c.packetSize = Number(v); break;
+      case 'data-stream-class-id': c.streamClassId = Number(v); break;
+      case 'data-stream-id': c.streamInstanceId = Number(v); break;
+      case 'discarded-event-record-counter-snapshot': c.discarded = Number(v); break;
+      case 'packet-end-default-clock-timestamp': c.packetEndClock = Number(v); break;
+      case 'packet-magic-number': c.magic = Number(v); break;
+    }
+  }
+}
+
+function compileArray(cls: ArrayClass, ctx: CompileContext): Decoder {
+  const el = cls.element;
+  const len = lengthOf(cls.length, ctx);
+  const align = Math.max(cls.align, alignOf(el));
+  const uuid = cls.roles?.includes('metadata-stream-uuid');
+  // Arrays of 8-bit integers with an encoding are text, as babeltrace2 prints them.
+  if (el.kind === 'int' && el.size === 8 && el.encoding === 'utf8') {
+    return (c) => {
+      const n = len(c);
+      c.align(align);
+      c.need(n * 8, 'text array');
+      const start = c.pos >>> 3;
+      c.pos += n * 8;
+      const z = c.buf.indexOf(0, start);
+      return c.buf.toString('utf8', start, z >= 0 && z < start + n ? z : start + n);
+    };
+  }
+  const dec = compile(el, ctx);
+  return (c) => {
+    const n = len(c);
+    c.align(align);
+    const out = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) out[i] = dec(c);
+    if (uuid) c.uuid = Uint8Array.from(out as number[]);
+    return out;
+  };
+}
+
+function compileVariant(cls: VariantClass, ctx: CompileContext): Decoder {
+  const tag = resolveRef(cls.tag, ctx);
+  // With TSDL the tag is an enum and options are chosen by label; turn labels into the enum's value ranges.
+  const optionRanges: Array<Array<[bigint, bigint]>> = cls.options.map((o) => {
+    if (o.ranges) return o.ranges;
+    const en = tag.cls?.kind === 'enum' ? tag.cls : undefined;
+    if (!en) return [];
+    const m = en.mappings.find((mp) => mp.label === o.name || mp.label === o.name);
+    return m ? m.ranges : [];
+  });
+  const decs = cls.options.map((o) => compile(o.type, ctx));
+  // Small dense selector values (the usual case) index a table directly.
+  const table = new Map<number, number>();
+  optionRanges.forEach((rs, i) => {
+    for (const [lo, hi] of rs) {
+      if (hi - lo < 4096n) for (let v = lo; v <= hi; v++) if (!table.has(Number(v))) table.set(Number(v), i);
+    }
+  });
+  return (c) => {
+    const v = tag.get(c);
+    let i = typeof v === 'number' ? table.get(v) : undefined;
+    if (i === undefined) {
+      const bv = typeof v === 'bigint' ? v : BigInt(Number(v));
+      i = optionRanges.findIndex((rs) => inRanges(bv, rs));
+      if (i < 0) throw c.error(`variant selector value ${String(v)} selects no option`);
+    }
+    return decs[i]!(c);
+  };
+}
+
+function inRanges(v: unknown, ranges: Array<[bigint, bigint]>): boolean {
+  if (typeof v !== 'number' && typeof v !== 'bigint') return false;
+  const b = typeof v === 'bigint' ? v : BigInt(v);
+  for (const [lo, hi] of ranges) if (b >= lo && b <= hi) return true;
+  return false;
+}
+
+function lengthOf(length: number | FieldRef, ctx: CompileContext): (c: Cursor) => number {
+  if (typeof length === 'number') return () => length;
+  const ref = resolveRef(length, ctx);
+  return (c) => {
+    const v = ref.get(c);
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw c.error(`length field holds ${String(v)}, not a length`);
+    if (n > c.end) throw c.error(`length ${n} is larger than the packet`);
+    return n;
+  };
+}
+
+export function alignOf(cls: FieldClass): number {
+  switch (cls.kind) {
+    case 'int': case 'float': case 'bool': return cls.align;
+    case 'enum': return alignOf(cls.container);
+    case 'struct': return cls.align;
+    case 'array': return Math.max(cls.align, alignOf(cls.element));
+    case 'varint': case 'string': case 'bstring': case 'blob': return 8;
+    case 'variant': case 'optional': return 1;
+  }
+}
+
+/** A reference resolved at compile time: the referenced field's class (when found) and a run-time getter. */
+interface ResolvedRef {
+  cls?: FieldClass;
+  get: (c: Cursor) => unknown;
+}
+
+function walk(obj: unknown, path: string[]): unknown {
+  let v = obj;
+  for (const p of path) v = (v as Record<string, unknown> | undefined)?.[p];
+  return v;
+}
+
+function classAt(cls: StructClass, path: string[]): FieldClass | undefined {
+  let cur: FieldClass | undefined = cls;
+  for (const p of path) {
+    if (!cur || cur.kind !== 'struct') return undefined;
+    cur = cur.members.find((m) => m.name === p)?.type;
+  }
+  return cur;
+}
+
+/**
+ * Resolves a field reference. Relative TSDL paths are looked up lexically: the innermost enclosing structure first,
+ * then outwards, then the root scopes decoded before this one (latest first), as babeltrace does.
+ */
+function resolveRef(ref: FieldRef, ctx: CompileContext): ResolvedRef {
+  const path = ref.path;
+  if (ref.kind === 'absolute') {
+    const root = ctx.roots.find((r) => r.scope === ref.scope);
+    const current = ctx.structs[0];
+    const cls = root ? classAt(root.cls, path) : current ? classAt(current, path) : undefined;
+    const scope = ref.scope;
+    return { cls, get: (c) => walk(c.scopes[scope], path) };
+  }
+  const head = path[0]!;
+  for (let k = ctx.structs.length - 1; k >= 0; k--) {
+    const s = ctx.structs[k]!;
+    if (s.members.some((m) => m.name === head)) {
+      const depthFromTop = ctx.structs.length - 1 - k;
+      const cls = classAt(s, path);
+      return { cls, get: (c) => walk(c.stack[c.stack.length - 1 - depthFromTop], path) };
+    }
+  }
+  for (let k = ctx.roots.length - 1; k >= 0; k--) {
+    const r = ctx.roots[k]!;
+    if (r.cls.members.some((m) => m.name === head)) {
+      const scope = r.scope;
+      return { cls: classAt(r.cls, path), get: (c) => walk(c.scopes[scope], path) };
+    }
+  }
+  throw new Error(`field reference '${ref.path.join('.')}' names no earlier field`);
+}
+
+/** The label of an enum value (first matching mapping), or undefined. */
+export function enumLabel(cls: EnumClass, v: number | bigint): string | undefined {
+  const b = typeof v === 'bigint' ? v : BigInt(v);
+  for (const m of cls.mappings) for (const [lo, hi] of m.ranges) if (b >= lo && b <= hi) return m.label;
+  return undefined;
+}
