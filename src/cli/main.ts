@@ -6,6 +6,9 @@
 import { Command } from 'commander';
 import { action } from './run.js';
 import { statsCommand } from './stats.js';
+import { convertCommand } from './convert.js';
+import { recordCli } from './record.js';
+import { demoCommand } from './demo.js';
 
 const program = new Command();
 program
@@ -21,6 +24,37 @@ program
   .option('--lenient', 'decode up to damage and report what was skipped instead of failing')
   .action(action(async (trace: string, o: { json?: boolean; lenient?: boolean }) => {
     await statsCommand(trace, o.json === true, o.lenient === true);
+  }));
+
+program
+  .command('convert')
+  .description('convert a trace to the canonical JSONL event format')
+  .argument('<trace>', 'any supported trace')
+  .requiredOption('-o, --output <file>', "output JSONL file ('-' for stdout)")
+  .option('--raw', 'keep entries and exits as separate events (default: pair them into complete calls with latency)')
+  .option('--lenient', 'decode up to damage and report what was skipped instead of failing')
+  .action(action(async (trace: string, o: { output: string; raw?: boolean; lenient?: boolean }) => {
+    await convertCommand(trace, o.output, o.raw ? 'raw' : 'paired', o.lenient === true);
+  }));
+
+program
+  .command('record')
+  .description('record syscalls of a command (or the whole system) with perf, converted to CTF')
+  .requiredOption('-o, --output <dir>', 'folder for perf.data and the CTF trace (ctf/)')
+  .option('--system', 'record every CPU instead of one command')
+  .option('--duration <seconds>', 'with --system: how long to record', parseFloat)
+  .option('--raw-syscalls', 'use raw_syscalls:sys_enter/sys_exit (numbers only, lower overhead) instead of syscalls:*')
+  .argument('[command...]', 'the command to run and record (after --)')
+  .action(action(async (command: string[], o: { output: string; system?: boolean; duration?: number; rawSyscalls?: boolean }) => {
+    await recordCli(o.output, command, o.system === true, o.duration, o.rawSyscalls ? 'raw_syscalls' : 'syscalls');
+  }));
+
+program
+  .command('demo')
+  .description('run the main job on the embedded demo data')
+  .option('--json', 'print JSON')
+  .action(action(async (o: { json?: boolean }) => {
+    await demoCommand(o.json === true);
   }));
 
 await program.parseAsync(process.argv);

@@ -9,6 +9,9 @@ import type { PairingMode, SyscallSource } from './event.js';
 import type { ReadMode } from './ctf/stream.js';
 import { findCtfTraces } from './ctf/trace.js';
 import { KernelCtfSource } from './kernel.js';
+import { openAdfa } from './adfa/adfa.js';
+import { looksLikeJsonl, openJsonl } from './jsonl/jsonl.js';
+import { looksLikeStrace, openStrace } from './strace/strace.js';
 
 export type TraceFormat = 'ctf' | 'strace' | 'adfa' | 'jsonl';
 
@@ -38,10 +41,12 @@ export async function detectFormat(path: string): Promise<TraceFormat> {
   }
   const h = await head(path);
   if (h.length >= 4 && h.readUInt32LE(0) === 0x04034b50) return 'adfa'; // a zip: the ADFA-LD archive
-  const text = h.toString('utf8');
-  if (/^\s*\{/.test(text)) return 'jsonl';
-  if (/^\s*\d+(\s+\d+)*\s*$/.test(text.slice(0, text.lastIndexOf(' ') > 0 ? text.lastIndexOf(' ') : text.length))) return 'adfa';
-  return 'strace';
+  if (looksLikeJsonl(h)) return 'jsonl';
+  if (looksLikeStrace(h)) return 'strace';
+  // An ADFA-LD trace file: nothing but syscall numbers (the sniff window may cut the last one).
+  if (/^\s*\d+(\s+\d+)*\s*\d*$/.test(h.toString('latin1'))) return 'adfa';
+  if (h.length === 0) throw new TraceError(path, 0, 'empty file: not a trace');
+  throw new TraceError(path, 0, 'unknown trace format (expected a CTF folder, strace -f -ttt -T output, ADFA-LD, or syscall-anomaly JSONL)');
 }
 
 /** Opens `path` in its detected format. */
@@ -49,7 +54,8 @@ export async function openTrace(path: string, pairing: PairingMode, mode: ReadMo
   const format = await detectFormat(path);
   switch (format) {
     case 'ctf': return KernelCtfSource.open(path, pairing, mode);
-    default:
-      throw new TraceError(path, 0, `format '${format}' is not readable yet`);
+    case 'strace': return openStrace(path, pairing, mode.lenient);
+    case 'adfa': return openAdfa(path);
+    case 'jsonl': return openJsonl(path, mode.lenient);
   }
 }

@@ -26,8 +26,6 @@ export class Cursor {
 
   /** Root scopes decoded so far for the current event (for absolute field references). */
   readonly scopes: Partial<Record<Scope, Record<string, unknown>>> = {};
-  /** Structures being decoded, innermost last (for relative field references). */
-  readonly stack: Record<string, unknown>[] = [];
 
   // Role registers: written by fields that carry a role, read by the packet/event iterators.
   eventId = -1;
@@ -135,6 +133,16 @@ export class Cursor {
     const shift = pos & 7;
     const nbytes = (shift + size + 7) >>> 3;
     this.pos = pos + size;
+    if (shift + size <= 32 && first + 4 <= this.buf.length) {
+      // Fits one 32-bit load (e.g. LTTng's 5-bit id and 27-bit timestamp).
+      if (le) {
+        const w = this.view.getUint32(first, true) >>> shift;
+        return size === 32 ? w : w & ((1 << size) - 1) >>> 0;
+      }
+      const w = this.view.getUint32(first, false);
+      const v = w >>> (32 - shift - size);
+      return size === 32 ? v : (v & ((1 << size) - 1)) >>> 0;
+    }
     if (nbytes <= 6) {
       // Up to 48 bits of bytes: exact in a double.
       let acc = 0;

@@ -16,32 +16,64 @@ import type {
 
 export type Decoder = (c: Cursor) => unknown;
 
+/** The structure instance currently being decoded for a structure class that a relative reference points into. */
+interface Slot { obj: Record<string, unknown> | undefined }
+
 /** What a decoder needs to know about where it sits: the enclosing structures (innermost last) and scope. */
 export interface CompileContext {
   /** The classes of the enclosing structures being compiled, innermost last. */
   structs: StructClass[];
   /** Root scopes decoded before this one, with their classes, for resolving absolute/relative references. */
   roots: Array<{ scope: Scope; cls: StructClass }>;
+  /** The root scope being compiled. */
+  scope?: Scope;
+  /** Shared by a whole trace: slots of structure classes that references point into. */
+  slots: Map<StructClass, Slot>;
+  /** Shared by a whole trace: root scopes referenced from inside themselves. */
+  selfScopes: Set<Scope>;
 }
 
 /**
  * Compiles a structure. A root scope's structure (`scope` given) is registered in `Cursor.scopes` before its members
  * are decoded, so absolute references into the scope being decoded work too.
  */
-export function compileStruct(cls: StructClass, ctx: CompileContext, scope?: Scope): Decoder {
+export function compileStruct(cls: StructClass, ctx: CompileContext): Decoder {
   const inner: CompileContext = { ...ctx, structs: [...ctx.structs, cls] };
   const names = cls.members.map((m) => m.name);
   const decs = cls.members.map((m) => compile(m.type, inner));
   const n = decs.length;
   const align = cls.align;
+  // Root scopes are registered in `Cursor.scopes` for references from later scopes.
+  const scope = ctx.structs.length === 0 ? ctx.scope : undefined;
+  const slot = ctx.slots.get(cls);
+  if (slot || (scope && ctx.selfScopes.has(scope)) || names.includes('__proto__')) {
+    // Some member refers to an earlier member of this very structure: build the object as members are decoded.
+    return (c) => {
+      c.align(align);
+      const obj: Record<string, unknown> = {};
+      if (scope) c.scopes[scope] = obj;
+      const prev = slot?.obj;
+      if (slot) slot.obj = obj;
+      for (let i = 0; i < n; i++) obj[names[i]!] = decs[i]!(c);
+      if (slot) slot.obj = prev;
+      return obj;
+    };
+  }
+  // Otherwise one object literal per structure class: V8 gives every instance the same shape, which keeps decoding
+  // and every later read of the fields monomorphic. Keys are JSON-quoted, so member names cannot inject code.
+  const body = `return function (c) { return { ${names.map((nm, i) => `${JSON.stringify(nm)}: d[${i}](c)`).join(', ')} }; };`;
+  const literal = new Function('d', body)(decs) as Decoder;
+  if (scope) {
+    return (c) => {
+      c.align(align);
+      const obj = literal(c) as Record<string, unknown>;
+      c.scopes[scope] = obj;
+      return obj;
+    };
+  }
   return (c) => {
     c.align(align);
-    const obj: Record<string, unknown> = {};
-    if (scope) c.scopes[scope] = obj;
-    c.stack.push(obj);
-    for (let i = 0; i < n; i++) obj[names[i]!] = decs[i]!(c);
-    c.stack.pop();
-    return obj;
+    return literal(c);
   };
 }
 
@@ -141,6 +173,31 @@ function compileInt(cls: IntClass): Decoder {
   const le = cls.byteOrder === 'le';
   const roles = cls.roles && cls.roles.length ? cls.roles : undefined;
   if (!roles) {
+    // Byte-aligned 8/16/32-bit fields (most of them) read straight from the DataView.
+    if (!signed && align % 8 === 0 && (size === 8 || size === 16 || size === 32)) {
+      const bytes = size >>> 3;
+      return (c) => {
+        let pos = c.pos;
+        const r = pos % align;
+        if (r !== 0) pos += align - r;
+        if (pos + size > c.end) { c.pos = pos; c.need(size, 'integer field'); }
+        c.pos = pos + size;
+        const o = pos >>> 3;
+        return bytes === 4 ? c.view.getUint32(o, le) : bytes === 2 ? c.view.getUint16(o, le) : c.buf[o]!;
+      };
+    }
+    if (signed && align % 8 === 0 && (size === 8 || size === 16 || size === 32)) {
+      const bytes = size >>> 3;
+      return (c) => {
+        let pos = c.pos;
+        const r = pos % align;
+        if (r !== 0) pos += align - r;
+        if (pos + size > c.end) { c.pos = pos; c.need(size, 'integer field'); }
+        c.pos = pos + size;
+        const o = pos >>> 3;
+        return bytes === 4 ? c.view.getInt32(o, le) : bytes === 2 ? c.view.getInt16(o, le) : c.view.getInt8(o);
+      };
+    }
     if (signed) return (c) => { c.align(align); c.need(size, 'integer field'); return c.readInt(size, le); };
     return (c) => { c.align(align); c.need(size, 'integer field'); return c.readUint(size, le); };
   }
@@ -285,6 +342,7 @@ function classAt(cls: StructClass, path: string[]): FieldClass | undefined {
 function resolveRef(ref: FieldRef, ctx: CompileContext): ResolvedRef {
   const path = ref.path;
   if (ref.kind === 'absolute') {
+    if (ref.scope === ctx.scope) ctx.selfScopes.add(ref.scope);
     const root = ctx.roots.find((r) => r.scope === ref.scope);
     const current = ctx.structs[0];
     const cls = root ? classAt(root.cls, path) : current ? classAt(current, path) : undefined;
@@ -295,9 +353,10 @@ function resolveRef(ref: FieldRef, ctx: CompileContext): ResolvedRef {
   for (let k = ctx.structs.length - 1; k >= 0; k--) {
     const s = ctx.structs[k]!;
     if (s.members.some((m) => m.name === head)) {
-      const depthFromTop = ctx.structs.length - 1 - k;
-      const cls = classAt(s, path);
-      return { cls, get: (c) => walk(c.stack[c.stack.length - 1 - depthFromTop], path) };
+      let slot = ctx.slots.get(s);
+      if (!slot) ctx.slots.set(s, (slot = { obj: undefined }));
+      const target = slot;
+      return { cls: classAt(s, path), get: () => walk(target.obj, path) };
     }
   }
   for (let k = ctx.roots.length - 1; k >= 0; k--) {

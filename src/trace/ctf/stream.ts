@@ -66,34 +66,36 @@ export class CompiledTrace {
 
   constructor(readonly cls: TraceClass) {
     const roots: Array<{ scope: Scope; cls: StructClass }> = [];
-    const ctx = (): CompileContext => ({ structs: [], roots: [...roots] });
+    const slots: CompileContext['slots'] = new Map();
+    const selfScopes: CompileContext['selfScopes'] = new Set();
+    const ctx = (scope: Scope): CompileContext => ({ structs: [], roots: [...roots], scope, slots, selfScopes });
     if (cls.packetHeader) {
-      this.packetHeader = compileStruct(cls.packetHeader, ctx(), 'packet.header');
+      this.packetHeader = compileStruct(cls.packetHeader, ctx('packet.header'));
       roots.push({ scope: 'packet.header', cls: cls.packetHeader });
     }
     for (const [id, sc] of cls.streams) {
       const r0 = roots.length;
       const cs: CompiledStream = { events: new Map() };
       if (sc.packetContext) {
-        cs.packetContext = compileStruct(sc.packetContext, ctx(), 'packet.context');
+        cs.packetContext = compileStruct(sc.packetContext, ctx('packet.context'));
         roots.push({ scope: 'packet.context', cls: sc.packetContext });
       }
       if (sc.eventHeader) {
-        cs.header = compileStruct(sc.eventHeader, ctx(), 'event.header');
+        cs.header = compileStruct(sc.eventHeader, ctx('event.header'));
         roots.push({ scope: 'event.header', cls: sc.eventHeader });
       }
       if (sc.eventCommonContext) {
-        cs.commonContext = compileStruct(sc.eventCommonContext, ctx(), 'event.common-context');
+        cs.commonContext = compileStruct(sc.eventCommonContext, ctx('event.common-context'));
         roots.push({ scope: 'event.common-context', cls: sc.eventCommonContext });
       }
       for (const [eid, ec] of sc.events) {
         const r1 = roots.length;
         const ev: { cls: EventClass; context?: Decoder; payload?: Decoder } = { cls: ec };
         if (ec.context) {
-          ev.context = compileStruct(ec.context, ctx(), 'event.specific-context');
+          ev.context = compileStruct(ec.context, ctx('event.specific-context'));
           roots.push({ scope: 'event.specific-context', cls: ec.context });
         }
-        if (ec.payload) ev.payload = compileStruct(ec.payload, ctx(), 'event.payload');
+        if (ec.payload) ev.payload = compileStruct(ec.payload, ctx('event.payload'));
         roots.length = r1;
         cs.events.set(eid, ev);
       }

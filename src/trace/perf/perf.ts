@@ -84,6 +84,12 @@ export class PerfInterpreter {
       case 'perf_comm': case 'comm':
         if (typeof p['comm'] === 'string') this.comm.set(num(p['tid'] ?? p['perf_tid']), p['comm']);
         break;
+      case 'perf_fork': {
+        // A new thread or process starts with its parent's name.
+        const parent = this.comm.get(num(p['ptid'])) ?? this.comm.get(num(p['ppid']));
+        if (parent !== undefined) this.comm.set(num(p['tid']), parent);
+        break;
+      }
       case 'sched:sched_switch':
         if (typeof p['next_comm'] === 'string') this.comm.set(num(p['next_pid']), p['next_comm']);
         break;
