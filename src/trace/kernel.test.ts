@@ -53,7 +53,12 @@ test('bug446190 (old naming: sys_X + exit_syscall): names come from the pairing'
   assert.equal(src.counts.syscallExits, 1_811);
   const complete = evs.filter((e) => e.phase === 'complete');
   assert.ok(complete.length > 1_700);
-  assert.ok(complete.every((e) => e.name !== ''), 'a paired old-style exit takes its entry\'s name');
+  // A paired old-style exit takes its entry's name; only the 7 `sys_unknown` entries (numbers the tracer could not
+  // name, e.g. id 194 on this ARM machine) stay 'unknown'.
+  const unnamed = complete.filter((e) => e.name === 'unknown');
+  assert.ok(unnamed.length <= 7, `${unnamed.length} unnamed`);
+  assert.ok(unnamed.every((e) => typeof e.args['id'] === 'number'), 'those carry the syscall number');
+  assert.ok(evs.filter((e) => e.phase === 'exit').every((e) => e.name === 'unknown'), 'an unpaired old-style exit has no name');
 });
 
 test('raw mode keeps entries and exits as recorded, in time order', async () => {

@@ -31,7 +31,7 @@ export class LttngInterpreter {
       let m: RegExpMatchArray | null;
       if ((m = /^(?:compat_)?syscall_entry_(.+)$/.exec(n))) k = { phase: 'entry', name: m[1]! };
       else if ((m = /^(?:compat_)?syscall_exit_(.+)$/.exec(n))) k = { phase: 'exit', name: m[1]! };
-      else if (n === 'exit_syscall') k = { phase: 'exit', name: '' };
+      else if (n === 'exit_syscall') k = { phase: 'exit', name: 'unknown' }; // named by its entry when paired
       else if ((m = /^(?:compat_)?sys_(.+)$/.exec(n))) k = { phase: 'entry', name: m[1]! };
       else k = { phase: 'other', name: n };
       this.kinds.set(rec.eventClass, k);

@@ -1,0 +1,111 @@
+/**
+ * @module cli/cli.test
+ * The command line as a user runs it: `stats --json` counts on the shared traces (the figures babeltrace2 and
+ * Trace Compass give), one-line errors with exit code 2 on damaged input, `--lenient`, `convert` round trips, `demo`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, statSync, truncateSync, chmodSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sharedData } from '../testing/paths.js';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+
+function cli(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const EXPECTED: Array<[string, number, number | undefined]> = [
+  ['many-threads', 240_644, 78_085],
+  ['bug446190', 31_556, 1_817],
+  ['flipping-endianness', 14_310, undefined],
+  ['perf-taskset2', 1_500, undefined],
+  ['ctf-sequence-empty', 10, undefined],
+  ['CTF2-vl-ints', 1, undefined],
+];
+
+for (const [name, events, entries] of EXPECTED) {
+  test(`stats --json ${name}: ${events} events${entries ? `, ${entries} syscall entries` : ''}`, () => {
+    const r = cli('stats', '--json', sharedData('ctf', name));
+    assert.equal(r.code, 0, r.err);
+    const s = JSON.parse(r.out);
+    assert.equal(s.events, events);
+    if (entries !== undefined) assert.equal(s.syscallEntries, entries);
+  });
+}
+
+function damagedCopy(): { dir: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'sa-cli-'));
+  cpSync(sharedData('ctf', 'many-threads'), dir, { recursive: true });
+  for (const f of readdirSync(dir)) if (statSync(join(dir, f)).isFile()) chmodSync(join(dir, f), 0o644);
+  const file = join(dir, 'channel0_5');
+  truncateSync(file, statSync(file).size - 5000);
+  return { dir, file };
+}
+
+test('a truncated trace: one line naming the file and byte offset, exit code 2, no stack', () => {
+  const { dir, file } = damagedCopy();
+  try {
+    const r = cli('stats', dir);
+    assert.equal(r.code, 2);
+    const lines = r.err.trim().split('\n');
+    assert.equal(lines.length, 1, r.err);
+    assert.match(lines[0]!, new RegExp(`^syscall-anomaly: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:byte \\d+: `));
+    assert.doesNotMatch(r.err, /\n\s+at /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--lenient decodes up to the damage and reports what it skipped', () => {
+  const { dir } = damagedCopy();
+  try {
+    const r = cli('stats', '--json', '--lenient', dir);
+    assert.equal(r.code, 0, r.err);
+    const s = JSON.parse(r.out);
+    assert.equal(s.skipped, 1);
+    assert.ok(s.events > 200_000 && s.events < 240_644, `${s.events}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('missing and unknown inputs give one-line errors', () => {
+  let r = cli('stats', '/nonexistent/trace');
+  assert.equal(r.code, 2);
+  assert.match(r.err.trim(), /^syscall-anomaly: \/nonexistent\/trace:byte 0: cannot open: no such file or directory$/);
+  r = cli('stats', fileURLToPath(import.meta.url).replace(/\.test\.js$/, '.test.js.map'));
+  assert.equal(r.code, 2, r.err);
+  assert.equal(r.err.trim().split('\n').length, 1);
+});
+
+test('convert → JSONL → stats gives the same syscall counts as the CTF trace', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sa-conv-'));
+  try {
+    const out = join(dir, 'bug.jsonl');
+    const c = cli('convert', sharedData('ctf', 'bug446190'), '-o', out);
+    assert.equal(c.code, 0, c.err);
+    const a = JSON.parse(cli('stats', '--json', sharedData('ctf', 'bug446190')).out);
+    const b = JSON.parse(cli('stats', '--json', out).out);
+    assert.equal(b.format, 'jsonl');
+    assert.deepEqual(b.syscalls, a.syscalls);
+    assert.deepEqual(b.processes, a.processes);
+    assert.equal(b.start, a.start);
+    assert.equal(b.end, a.end);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('demo runs on the committed trace', () => {
+  const r = cli('demo', '--json');
+  assert.equal(r.code, 0, r.err);
+  const d = JSON.parse(r.out);
+  assert.ok(d.stats.syscallEntries > 500);
+  assert.ok(d.threads.length >= 2);
+  assert.ok(d.slowest.length > 0);
+});
