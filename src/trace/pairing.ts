@@ -5,6 +5,7 @@
  *
  * Order: a `complete` event is emitted when its exit arrives and carries the entry's timestamp, so output is in exit
  * order. Unmatched entries are emitted (as `entry`) at `flush()`; unmatched exits pass through as `exit`.
+ * The entry object itself becomes the `complete` event (its exit's arguments added): sources hand over ownership.
  */
 import type { ReaderCounts, SyscallEvent } from './event.js';
 
@@ -44,11 +45,14 @@ export class SyscallPairer {
       if (entry && (entry.name === ev.name || ev.name === '' || ev.name === 'unknown')) {
         this.open.delete(ev.tid);
         this.counts.completed++;
-        out.push({
-          ts: entry.ts, cpu: entry.cpu, pid: entry.pid >= 0 ? entry.pid : ev.pid, tid: entry.tid,
-          proc: entry.proc || ev.proc, name: entry.name, phase: 'complete',
-          args: mergeArgs(entry.args, ev.args), ret: ev.ret, latency: Number(ev.ts - entry.ts),
-        });
+        if (entry.pid < 0) entry.pid = ev.pid;
+        if (!entry.proc) entry.proc = ev.proc;
+        entry.phase = 'complete';
+        const out_ = ev.args;
+        for (const k in out_) entry.args[k] = out_[k]!;
+        entry.ret = ev.ret;
+        entry.latency = Number(ev.ts - entry.ts);
+        out.push(entry);
         return;
       }
       if (CLONE_CALLS.has(ev.name)) this.counts.cloneChildExits++;
@@ -67,9 +71,4 @@ export class SyscallPairer {
     }
     this.open.clear();
   }
-}
-
-function mergeArgs(a: SyscallEvent['args'], b: SyscallEvent['args']): SyscallEvent['args'] {
-  for (const _ in b) return { ...a, ...b };
-  return a;
 }

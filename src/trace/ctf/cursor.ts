@@ -62,6 +62,12 @@ export class Cursor {
     }
   }
 
+  /** Throws the error for a field of `bits` bits at `pos` that does not fit the packet content. */
+  overrun(pos: number, bits: number): never {
+    this.pos = pos;
+    throw this.error(`integer field (${bits} bits) extends past the end of the packet content (at bit ${this.end})`);
+  }
+
   need(bits: number, what: string): void {
     if (this.pos + bits > this.end) {
       throw this.error(`${what} (${bits} bits) extends past the end of the packet content (at bit ${this.end})`);

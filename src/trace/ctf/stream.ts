@@ -9,8 +9,8 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { Cursor } from './cursor.js';
-import { compileStruct, type CompileContext, type Decoder } from './decoder.js';
-import type { EventClass, Scope, StreamClass, StructClass, TraceClass } from './types.js';
+import { compileStruct, compileStructForRoles, onlyRoles, type CompileContext, type Decoder } from './decoder.js';
+import type { EventClass, FieldClass, FieldRef, Scope, StreamClass, StructClass, TraceClass } from './types.js';
 import { TraceError } from '../errors.js';
 
 const CTF_MAGIC = 0xc1fc1fc1;
@@ -27,6 +27,7 @@ export interface CtfEventRecord {
   /** Nanoseconds from the clock's origin (Unix epoch when the clock says so); 0n without a clock. */
   ts: bigint;
   packetContext: Record<string, unknown> | undefined;
+  /** The event header's values; undefined when the header holds only role fields (id, timestamp), used up here. */
   header: Record<string, unknown> | undefined;
   commonContext: Record<string, unknown> | undefined;
   specificContext: Record<string, unknown> | undefined;
@@ -81,7 +82,11 @@ export class CompiledTrace {
         roots.push({ scope: 'packet.context', cls: sc.packetContext });
       }
       if (sc.eventHeader) {
-        cs.header = compileStruct(sc.eventHeader, ctx('event.header'));
+        // A header of role fields only is decoded for its roles (id, timestamp) without building an object, unless
+        // some field refers into it.
+        cs.header = onlyRoles(sc.eventHeader) && !referencesScope(cls, 'event.header')
+          ? compileStructForRoles(sc.eventHeader, ctx('event.header'))
+          : compileStruct(sc.eventHeader, ctx('event.header'));
         roots.push({ scope: 'event.header', cls: sc.eventHeader });
       }
       if (sc.eventCommonContext) {
@@ -108,6 +113,30 @@ export class CompiledTrace {
       }
     }
   }
+}
+
+/** Whether any field reference of the trace points into `scope` (absolutely; relative ones never reach headers). */
+function referencesScope(t: TraceClass, scope: Scope): boolean {
+  const seen = new Set<FieldClass>();
+  const visit = (f: FieldClass | undefined): boolean => {
+    if (!f || seen.has(f)) return false;
+    seen.add(f);
+    const hit = (r: FieldRef | number) => typeof r === 'object' && r.kind === 'absolute' && r.scope === scope;
+    switch (f.kind) {
+      case 'struct': return f.members.some((m) => visit(m.type));
+      case 'array': return hit(f.length) || visit(f.element);
+      case 'bstring': case 'blob': return hit(f.length);
+      case 'variant': return hit(f.tag) || f.options.some((o) => visit(o.type));
+      case 'optional': return hit(f.selector) || visit(f.type);
+      default: return false;
+    }
+  };
+  if (visit(t.packetHeader)) return true;
+  for (const sc of t.streams.values()) {
+    if (visit(sc.packetContext) || visit(sc.eventHeader) || visit(sc.eventCommonContext)) return true;
+    for (const ec of sc.events.values()) if (visit(ec.context) || visit(ec.payload)) return true;
+  }
+  return false;
 }
 
 /** Reads one stream file packet by packet. `nextEvent()` is synchronous within a packet; `loadPacket()` is async. */

@@ -10,8 +10,16 @@
  */
 import type { CtfEventRecord } from '../ctf/stream.js';
 import type { FieldValue, ReaderCounts, SyscallEvent } from '../event.js';
+import { argsCopier } from '../perf/perf.js';
 
 interface Thread { pid: number; proc: string }
+
+interface Kind {
+  phase: 'entry' | 'exit' | 'other';
+  name: string;
+  /** Copies the arguments (an exit's payload less `ret`). */
+  args: (p: Record<string, unknown>) => Record<string, FieldValue>;
+}
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : -1);
 
@@ -20,20 +28,23 @@ export class LttngInterpreter {
   private readonly running = new Map<number, number>();
   private readonly threads = new Map<number, Thread>();
   /** Event class → how to read it (cached by class object). */
-  private readonly kinds = new Map<object, { phase: 'entry' | 'exit' | 'other'; name: string }>();
+  private readonly kinds = new Map<object, Kind>();
 
   constructor(private readonly counts: ReaderCounts) {}
 
-  private kindOf(rec: CtfEventRecord): { phase: 'entry' | 'exit' | 'other'; name: string } {
+  private kindOf(rec: CtfEventRecord): Kind {
     let k = this.kinds.get(rec.eventClass);
     if (!k) {
       const n = rec.name;
+      const members = (rec.eventClass.payload?.members ?? []).map((m) => m.name);
+      const entryArgs = argsCopier(members);
+      const exitArgs = argsCopier(members.filter((f) => f !== 'ret'));
       let m: RegExpMatchArray | null;
-      if ((m = /^(?:compat_)?syscall_entry_(.+)$/.exec(n))) k = { phase: 'entry', name: m[1]! };
-      else if ((m = /^(?:compat_)?syscall_exit_(.+)$/.exec(n))) k = { phase: 'exit', name: m[1]! };
-      else if (n === 'exit_syscall') k = { phase: 'exit', name: 'unknown' }; // named by its entry when paired
-      else if ((m = /^(?:compat_)?sys_(.+)$/.exec(n))) k = { phase: 'entry', name: m[1]! };
-      else k = { phase: 'other', name: n };
+      if ((m = /^(?:compat_)?syscall_entry_(.+)$/.exec(n))) k = { phase: 'entry', name: m[1]!, args: entryArgs };
+      else if ((m = /^(?:compat_)?syscall_exit_(.+)$/.exec(n))) k = { phase: 'exit', name: m[1]!, args: exitArgs };
+      else if (n === 'exit_syscall') k = { phase: 'exit', name: 'unknown', args: exitArgs }; // named by its entry when paired
+      else if ((m = /^(?:compat_)?sys_(.+)$/.exec(n))) k = { phase: 'entry', name: m[1]!, args: entryArgs };
+      else k = { phase: 'other', name: n, args: entryArgs };
       this.kinds.set(rec.eventClass, k);
     }
     return k;
@@ -67,16 +78,17 @@ export class LttngInterpreter {
       pid = t?.pid ?? -1;
       proc = t?.proc ?? '';
     }
-    const payload = (rec.payload ?? {}) as Record<string, FieldValue>;
+    const payload = rec.payload ?? {};
+    // Every event is built with all fields, so all share one shape (pairing then completes them in place).
     if (k.phase === 'entry') {
       this.counts.syscallEntries++;
-      return { ts: rec.ts, cpu, pid, tid, proc, name: k.name, phase: 'entry', args: payload };
+      return { ts: rec.ts, cpu, pid, tid, proc, name: k.name, phase: 'entry', args: k.args(payload), ret: undefined, latency: undefined };
     }
     this.counts.syscallExits++;
-    const { ret, ...rest } = payload;
+    const ret = payload['ret'];
     return {
-      ts: rec.ts, cpu, pid, tid, proc, name: k.name, phase: 'exit', args: rest,
-      ret: typeof ret === 'number' || typeof ret === 'bigint' ? ret : undefined,
+      ts: rec.ts, cpu, pid, tid, proc, name: k.name, phase: 'exit', args: k.args(payload),
+      ret: typeof ret === 'number' || typeof ret === 'bigint' ? ret : undefined, latency: undefined,
     };
   }
 

@@ -20,7 +20,24 @@ const PERF_FIELDS = new Set([
   'common_type', 'common_flags', 'common_preempt_count', 'common_pid', '__syscall_nr', 'nr', 'id',
 ]);
 
-type Kind = { phase: 'entry' | 'exit' | 'other'; name: string; raw: boolean };
+type Kind = {
+  phase: 'entry' | 'exit' | 'other';
+  name: string;
+  raw: boolean;
+  /** Copies the syscall's own arguments out of a payload (generated per event class: see `argsCopier`). */
+  args: (p: Record<string, unknown>) => Record<string, FieldValue>;
+};
+
+/**
+ * A function that copies the named members of a payload into a new object literal. Generated once per event class
+ * so that every event of the class gets one object of one shape, without a per-field loop (keys are JSON-quoted).
+ */
+export function argsCopier(names: readonly string[]): (p: Record<string, unknown>) => Record<string, FieldValue> {
+  const body = `return { ${names.map((n) => `${JSON.stringify(n)}: p[${JSON.stringify(n)}]`).join(', ')} };`;
+  return names.includes('__proto__')
+    ? (p) => Object.fromEntries(names.map((n) => [n, p[n]])) as Record<string, FieldValue>
+    : new Function('p', body) as (p: Record<string, unknown>) => Record<string, FieldValue>;
+}
 
 export class PerfInterpreter {
   private readonly comm = new Map<number, string>();
@@ -34,12 +51,15 @@ export class PerfInterpreter {
     let k = this.kinds.get(rec.eventClass);
     if (!k) {
       const n = rec.name;
+      const members = (rec.eventClass.payload?.members ?? []).map((m) => m.name);
+      const own = argsCopier(members.filter((f) => !PERF_FIELDS.has(f) && f !== 'ret'));
+      const none = argsCopier([]);
       let m: RegExpMatchArray | null;
-      if ((m = /^syscalls:sys_enter_(.+)$/.exec(n))) k = { phase: 'entry', name: m[1]!, raw: false };
-      else if ((m = /^syscalls:sys_exit_(.+)$/.exec(n))) k = { phase: 'exit', name: m[1]!, raw: false };
-      else if (n === 'raw_syscalls:sys_enter') k = { phase: 'entry', name: '', raw: true };
-      else if (n === 'raw_syscalls:sys_exit') k = { phase: 'exit', name: '', raw: true };
-      else k = { phase: 'other', name: n, raw: false };
+      if ((m = /^syscalls:sys_enter_(.+)$/.exec(n))) k = { phase: 'entry', name: m[1]!, raw: false, args: own };
+      else if ((m = /^syscalls:sys_exit_(.+)$/.exec(n))) k = { phase: 'exit', name: m[1]!, raw: false, args: own };
+      else if (n === 'raw_syscalls:sys_enter') k = { phase: 'entry', name: '', raw: true, args: argsCopier(['args']) };
+      else if (n === 'raw_syscalls:sys_exit') k = { phase: 'exit', name: '', raw: true, args: none };
+      else k = { phase: 'other', name: n, raw: false, args: none };
       this.kinds.set(rec.eventClass, k);
     }
     return k;
@@ -57,25 +77,23 @@ export class PerfInterpreter {
     const pid = num(p['perf_pid']);
     const cpu = num(p['perf_cpu']);
     let name = k.name;
-    const args: Record<string, FieldValue> = {};
     if (k.raw) {
       const id = num(p['id']);
       name = X86_64_SYSCALLS[id] ?? `sys_${id}`;
       if (!(id in X86_64_SYSCALLS)) this.unknownNumbers++;
-      if (k.phase === 'entry' && Array.isArray(p['args'])) args['args'] = p['args'] as FieldValue[];
-    } else {
-      for (const f in p) if (!PERF_FIELDS.has(f) && f !== 'ret') args[f] = p[f] as FieldValue;
     }
+    const args = k.args(p);
     const proc = this.comm.get(tid) ?? this.comm.get(pid) ?? '';
+    // Every event is built with all fields, so all share one shape (pairing then completes them in place).
     if (k.phase === 'entry') {
       this.counts.syscallEntries++;
-      return { ts: rec.ts, cpu, pid, tid, proc, name, phase: 'entry', args };
+      return { ts: rec.ts, cpu, pid, tid, proc, name, phase: 'entry', args, ret: undefined, latency: undefined };
     }
     this.counts.syscallExits++;
     const ret = p['ret'];
     return {
       ts: rec.ts, cpu, pid, tid, proc, name, phase: 'exit', args,
-      ret: typeof ret === 'number' || typeof ret === 'bigint' ? ret : undefined,
+      ret: typeof ret === 'number' || typeof ret === 'bigint' ? ret : undefined, latency: undefined,
     };
   }
 
