@@ -9,6 +9,8 @@ import { statsCommand } from './stats.js';
 import { convertCommand } from './convert.js';
 import { recordCli } from './record.js';
 import { demoCommand } from './demo.js';
+import { registerLmCommands } from './lm-commands.js';
+import { registerWindowCommands } from './window-commands.js';
 
 const program = new Command();
 program
@@ -56,5 +58,8 @@ program
   .action(action(async (o: { json?: boolean }) => {
     await demoCommand(o.json === true);
   }));
+
+registerLmCommands(program);
+registerWindowCommands(program);
 
 await program.parseAsync(process.argv);

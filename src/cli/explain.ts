@@ -1,0 +1,88 @@
+/**
+ * @module cli/explain
+ * `syscall-anomaly explain`: finds one sequence (by the id `score` prints) in the data, and shows why the model finds
+ * it surprising: its perplexity against the threshold, the most surprising events (−ln P, nats), and the surprise
+ * per syscall name and per token field; `--json` prints the whole explanation (per-event surprise included),
+ * `--html` writes a self-contained page with every event coloured by surprise.
+ */
+import { writeFile } from 'node:fs/promises';
+import { openData, type DataSpec } from '../detect/dataset.js';
+import { explain, explanationHtml, type Explanation } from '../detect/explain.js';
+import type { Sequence } from '../features/sequences/sequence.js';
+import { loadModelFolder } from '../models/folder.js';
+import { progress, UsageError } from './run.js';
+import { chooseThreshold, readingFor, type ThresholdChoice } from './score.js';
+
+/** How many ids an error message lists when the wanted sequence is not in the data. */
+const LIST_IDS = 5;
+
+export interface ExplainRequest {
+  modelDir: string;
+  data: DataSpec;
+  id: string;
+  top: number;
+  html: string | undefined;
+  json: boolean;
+  threshold: ThresholdChoice;
+  lenient: boolean;
+}
+
+async function findSequence(src: AsyncIterable<Sequence>, id: string, arg: string): Promise<Sequence> {
+  const seen: string[] = [];
+  let n = 0;
+  const p = progress('explain: looking through sequences');
+  try {
+    for await (const s of src) {
+      if (s.id === id) return s;
+      if (seen.length < LIST_IDS) seen.push(s.id);
+      p.tick(++n);
+    }
+  } finally {
+    p.done();
+  }
+  throw new UsageError(`${arg}: no sequence '${id}' among its ${n} sequences${n ? ` (the first: ${seen.join(', ')})` : ''}`);
+}
+
+const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(2));
+
+function explanationText(exp: Explanation, perplexity: number, threshold: { name: string; value: number }, novel: boolean, sysRows: number): string {
+  const out = [
+    `sequence ${exp.id}: ${exp.events} events${exp.truncated ? ' (cut at the maximum length)' : ''}`,
+    `perplexity ${perplexity.toPrecision(6)} — ${novel ? 'NOVEL' : 'normal'} (threshold ${threshold.value.toPrecision(6)}, ${threshold.name}); ` +
+      `mean surprise ${f2(exp.score)} nats per token, end of sequence ${f2(exp.endNll)} nats`,
+    '',
+    `most surprising events (surprise = −ln P(event | preceding events), nats):`,
+    '       #  surprise  syscall               process (pid/tid)',
+  ];
+  for (const t of exp.top) {
+    out.push(`${String(t.index).padStart(8)}  ${f2(t.nll).padStart(8)}  ${t.name.padEnd(20)}  ${t.proc} (${t.pid}/${t.tid})`);
+  }
+  out.push('', 'by syscall:', '  syscall               count     total      mean       max');
+  for (const s of exp.bySyscall.slice(0, sysRows)) {
+    out.push(`  ${s.name.padEnd(20)}  ${String(s.count).padStart(5)}  ${f2(s.totalNll).padStart(8)}  ${f2(s.meanNll).padStart(8)}  ${f2(s.maxNll).padStart(8)}`);
+  }
+  if (exp.bySyscall.length > sysRows) out.push(`  … ${exp.bySyscall.length - sysRows} more`);
+  out.push('', 'by field:');
+  for (const f of exp.byField) out.push(`  ${f.field.padEnd(8)} total ${f2(f.totalNll)}, mean ${f2(f.meanNll)}, ${(100 * f.share).toFixed(1)} % of the surprise`);
+  return out.join('\n') + '\n';
+}
+
+export async function explainCommand(req: ExplainRequest): Promise<void> {
+  const { manifest, model } = await loadModelFolder(req.modelDir);
+  const th = chooseThreshold(manifest, req.threshold, req.modelDir);
+  const seq = await findSequence(openData(req.data, readingFor(manifest, req.lenient)), req.id, req.data.arg);
+  const perplexity = model.perplexity(seq);
+  const exp = explain(seq, model.fieldSurprise(seq), req.top);
+  const novel = perplexity > th.value;
+  if (req.html !== undefined) {
+    const title = `syscall-anomaly: ${seq.id} (${manifest.kind} model, perplexity ${perplexity.toPrecision(4)}${novel ? ', novel' : ''})`;
+    await writeFile(req.html, explanationHtml(seq, exp, title));
+  }
+  if (req.json) {
+    const doc = { model: { dir: req.modelDir, kind: manifest.kind }, data: req.data.arg, perplexity, threshold: th, novel, explanation: exp };
+    process.stdout.write(JSON.stringify(doc, null, 1) + '\n');
+  } else {
+    process.stdout.write(explanationText(exp, perplexity, th, novel, 15));
+    if (req.html !== undefined) process.stdout.write(`\nwrote ${req.html}\n`);
+  }
+}

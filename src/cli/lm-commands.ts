@@ -1,0 +1,189 @@
+/**
+ * @module cli/lm-commands
+ * Language-model commands: `train`, `score`, `evaluate`, `explain`. This file declares the options and checks them
+ * (one-line usage errors, exit code 2); each command's work is in its own module. Every model kind of the registry
+ * (`models/language-model.ts`) adds its settings as `train` options; an option of another kind than `--model` is
+ * refused, never ignored.
+ */
+import { Option, type Command } from 'commander';
+import { parseDataArg, type DataSpec } from '../detect/dataset.js';
+import { SEGMENTATIONS, type Segmentation } from '../features/sequences/index.js';
+import { findModelKind, MODEL_KINDS, modelKindNames, resolveSettings } from '../models/language-model.js';
+import { action, UsageError } from './run.js';
+import { trainCommand } from './train.js';
+import { parseThresholdChoice, scoreCommand } from './score.js';
+import { evaluateCommand, type NovelSet } from './evaluate.js';
+import { explainCommand } from './explain.js';
+
+const DATA = 'a trace (CTF folder, strace text, ADFA-LD, JSONL) or an ADFA-LD subset: ADFA-LD.zip:Training_Data_Master';
+/** Default cap on the events of one sequence. */
+export const DEFAULT_MAX_LEN = 100_000;
+
+function positiveInt(flag: string, text: string): number {
+  const v = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
+  return v;
+}
+
+function quantile(text: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !(v > 0 && v <= 1)) throw new UsageError(`--quantile must be a number in (0, 1], got '${text}'`);
+  return v;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `--lenient` skips damage in trace files; refuse it when every data argument is an ADFA-LD subset. */
+function checkLenient(lenient: boolean, specs: DataSpec[]): void {
+  if (lenient && specs.every((s) => s.kind === 'adfa')) {
+    throw new UsageError('--lenient applies to CTF, strace and JSONL traces, not to ADFA-LD subsets');
+  }
+}
+
+function parseNovel(arg: string): NovelSet {
+  const at = arg.indexOf('=');
+  const name = at > 0 ? arg.slice(0, at) : '';
+  if (!/^[A-Za-z0-9_.-]+$/.test(name) || at === arg.length - 1) {
+    throw new UsageError(`--novel wants <name>=<data> (name: letters, digits, _ . -), got '${arg}'`);
+  }
+  return { name, data: parseDataArg(arg.slice(at + 1)) };
+}
+
+interface TrainOpts {
+  model: string;
+  train: string;
+  valid?: string;
+  validNovel?: string;
+  segment?: string;
+  maxLen?: string;
+  quantile: string;
+  output: string;
+  lenient?: boolean;
+  json?: boolean;
+  [setting: string]: unknown;
+}
+
+function registerTrain(program: Command): void {
+  const cmd = program
+    .command('train')
+    .description('fit a language model on normal data and save it with its thresholds in a model folder')
+    .requiredOption('--model <kind>', `model kind: ${modelKindNames().join(', ')}`)
+    .requiredOption('--train <data>', `training data, normal behaviour only: ${DATA}`)
+    .option('--valid <data>', 'normal validation data for the label-free threshold (default: every 10th training sequence, held out)')
+    .option('--valid-novel <data>', 'labelled novel validation data: also store the best-F1 threshold')
+    .option('--segment <kind>', `how to cut traces into sequences: ${SEGMENTATIONS.join(', ')} (default thread; ADFA-LD subsets: one per trace)`)
+    .option('--max-len <n>', `at most this many events per sequence (default ${DEFAULT_MAX_LEN})`)
+    .option('--quantile <q>', 'label-free threshold: this quantile of normal validation perplexity', '0.99')
+    .requiredOption('-o, --output <dir>', 'model folder to write (an existing model folder is replaced)')
+    .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
+    .option('--json', 'print the manifest as JSON');
+  /** attribute name → (kind, setting key) of every model-kind option */
+  const settingOptions = new Map<string, { flag: string; kinds: Map<string, string> }>();
+  for (const entry of MODEL_KINDS) {
+    for (const o of entry.options) {
+      const opt = new Option(o.flag, o.description);
+      let s = settingOptions.get(opt.attributeName());
+      if (!s) {
+        cmd.addOption(opt);
+        settingOptions.set(opt.attributeName(), (s = { flag: opt.long ?? o.flag, kinds: new Map() }));
+      }
+      s.kinds.set(entry.kind, o.key);
+    }
+  }
+  cmd.action(action(async (o: TrainOpts) => {
+    const entry = findModelKind(o.model);
+    if (!entry) throw new UsageError(`--model: unknown kind '${o.model}' (known: ${modelKindNames().join(', ')})`);
+    const given = new Map<string, string>();
+    for (const [attr, s] of settingOptions) {
+      const v = o[attr];
+      if (v === undefined) continue;
+      const key = s.kinds.get(entry.kind);
+      if (key === undefined) throw new UsageError(`${s.flag} does not apply to --model ${entry.kind}`);
+      given.set(key, String(v));
+    }
+    let settings;
+    try {
+      settings = resolveSettings(entry, given);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const train = parseDataArg(o.train);
+    const valid = o.valid !== undefined ? parseDataArg(o.valid) : undefined;
+    const validNovel = o.validNovel !== undefined ? parseDataArg(o.validNovel) : undefined;
+    let segmentation: Segmentation = train.kind === 'adfa' ? 'trace' : 'thread';
+    if (o.segment !== undefined) {
+      if (!SEGMENTATIONS.includes(o.segment as Segmentation)) {
+        throw new UsageError(`--segment: unknown kind '${o.segment}' (known: ${SEGMENTATIONS.join(', ')})`);
+      }
+      const specs = [train, valid, validNovel].filter((s): s is DataSpec => s !== undefined);
+      if (specs.every((s) => s.kind === 'adfa')) throw new UsageError('--segment applies to trace files; ADFA-LD subsets are one sequence per trace');
+      segmentation = o.segment as Segmentation;
+    }
+    const lenient = o.lenient === true;
+    checkLenient(lenient, [train, valid, validNovel].filter((s): s is DataSpec => s !== undefined));
+    await trainCommand({
+      kind: entry.kind, settings, train, valid, validNovel, segmentation,
+      maxLength: o.maxLen !== undefined ? positiveInt('--max-len', o.maxLen) : DEFAULT_MAX_LEN,
+      quantile: quantile(o.quantile), lenient, output: o.output,
+    }, o.json === true);
+  }));
+}
+
+export function registerLmCommands(program: Command): void {
+  registerTrain(program);
+
+  program
+    .command('score')
+    .description('score each sequence of the data: id, events, perplexity, novel yes/no')
+    .requiredOption('--model <dir>', 'model folder written by train')
+    .argument('<data>', DATA)
+    .option('--threshold <which>', "novel above: 'quantile' (the label-free threshold), 'best-f1', or a perplexity", 'quantile')
+    .option('--json', 'print one JSON document')
+    .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
+    .action(action(async (data: string, o: { model: string; threshold: string; json?: boolean; lenient?: boolean }) => {
+      const spec = parseDataArg(data);
+      checkLenient(o.lenient === true, [spec]);
+      await scoreCommand(o.model, spec, o.json === true, parseThresholdChoice(o.threshold), o.lenient === true);
+    }));
+
+  program
+    .command('evaluate')
+    .description('AUC, F1, precision, recall and detection at 1 % false alarms of a model on normal vs novel data')
+    .requiredOption('--model <dir>', 'model folder written by train')
+    .requiredOption('--normal <data>', `normal data: ${DATA}`)
+    .option('--novel <name=data>', 'a named set of novel data (repeat for several)', collect, [])
+    .option('--json', 'print JSON')
+    .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
+    .action(action(async (o: { model: string; normal: string; novel: string[]; json?: boolean; lenient?: boolean }) => {
+      if (o.novel.length === 0) throw new UsageError('evaluate needs at least one --novel <name>=<data>');
+      const normal = parseDataArg(o.normal);
+      const novel = o.novel.map(parseNovel);
+      const names = novel.map((n) => n.name);
+      const dup = names.find((n, i) => names.indexOf(n) !== i);
+      if (dup !== undefined) throw new UsageError(`--novel: the name '${dup}' is used twice`);
+      checkLenient(o.lenient === true, [normal, ...novel.map((n) => n.data)]);
+      await evaluateCommand(o.model, normal, novel, o.json === true, o.lenient === true);
+    }));
+
+  program
+    .command('explain')
+    .description('why one sequence is surprising: per-event surprise, per syscall and per field')
+    .requiredOption('--model <dir>', 'model folder written by train')
+    .argument('<data>', DATA)
+    .requiredOption('--sequence <id>', 'the sequence id, as score prints it')
+    .option('--top <k>', 'how many of the most surprising events to list', '10')
+    .option('--html <file>', 'also write a self-contained HTML page')
+    .option('--threshold <which>', "novel above: 'quantile', 'best-f1', or a perplexity", 'quantile')
+    .option('--json', 'print JSON')
+    .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
+    .action(action(async (data: string, o: { model: string; sequence: string; top: string; html?: string; threshold: string; json?: boolean; lenient?: boolean }) => {
+      const spec = parseDataArg(data);
+      checkLenient(o.lenient === true, [spec]);
+      await explainCommand({
+        modelDir: o.model, data: spec, id: o.sequence, top: positiveInt('--top', o.top), html: o.html, json: o.json === true,
+        threshold: parseThresholdChoice(o.threshold), lenient: o.lenient === true,
+      });
+    }));
+}

@@ -1,0 +1,148 @@
+/**
+ * @module cli/train
+ * `syscall-anomaly train`: fits the tokenizer and a language model of the chosen kind on normal training data, sets
+ * the label-free threshold at a quantile (default 0.99) of the perplexities of normal validation data (`--valid`) or,
+ * without it, of every tenth training sequence held out from fitting, adds the best-F1 threshold when labelled novel
+ * data is given (`--valid-novel`), writes the model folder and prints a summary.
+ */
+import type { Segmentation } from '../features/sequences/index.js';
+import type { Sequence } from '../features/sequences/sequence.js';
+import { filterByPosition, openData, type DataSpec, type Reading } from '../detect/dataset.js';
+import { bestF1 } from '../detect/metrics.js';
+import { fitQuantileThreshold } from '../detect/threshold.js';
+import { saveModelFolder, type BestF1Threshold, type DataSummary, type LabelFreeThreshold, type ModelManifest } from '../models/folder.js';
+import { findModelKind, type LanguageModel, type ModelSettings } from '../models/language-model.js';
+import { progress, UsageError } from './run.js';
+
+export interface TrainRequest {
+  kind: string;
+  settings: ModelSettings;
+  train: DataSpec;
+  valid: DataSpec | undefined;
+  validNovel: DataSpec | undefined;
+  segmentation: Segmentation;
+  maxLength: number;
+  /** Quantile of normal perplexities for the label-free threshold. */
+  quantile: number;
+  lenient: boolean;
+  output: string;
+}
+
+/** Every HOLD_OUT-th training sequence (positions HOLD_OUT−1, 2·HOLD_OUT−1…) is held out when there is no --valid. */
+export const HOLD_OUT = 10;
+const heldOut = (i: number) => i % HOLD_OUT === HOLD_OUT - 1;
+
+/** Counts the sequences of a stream (`count.n`) and ticks a progress line. */
+async function* counted(seqs: AsyncIterable<Sequence>, label: string, count: { n: number }): AsyncGenerator<Sequence> {
+  const p = progress(label);
+  count.n = 0;
+  try {
+    for await (const s of seqs) {
+      count.n++;
+      p.tick(count.n);
+      yield s;
+    }
+  } finally {
+    p.done();
+  }
+}
+
+/** Perplexity of every sequence of a stream. */
+export async function perplexities(model: LanguageModel, seqs: AsyncIterable<Sequence>, label: string): Promise<Float64Array> {
+  const out: number[] = [];
+  for await (const s of counted(seqs, label, { n: 0 })) out.push(model.perplexity(s));
+  return Float64Array.from(out);
+}
+
+/** Fits, sets the thresholds and saves the model folder. */
+export async function trainModel(req: TrainRequest): Promise<{ model: LanguageModel; manifest: ModelManifest }> {
+  const t0 = performance.now();
+  const entry = findModelKind(req.kind);
+  if (!entry) throw new UsageError(`unknown model kind '${req.kind}'`);
+  const reading: Reading = { segmentation: req.segmentation, maxLength: req.maxLength, pairing: 'paired', lenient: req.lenient };
+  const train = openData(req.train, reading);
+  const valid = req.valid ? openData(req.valid, reading) : undefined;
+  const fitCount = { n: 0 };
+  const fitStream = () => counted(valid ? train : filterByPosition(train, (i) => !heldOut(i)), 'train: sequences', fitCount);
+  const normalStream = () => (valid ? valid : filterByPosition(train, heldOut));
+  const kind = await entry.implementation();
+  const model = await kind.fit({ train: fitStream, valid: normalStream }, req.settings);
+  if (fitCount.n === 0) throw new UsageError(`${req.train.arg}: no sequences to train on`);
+  const trainSummary = train.summary();
+
+  const normal = await perplexities(model, normalStream(), valid ? 'validation: sequences' : 'held-out: sequences');
+  if (normal.length === 0) {
+    throw new UsageError(valid
+      ? `${req.valid!.arg}: no validation sequences`
+      : `${req.train.arg}: ${fitCount.n} training sequences are too few to hold out every ${HOLD_OUT}th for the threshold: give --valid`);
+  }
+  const q = fitQuantileThreshold(normal, req.quantile);
+  const labelFree: LabelFreeThreshold = { ...q, on: valid ? 'validation' : 'held-out' };
+
+  let best: BestF1Threshold | undefined;
+  let novelSummary: DataSummary | undefined;
+  if (req.validNovel) {
+    const novelData = openData(req.validNovel, reading);
+    const novel = await perplexities(model, novelData, 'novel validation: sequences');
+    if (novel.length === 0) throw new UsageError(`${req.validNovel.arg}: no sequences`);
+    novelSummary = novelData.summary();
+    const scores = [...normal, ...novel];
+    const labels = scores.map((_, i) => i >= normal.length);
+    const c = bestF1(scores, labels);
+    best = { value: c.threshold, f1: c.f1, precision: c.precision, recall: c.recall, normal: normal.length, novel: novel.length };
+  }
+
+  const formats = [...new Set([trainSummary.format, ...(valid ? [valid.summary().format] : [])])];
+  const manifest = await saveModelFolder(req.output, model, {
+    segmentation: { kind: req.segmentation, maxLength: req.maxLength },
+    thresholds: best ? { labelFree, bestF1: best } : { labelFree },
+    training: {
+      date: new Date().toISOString(),
+      seconds: Math.round((performance.now() - t0) / 10) / 100,
+      train: trainSummary,
+      fitSequences: fitCount.n,
+      heldOut: valid ? 0 : normal.length,
+      ...(valid ? { valid: valid.summary() } : {}),
+      ...(novelSummary ? { validNovel: novelSummary } : {}),
+    },
+    input: { pairing: reading.pairing, formats },
+  });
+  return { model, manifest };
+}
+
+const int = (n: number) => n.toLocaleString('en-US');
+
+export function describeData(s: DataSummary): string {
+  let t = `${s.data} (${s.format}): ${int(s.sequences)} sequences, ${int(s.events)} events`;
+  if (s.truncated) t += `, ${int(s.truncated)} cut at the maximum length (${int(s.droppedByCap)} events dropped)`;
+  if (s.lost) t += `, ${int(s.lost)} events lost by the tracer`;
+  if (s.skipped) t += `, ${int(s.skipped)} damaged records skipped`;
+  if (s.unassigned) t += `, ${int(s.unassigned)} events outside any sequence`;
+  return t;
+}
+
+export async function trainCommand(req: TrainRequest, json: boolean): Promise<void> {
+  const { manifest } = await trainModel(req);
+  if (json) {
+    process.stdout.write(JSON.stringify(manifest, null, 1) + '\n');
+    return;
+  }
+  const tr = manifest.training;
+  const th = manifest.thresholds;
+  const settings = Object.entries(manifest.settings).map(([k, v]) => `${k} ${v}`).join(', ');
+  const lines = [
+    `trained ${manifest.kind} model (${settings}) → ${req.output}`,
+    `  train      ${describeData(tr.train)}`,
+    `             fitted on ${int(tr.fitSequences)} sequences${tr.heldOut ? `, ${int(tr.heldOut)} held out for the threshold` : ''}`,
+  ];
+  if (tr.valid) lines.push(`  valid      ${describeData(tr.valid)}`);
+  if (tr.validNovel) lines.push(`  novel      ${describeData(tr.validNovel)}`);
+  lines.push(`  segments   ${manifest.segmentation.kind}, at most ${int(manifest.segmentation.maxLength)} events`);
+  lines.push(`  model      ${Object.entries(manifest.model).map(([k, v]) => `${k} ${typeof v === 'number' ? int(v) : v}`).join(', ')}`);
+  lines.push(`  threshold  perplexity > ${th.labelFree.value.toPrecision(6)} (quantile ${th.labelFree.q} of ${int(th.labelFree.fittedOn)} ${th.labelFree.on} sequences)`);
+  if (th.bestF1) {
+    lines.push(`  best F1    perplexity > ${th.bestF1.value.toPrecision(6)}: F1 ${th.bestF1.f1.toFixed(3)} (precision ${th.bestF1.precision.toFixed(3)}, recall ${th.bestF1.recall.toFixed(3)})`);
+  }
+  lines.push(`  time       ${tr.seconds.toFixed(1)} s`);
+  process.stdout.write(lines.join('\n') + '\n');
+}

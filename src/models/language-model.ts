@@ -1,0 +1,227 @@
+/**
+ * @module models/language-model
+ * The contract every language model over event sequences follows (n-gram now; the LSTM slots in the same way), and
+ * the registry of model kinds the command line offers.
+ *
+ * A model kind declares its settings (each one a command-line option of `train`, with a default and a parser), fits
+ * a `LanguageModel` from training sequences (a factory called once per pass, so data can stream), and loads one back
+ * from the weight files it saved in a model folder (`models/folder.ts` writes the manifest around them). A fitted
+ * model gives, for a sequence `<s> e1 … eT </s>`, the log-probability of each predicted token (`[T + 1]`: the events
+ * then the end or truncate token), the surprise per token field (for explanations) and the perplexity
+ * exp(mean surprise per predicted token), the sequence's anomaly score.
+ *
+ * Registry entries load their implementation lazily (`implementation()`), so that a kind that needs onnxruntime
+ * costs nothing to commands that use another kind. To add one: write a `ModelKind` (e.g. in `models/lstm/`) and add
+ * an entry to `MODEL_KINDS` whose `implementation` is `async () => (await import('./lstm/….js')).LSTM_KIND`.
+ */
+import type { Sequence } from '../features/sequences/sequence.js';
+import { Tokenizer, type TokenizerJSON } from '../features/tokens/tokenizer.js';
+import { NgramModel } from './ngram/ngram.js';
+import { NgramScorer } from './ngram/scorer.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TraceError } from '../trace/errors.js';
+import { decodeTensors, encodeTensors, type TensorArray } from './tensor-file.js';
+
+export type SettingValue = number | string;
+/** A kind's settings, every one resolved (defaults filled in); saved unchanged in the manifest. */
+export type ModelSettings = Record<string, SettingValue>;
+
+/** One setting of a model kind, offered as a `train` option. */
+export interface ModelOption {
+  /** Key in `ModelSettings`, e.g. `minCount`. */
+  key: string;
+  /** Commander flag, e.g. `--min-count <n>`. */
+  flag: string;
+  description: string;
+  defaultValue: SettingValue;
+  /** Parses a command-line value; throws RangeError saying what is wrong. */
+  parse(text: string): SettingValue;
+}
+
+export interface LanguageModel {
+  readonly kind: string;
+  readonly settings: ModelSettings;
+  /** The fitted token vocabularies (saved in the manifest). */
+  readonly tokenizer: Tokenizer;
+  /** Natural-log probability of each predicted token: one per event, then the end / truncate token: `[T + 1]`. */
+  logProbs(seq: Sequence): Float64Array;
+  /** Surprise (−ln P, nats) per predicted token for each field the model predicts: field → `[T + 1]`. */
+  fieldSurprise(seq: Sequence): Record<string, Float64Array>;
+  /** exp(mean surprise per predicted token): the sequence's anomaly score. */
+  perplexity(seq: Sequence): number;
+  /** Writes the weight files into the existing, empty folder `dir`; returns their names. */
+  save(dir: string): Promise<string[]>;
+  /** A few figures for summaries (vocabulary sizes, n-grams, parameters…). */
+  describe(): Record<string, SettingValue>;
+}
+
+export interface TrainingData {
+  /** Training sequences, normal behaviour only; called once per pass over the data. */
+  train: () => AsyncIterable<Sequence>;
+  /** Normal validation sequences, for kinds that stop early on them. */
+  valid?: () => AsyncIterable<Sequence>;
+}
+
+/** What a kind needs from the manifest to load its weights. */
+export interface SavedModel {
+  settings: ModelSettings;
+  tokenizer: TokenizerJSON;
+  /** The weight files `save` wrote (already checked against the manifest's sizes and hashes). */
+  files: string[];
+}
+
+export interface ModelKind {
+  readonly kind: string;
+  fit(data: TrainingData, settings: ModelSettings): Promise<LanguageModel>;
+  load(dir: string, saved: SavedModel): Promise<LanguageModel>;
+}
+
+export interface ModelKindEntry {
+  kind: string;
+  description: string;
+  options: readonly ModelOption[];
+  implementation(): Promise<ModelKind>;
+}
+
+/** A parser for integer options in [min, max]. */
+export function intOption(name: string, min: number, max: number): (text: string) => number {
+  return (text: string) => {
+    const v = Number(text);
+    if (!/^\s*-?\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < min || v > max) {
+      throw new RangeError(`${name} must be an integer in ${min}..${max}, got '${text}'`);
+    }
+    return v;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The n-gram kind
+
+const NGRAM_FILE = 'ngram.bin';
+
+function fromBase64<T extends Int32Array | Float64Array>(s: string, ctor: { new (b: ArrayBuffer): T }): T {
+  const buf = Buffer.from(s, 'base64');
+  const copy = new ArrayBuffer(buf.byteLength);
+  new Uint8Array(copy).set(buf);
+  return new ctor(copy);
+}
+const toBase64 = (a: TensorArray) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+
+/** The n-gram scorer (syscall names, interpolated modified Kneser-Ney) as a `LanguageModel`. */
+export class NgramLanguageModel implements LanguageModel {
+  readonly kind = 'ngram';
+
+  constructor(readonly scorer: NgramScorer, readonly settings: ModelSettings) {}
+
+  get tokenizer(): Tokenizer {
+    return this.scorer.tokenizer;
+  }
+
+  logProbs(seq: Sequence): Float64Array {
+    return this.scorer.model.logProbs(this.scorer.tokenizer.encodeField(seq, 'name'));
+  }
+
+  fieldSurprise(seq: Sequence): Record<string, Float64Array> {
+    return { name: this.scorer.eventNll(seq) };
+  }
+
+  perplexity(seq: Sequence): number {
+    return Math.exp(this.scorer.score(seq));
+  }
+
+  async save(dir: string): Promise<string[]> {
+    const j = this.scorer.model.toJSON();
+    const arrays = new Map<string, TensorArray>([
+      ['shape', Int32Array.of(j.order, j.vocabSize)],
+      ['parent', fromBase64(j.parent, Int32Array)],
+      ['token', fromBase64(j.token, Int32Array)],
+      ['count', fromBase64(j.count, Float64Array)],
+      ['cont', fromBase64(j.cont, Int32Array)],
+    ]);
+    await writeFile(join(dir, NGRAM_FILE), encodeTensors(arrays));
+    return [NGRAM_FILE];
+  }
+
+  describe(): Record<string, SettingValue> {
+    return { order: this.scorer.model.order, vocabulary: this.scorer.model.vocabSize, ngrams: this.scorer.model.size - 1 };
+  }
+
+  static async load(dir: string, saved: SavedModel): Promise<NgramLanguageModel> {
+    const file = join(dir, NGRAM_FILE);
+    const arrays = decodeTensors(await readFile(file), file);
+    const get = (name: string, ctor: typeof Int32Array | typeof Float64Array): TensorArray => {
+      const a = arrays.get(name);
+      if (!(a instanceof ctor)) throw new TraceError(file, 0, `n-gram weights: array '${name}' missing or of the wrong type`);
+      return a;
+    };
+    const shape = get('shape', Int32Array);
+    if (shape.length !== 2) throw new TraceError(file, 0, 'n-gram weights: bad shape array');
+    if (shape[0] !== saved.settings.order) {
+      throw new TraceError(file, 0, `n-gram weights of order ${shape[0]}, but the manifest says order ${saved.settings.order}`);
+    }
+    let model: NgramModel;
+    let tokenizer: Tokenizer;
+    try {
+      model = NgramModel.fromJSON({
+        magic: 'syscall-anomaly/ngram', version: 1, order: shape[0], vocabSize: shape[1],
+        parent: toBase64(get('parent', Int32Array)), token: toBase64(get('token', Int32Array)),
+        count: toBase64(get('count', Float64Array)), cont: toBase64(get('cont', Int32Array)),
+      });
+      tokenizer = Tokenizer.fromJSON(saved.tokenizer);
+      return new NgramLanguageModel(new NgramScorer(tokenizer, model), saved.settings);
+    } catch (e) {
+      if (e instanceof TraceError) throw e;
+      throw new TraceError(file, 0, `n-gram weights do not fit the manifest: ${(e as Error).message}`);
+    }
+  }
+}
+
+export const NGRAM_KIND: ModelKind = {
+  kind: 'ngram',
+  async fit(data: TrainingData, settings: ModelSettings): Promise<LanguageModel> {
+    const scorer = await NgramScorer.fitStream(data.train, settings.order as number, settings.minCount as number);
+    return new NgramLanguageModel(scorer, settings);
+  },
+  load: (dir, saved) => NgramLanguageModel.load(dir, saved),
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Registry
+
+export const MODEL_KINDS: readonly ModelKindEntry[] = [
+  {
+    kind: 'ngram',
+    description: 'n-gram over syscall names, interpolated modified Kneser-Ney',
+    options: [
+      { key: 'order', flag: '--order <n>', description: 'n-gram order (ngram; default 5)', defaultValue: 5, parse: intOption('--order', 1, 12) },
+      {
+        key: 'minCount', flag: '--min-count <n>', description: 'keep tokens seen at least this often in training (ngram; default 1)',
+        defaultValue: 1, parse: intOption('--min-count', 1, 1_000_000),
+      },
+    ],
+    implementation: async () => NGRAM_KIND,
+  },
+];
+
+export function modelKindNames(): string[] {
+  return MODEL_KINDS.map((k) => k.kind);
+}
+
+/** The registry entry of `kind`; undefined when there is none. */
+export function findModelKind(kind: string): ModelKindEntry | undefined {
+  return MODEL_KINDS.find((k) => k.kind === kind);
+}
+
+/** Settings of `entry` from the given command-line texts (key → text), defaults for the rest. */
+export function resolveSettings(entry: ModelKindEntry, given: ReadonlyMap<string, string>): ModelSettings {
+  const out: ModelSettings = {};
+  for (const o of entry.options) {
+    const t = given.get(o.key);
+    out[o.key] = t === undefined ? o.defaultValue : o.parse(t);
+  }
+  for (const k of given.keys()) {
+    if (!entry.options.some((o) => o.key === k)) throw new RangeError(`setting '${k}' does not apply to model kind '${entry.kind}'`);
+  }
+  return out;
+}
