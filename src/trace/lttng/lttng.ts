@@ -17,8 +17,8 @@ interface Thread { pid: number; proc: string }
 interface Kind {
   phase: 'entry' | 'exit' | 'other';
   name: string;
-  /** Copies the arguments (an exit's payload less `ret`). */
-  args: (p: Record<string, unknown>) => Record<string, FieldValue>;
+  /** Copies an exit's arguments (its payload less `ret`); entries use their payload as it is. */
+  exitArgs?: (p: Record<string, unknown>) => Record<string, FieldValue>;
 }
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : -1);
@@ -37,14 +37,13 @@ export class LttngInterpreter {
     if (!k) {
       const n = rec.name;
       const members = (rec.eventClass.payload?.members ?? []).map((m) => m.name);
-      const entryArgs = argsCopier(members);
-      const exitArgs = argsCopier(members.filter((f) => f !== 'ret'));
+      const exitArgs = () => argsCopier(members.filter((f) => f !== 'ret'));
       let m: RegExpMatchArray | null;
-      if ((m = /^(?:compat_)?syscall_entry_(.+)$/.exec(n))) k = { phase: 'entry', name: m[1]!, args: entryArgs };
-      else if ((m = /^(?:compat_)?syscall_exit_(.+)$/.exec(n))) k = { phase: 'exit', name: m[1]!, args: exitArgs };
-      else if (n === 'exit_syscall') k = { phase: 'exit', name: 'unknown', args: exitArgs }; // named by its entry when paired
-      else if ((m = /^(?:compat_)?sys_(.+)$/.exec(n))) k = { phase: 'entry', name: m[1]!, args: entryArgs };
-      else k = { phase: 'other', name: n, args: entryArgs };
+      if ((m = /^(?:compat_)?syscall_entry_(.+)$/.exec(n))) k = { phase: 'entry', name: m[1]! };
+      else if ((m = /^(?:compat_)?syscall_exit_(.+)$/.exec(n))) k = { phase: 'exit', name: m[1]!, exitArgs: exitArgs() };
+      else if (n === 'exit_syscall') k = { phase: 'exit', name: 'unknown', exitArgs: exitArgs() }; // named by its entry when paired
+      else if ((m = /^(?:compat_)?sys_(.+)$/.exec(n))) k = { phase: 'entry', name: m[1]! };
+      else k = { phase: 'other', name: n };
       this.kinds.set(rec.eventClass, k);
     }
     return k;
@@ -82,12 +81,14 @@ export class LttngInterpreter {
     // Every event is built with all fields, so all share one shape (pairing then completes them in place).
     if (k.phase === 'entry') {
       this.counts.syscallEntries++;
-      return { ts: rec.ts, cpu, pid, tid, proc, name: k.name, phase: 'entry', args: k.args(payload), ret: undefined, latency: undefined };
+      // An entry's payload is exactly its arguments, and a fresh object per event: hand it over without a copy.
+      const args = payload as Record<string, FieldValue>;
+      return { ts: rec.ts, cpu, pid, tid, proc, name: k.name, phase: 'entry', args, ret: undefined, latency: undefined };
     }
     this.counts.syscallExits++;
     const ret = payload['ret'];
     return {
-      ts: rec.ts, cpu, pid, tid, proc, name: k.name, phase: 'exit', args: k.args(payload),
+      ts: rec.ts, cpu, pid, tid, proc, name: k.name, phase: 'exit', args: k.exitArgs!(payload),
       ret: typeof ret === 'number' || typeof ret === 'bigint' ? ret : undefined, latency: undefined,
     };
   }
