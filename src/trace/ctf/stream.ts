@@ -55,7 +55,14 @@ interface CompiledStream {
   packetContext?: Decoder;
   header?: Decoder;
   commonContext?: Decoder;
-  events: Map<number, { cls: EventClass; context?: Decoder; payload?: Decoder }>;
+  /** Event classes by id; their decoders are compiled on first use (a kernel trace declares ~1,200 classes). */
+  events: Map<number, CompiledEvent>;
+}
+
+interface CompiledEvent {
+  cls: EventClass;
+  /** Compiles on first call, then returns the same decoders. */
+  decoders: () => { context?: Decoder; payload?: Decoder };
 }
 
 /** Compiles every decoder of a trace once; shared by all its stream files. */
@@ -65,7 +72,7 @@ export class CompiledTrace {
   /** Per stream class: ns = offsetNs + cycles * nsPerCycle (exact when freq is 1 GHz). */
   readonly clocks = new Map<number, { offsetNs: bigint; freq: bigint }>();
 
-  constructor(readonly cls: TraceClass) {
+  constructor(readonly cls: TraceClass, readonly metadataFile: string) {
     const roots: Array<{ scope: Scope; cls: StructClass }> = [];
     const slots: CompileContext['slots'] = new Map();
     const selfScopes: CompileContext['selfScopes'] = new Set();
@@ -93,16 +100,27 @@ export class CompiledTrace {
         cs.commonContext = compileStruct(sc.eventCommonContext, ctx('event.common-context'));
         roots.push({ scope: 'event.common-context', cls: sc.eventCommonContext });
       }
+      const streamRoots = [...roots];
       for (const [eid, ec] of sc.events) {
-        const r1 = roots.length;
-        const ev: { cls: EventClass; context?: Decoder; payload?: Decoder } = { cls: ec };
-        if (ec.context) {
-          ev.context = compileStruct(ec.context, ctx('event.specific-context'));
-          roots.push({ scope: 'event.specific-context', cls: ec.context });
-        }
-        if (ec.payload) ev.payload = compileStruct(ec.payload, ctx('event.payload'));
-        roots.length = r1;
-        cs.events.set(eid, ev);
+        let compiled: { context?: Decoder; payload?: Decoder } | undefined;
+        const decoders = () => {
+          if (compiled) return compiled;
+          const evRoots = [...streamRoots];
+          const evCtx = (scope: Scope): CompileContext => ({ structs: [], roots: [...evRoots], scope, slots, selfScopes });
+          try {
+            compiled = {};
+            if (ec.context) {
+              compiled.context = compileStruct(ec.context, evCtx('event.specific-context'));
+              evRoots.push({ scope: 'event.specific-context', cls: ec.context });
+            }
+            if (ec.payload) compiled.payload = compileStruct(ec.payload, evCtx('event.payload'));
+          } catch (e) {
+            compiled = undefined;
+            throw new TraceError(this.metadataFile, 0, `event class '${ec.name}': ${(e as Error).message}`);
+          }
+          return compiled;
+        };
+        cs.events.set(eid, { cls: ec, decoders });
       }
       roots.length = r0;
       this.streams.set(id, cs);
@@ -326,8 +344,9 @@ export class CtfStreamReader {
       if (id < 0) id = stream.events.size === 1 ? [...stream.events.keys()][0]! : 0;
       const ev = stream.events.get(id);
       if (!ev) throw c.error(`unknown event class id ${id} in stream class ${this.streamClass!.id}`, start);
-      const specificContext = ev.context ? (ev.context(c) as Record<string, unknown>) : undefined;
-      const payload = ev.payload ? (ev.payload(c) as Record<string, unknown>) : undefined;
+      const dec = ev.decoders();
+      const specificContext = dec.context ? (dec.context(c) as Record<string, unknown>) : undefined;
+      const payload = dec.payload ? (dec.payload(c) as Record<string, unknown>) : undefined;
       if (c.pos > c.end) throw c.error(`event '${ev.cls.name}' extends past the packet content`, start);
       // An event that occupies no bits would repeat forever: the metadata cannot describe this packet.
       if (c.pos === start) throw c.error(`event '${ev.cls.name}' has size zero`, start);

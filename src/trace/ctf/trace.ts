@@ -48,7 +48,7 @@ async function openTrace(dir: string, mode: ReadMode): Promise<OpenedTrace> {
   const cls = await readMetadata(dir);
   let compiled: CompiledTrace;
   try {
-    compiled = new CompiledTrace(cls);
+    compiled = new CompiledTrace(cls, join(dir, 'metadata'));
   } catch (e) {
     throw new TraceError(join(dir, 'metadata'), 0, (e as Error).message);
   }
