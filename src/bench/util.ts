@@ -1,0 +1,105 @@
+/**
+ * @module bench/util
+ * What every bench section shares: timing a whole command (wall seconds and peak RSS through `/usr/bin/time`),
+ * medians, and a plain text table.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** GNU time, which reports a child's peak RSS (`%M`, KiB); absent → RSS is not measured. */
+const GNU_TIME = '/usr/bin/time';
+
+export interface TimedRun {
+  ok: boolean;
+  /** Exit status, or null when killed by a signal or not started. */
+  code: number | null;
+  seconds: number;
+  /** Peak resident set of the command in KiB, or null when `/usr/bin/time` is missing. */
+  rssKiB: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `argv` to completion (stdout kept, up to 64 MiB; stderr kept, last 64 KiB) and times it. */
+export function timeCommand(argv: string[], env?: NodeJS.ProcessEnv): Promise<TimedRun> {
+  const useTime = existsSync(GNU_TIME);
+  const tmp = mkdtempSync(join(tmpdir(), 'bench-time-'));
+  const rssFile = join(tmp, 'rss');
+  const full = useTime ? [GNU_TIME, '-f', '%M', '-o', rssFile, ...argv] : argv;
+  return new Promise((done) => {
+    const t0 = performance.now();
+    const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+    const out: Buffer[] = [];
+    let outBytes = 0;
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => {
+      if (outBytes < 64 << 20) out.push(b);
+      outBytes += b.length;
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr = (stderr + b.toString()).slice(-(64 << 10));
+    });
+    const finish = (code: number | null, error?: Error) => {
+      const seconds = (performance.now() - t0) / 1000;
+      let rssKiB: number | null = null;
+      if (useTime && existsSync(rssFile)) {
+        // GNU time writes "Command exited with non-zero status N" before the format line when the command fails.
+        const last = readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? '';
+        const v = Number.parseInt(last, 10);
+        rssKiB = Number.isFinite(v) ? v : null;
+      }
+      rmSync(tmp, { recursive: true, force: true });
+      done({
+        ok: code === 0 && !error,
+        code,
+        seconds,
+        rssKiB,
+        stdout: Buffer.concat(out).toString(),
+        stderr: error ? `${error.message}\n${stderr}` : stderr,
+      });
+    };
+    child.on('error', (e) => finish(null, e));
+    child.on('close', (code) => finish(code));
+  });
+}
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Formats rows under headers, columns padded; numbers right-aligned. */
+export function formatTable(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map((c) => String(c)))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  // Numbers (plain, or with a unit: 1.2M, 0.63x, 12 MiB, 5%) align right; text aligns left.
+  const numeric = (c: string | number) => typeof c === 'number' || /^(-|[\d.,]+ ?([kMG]|x|%|MiB|s)?)$/.test(c);
+  const right = headers.map((_, i) => rows.length > 0 && rows.every((r) => numeric(r[i] ?? '')));
+  const line = (r: string[]) => r.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+/** 1234567 → "1.23M"; for events/s and counts in tables. */
+export function si(n: number): string {
+  if (!Number.isFinite(n)) return '-';
+  const a = Math.abs(n);
+  if (a >= 1e9) return (n / 1e9).toFixed(2) + 'G';
+  if (a >= 1e6) return (n / 1e6).toFixed(2) + 'M';
+  if (a >= 1e3) return (n / 1e3).toFixed(1) + 'k';
+  return n.toFixed(0);
+}
+
+/** KiB → "123 MiB". */
+export function mib(kib: number | null): string {
+  return kib === null ? '-' : `${(kib / 1024).toFixed(0)} MiB`;
+}
+
+/** The line of a failed command's stderr that says why: the first that names an error, else the last one. */
+export function errorLine(s: string): string {
+  const lines = s.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  return lines.find((l) => /^(\w*Error\b|error:)|: error\b/i.test(l)) ?? lines[lines.length - 1] ?? '';
+}
