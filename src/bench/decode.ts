@@ -60,7 +60,8 @@ export async function benchTrace(label: string, ctfDir: string): Promise<DecodeR
   if (!existsSync(cli)) ours.failure = `${cli} not built (npm run build)`;
   for (let i = 0; i < RUNS; i++) {
     if (!ours.failure) {
-      const r = await timeCommand([process.execPath, cli, 'stats', '--json', ctfDir]);
+      // As the installed `syscall-anomaly` bin runs it (its shebang sets the young-generation size).
+      const r = await timeCommand([process.execPath, '--max-semi-space-size=64', cli, 'stats', '--json', ctfDir]);
       if (r.ok) {
         ours.runs.push(r);
         ours.events = oursEvents(r.stdout);

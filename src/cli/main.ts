@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
+// (Decoding allocates a few short-lived objects per event; a 64 MiB young generation lets them die there instead of
+// being promoted: GC fell from 27% to 12% of `stats` CPU time on a 5.9 M-event trace. Set in the shebang because
+// V8 sizes the young generation at start-up.)
 /**
  * @module cli/main
  * The `syscall-anomaly` command line.
