@@ -10,10 +10,7 @@ import { parseDataArg, type DataSpec } from '../detect/dataset.js';
 import { SEGMENTATIONS, type Segmentation } from '../features/sequences/index.js';
 import { findModelKind, MODEL_KINDS, modelKindNames, resolveSettings } from '../models/language-model.js';
 import { action, UsageError } from './run.js';
-import { trainCommand } from './train.js';
-import { parseThresholdChoice, scoreCommand } from './score.js';
-import { evaluateCommand, type NovelSet } from './evaluate.js';
-import { explainCommand } from './explain.js';
+import type { NovelSet } from './evaluate.js';
 
 const DATA = 'a trace (CTF folder, strace text, ADFA-LD, JSONL) or an ADFA-LD subset: ADFA-LD.zip:Training_Data_Master';
 /** Default cap on the events of one sequence. */
@@ -123,6 +120,7 @@ function registerTrain(program: Command): void {
     }
     const lenient = o.lenient === true;
     checkLenient(lenient, [train, valid, validNovel].filter((s): s is DataSpec => s !== undefined));
+    const { trainCommand } = await import('./train.js');
     await trainCommand({
       kind: entry.kind, settings, train, valid, validNovel, segmentation,
       maxLength: o.maxLen !== undefined ? positiveInt('--max-len', o.maxLen) : DEFAULT_MAX_LEN,
@@ -145,6 +143,7 @@ export function registerLmCommands(program: Command): void {
     .action(action(async (data: string, o: { model: string; threshold: string; json?: boolean; lenient?: boolean }) => {
       const spec = parseDataArg(data);
       checkLenient(o.lenient === true, [spec]);
+      const { parseThresholdChoice, scoreCommand } = await import('./score.js');
       await scoreCommand(o.model, spec, o.json === true, parseThresholdChoice(o.threshold), o.lenient === true);
     }));
 
@@ -164,6 +163,7 @@ export function registerLmCommands(program: Command): void {
       const dup = names.find((n, i) => names.indexOf(n) !== i);
       if (dup !== undefined) throw new UsageError(`--novel: the name '${dup}' is used twice`);
       checkLenient(o.lenient === true, [normal, ...novel.map((n) => n.data)]);
+      const { evaluateCommand } = await import('./evaluate.js');
       await evaluateCommand(o.model, normal, novel, o.json === true, o.lenient === true);
     }));
 
@@ -181,6 +181,8 @@ export function registerLmCommands(program: Command): void {
     .action(action(async (data: string, o: { model: string; sequence: string; top: string; html?: string; threshold: string; json?: boolean; lenient?: boolean }) => {
       const spec = parseDataArg(data);
       checkLenient(o.lenient === true, [spec]);
+      const { explainCommand } = await import('./explain.js');
+      const { parseThresholdChoice } = await import('./score.js');
       await explainCommand({
         modelDir: o.model, data: spec, id: o.sequence, top: positiveInt('--top', o.top), html: o.html, json: o.json === true,
         threshold: parseThresholdChoice(o.threshold), lenient: o.lenient === true,

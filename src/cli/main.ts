@@ -4,14 +4,11 @@
 // V8 sizes the young generation at start-up.)
 /**
  * @module cli/main
- * The `syscall-anomaly` command line.
+ * The `syscall-anomaly` command line. Each command's implementation is imported when it runs, so start-up only
+ * pays for the command used.
  */
 import { Command } from 'commander';
 import { action } from './run.js';
-import { statsCommand } from './stats.js';
-import { convertCommand } from './convert.js';
-import { recordCli } from './record.js';
-import { demoCommand } from './demo.js';
 import { registerLmCommands } from './lm-commands.js';
 import { registerWindowCommands } from './window-commands.js';
 
@@ -28,6 +25,7 @@ program
   .option('--json', 'print JSON')
   .option('--lenient', 'decode up to damage and report what was skipped instead of failing')
   .action(action(async (trace: string, o: { json?: boolean; lenient?: boolean }) => {
+    const { statsCommand } = await import('./stats.js');
     await statsCommand(trace, o.json === true, o.lenient === true);
   }));
 
@@ -39,6 +37,7 @@ program
   .option('--raw', 'keep entries and exits as separate events (default: pair them into complete calls with latency)')
   .option('--lenient', 'decode up to damage and report what was skipped instead of failing')
   .action(action(async (trace: string, o: { output: string; raw?: boolean; lenient?: boolean }) => {
+    const { convertCommand } = await import('./convert.js');
     await convertCommand(trace, o.output, o.raw ? 'raw' : 'paired', o.lenient === true);
   }));
 
@@ -51,6 +50,7 @@ program
   .option('--raw-syscalls', 'use raw_syscalls:sys_enter/sys_exit (numbers only, lower overhead) instead of syscalls:*')
   .argument('[command...]', 'the command to run and record (after --)')
   .action(action(async (command: string[], o: { output: string; system?: boolean; duration?: number; rawSyscalls?: boolean }) => {
+    const { recordCli } = await import('./record.js');
     await recordCli(o.output, command, o.system === true, o.duration, o.rawSyscalls ? 'raw_syscalls' : 'syscalls');
   }));
 
@@ -59,6 +59,7 @@ program
   .description('run the main job on the embedded demo data')
   .option('--json', 'print JSON')
   .action(action(async (o: { json?: boolean }) => {
+    const { demoCommand } = await import('./demo.js');
     await demoCommand(o.json === true);
   }));
 
