@@ -147,9 +147,10 @@ export function compile(cls: FieldClass, ctx: CompileContext): Decoder {
       const { signed } = cls;
       const roles = cls.roles;
       if (roles && roles.length) {
+        const setRoles = rolesSetter(roles);
         return (c) => {
           const v = c.readVarUint(signed);
-          applyRoles(c, roles, v, 64);
+          setRoles(c, v, 64);
           return v;
         };
       }
@@ -264,29 +265,39 @@ function compileInt(cls: IntClass): Decoder {
     if (signed) return (c) => { c.align(align); c.need(size, 'integer field'); return c.readInt(size, le); };
     return (c) => { c.align(align); c.need(size, 'integer field'); return c.readUint(size, le); };
   }
+  const setRoles = rolesSetter(roles);
   return (c) => {
     c.align(align);
     c.need(size, 'integer field');
     const v = signed ? c.readInt(size, le) : c.readUint(size, le);
-    applyRoles(c, roles, v, size);
+    setRoles(c, v, size);
     return v;
   };
 }
 
-function applyRoles(c: Cursor, roles: readonly string[], v: number | bigint, size: number): void {
-  for (const role of roles) {
-    switch (role) {
-      case 'event-record-class-id': c.eventId = Number(v); break;
-      case 'default-clock-timestamp': c.updateClock(v, size); break;
-      case 'packet-content-size': c.contentSize = Number(v); break;
-      case 'packet-total-size': c.packetSize = Number(v); break;
-      case 'data-stream-class-id': c.streamClassId = Number(v); break;
-      case 'data-stream-id': c.streamInstanceId = Number(v); break;
-      case 'discarded-event-record-counter-snapshot': c.discarded = Number(v); break;
-      case 'packet-end-default-clock-timestamp': c.packetEndClock = Number(v); break;
-      case 'packet-magic-number': c.magic = Number(v); break;
-    }
+/** A role's effect on the cursor's registers. */
+type RoleSetter = (c: Cursor, v: number | bigint, size: number) => void;
+
+function roleSetter(role: string): RoleSetter | undefined {
+  switch (role) {
+    case 'event-record-class-id': return (c, v) => { c.eventId = Number(v); };
+    case 'default-clock-timestamp': return (c, v, size) => { c.updateClock(v, size); };
+    case 'packet-content-size': return (c, v) => { c.contentSize = Number(v); };
+    case 'packet-total-size': return (c, v) => { c.packetSize = Number(v); };
+    case 'data-stream-class-id': return (c, v) => { c.streamClassId = Number(v); };
+    case 'data-stream-id': return (c, v) => { c.streamInstanceId = Number(v); };
+    case 'discarded-event-record-counter-snapshot': return (c, v) => { c.discarded = Number(v); };
+    case 'packet-end-default-clock-timestamp': return (c, v) => { c.packetEndClock = Number(v); };
+    case 'packet-magic-number': return (c, v) => { c.magic = Number(v); };
+    default: return undefined;
   }
+}
+
+/** The roles of a field as one setter (compiled once per field class, not looked up per event). */
+function rolesSetter(roles: readonly string[]): RoleSetter {
+  const setters = roles.map(roleSetter).filter((f): f is RoleSetter => f !== undefined);
+  if (setters.length === 1) return setters[0]!;
+  return (c, v, size) => { for (const f of setters) f(c, v, size); };
 }
 
 function compileArray(cls: ArrayClass, ctx: CompileContext): Decoder {
@@ -384,6 +395,8 @@ interface ResolvedRef {
 }
 
 function walk(obj: unknown, path: string[]): unknown {
+  // One-name paths (a sibling's length or tag) are nearly all of them.
+  if (path.length === 1) return (obj as Record<string, unknown> | undefined)?.[path[0]!];
   let v = obj;
   for (const p of path) v = (v as Record<string, unknown> | undefined)?.[p];
   return v;
