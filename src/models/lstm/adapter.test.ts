@@ -1,0 +1,82 @@
+/**
+ * @module models/lstm/adapter.test
+ * The LSTM as a `LanguageModel`: fitted from event sequences over several token fields (learned, sinusoidal,
+ * position), its synchronous TypeScript scorer must agree with the batched onnxruntime graph; it predicts the end
+ * token too (`[T + 1]` log-probabilities); a model folder round trip through the kind's `load` scores the same;
+ * weights that do not fit the manifest are refused.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { seededRandom } from '../../engine/graph.js';
+import type { Sequence as EventSequence } from '../../features/sequences/sequence.js';
+import type { SyscallEvent } from '../../trace/event.js';
+import { isTraceError } from '../../trace/errors.js';
+import type { ModelSettings } from '../language-model.js';
+import { LSTM_KIND, LstmLanguageModel } from './adapter.js';
+import { LSTM_OPTIONS } from './options.js';
+
+const PROGRAMS = [['open', 'read', 'read', 'close'], ['socket', 'connect', 'write', 'read', 'close']];
+
+function events(count: number, seed: number): EventSequence[] {
+  const rand = seededRandom(seed);
+  return Array.from({ length: count }, (_, s) => {
+    const prog = PROGRAMS[s % 2]!;
+    const pid = 100 + (s % 2) * 50;
+    let ts = 0n;
+    const evs: SyscallEvent[] = Array.from({ length: 12 + Math.floor(rand() * 20) }, (_, i) => {
+      ts += BigInt(1 + Math.floor(rand() * 5000));
+      const name = rand() < 0.05 ? 'mmap' : prog[i % prog.length]!;
+      return { ts, cpu: 0, pid, tid: pid, proc: s % 2 ? 'curl' : 'cat', name, phase: 'complete', args: {}, ret: name === 'connect' ? -111 : 0 };
+    });
+    return { id: `s${s}`, events: evs };
+  });
+}
+
+const settings: ModelSettings = {
+  ...Object.fromEntries(LSTM_OPTIONS.map((o) => [o.key, o.defaultValue])),
+  embed: 8, hidden: 16, layers: 2, chunk: 8, batch: 4, epochs: 2, threads: 1,
+};
+
+test('LSTM language model: sync scorer agrees with onnxruntime, [T + 1] predictions, folder round trip', async () => {
+  const train = events(24, 1);
+  const model = await LSTM_KIND.fit({ train: async function* () { yield* train; } }, settings) as LstmLanguageModel;
+  assert.equal(model.tokenizer.fields.length, 7);
+  assert.equal(model.model.config.fields.find((f) => f.name === 'pid')!.encoding, 'sinusoidal');
+  const test = events(6, 2);
+  const batched = await model.logProbsMany(test);
+  test.forEach((seq, i) => {
+    const lp = model.logProbs(seq);
+    assert.equal(lp.length, seq.events.length + 1);
+    for (let t = 0; t < lp.length; t++) assert.ok(Math.abs(lp[t]! - batched[i]![t]!) < 1e-4, `seq ${i} token ${t}: ${lp[t]} vs ${batched[i]![t]}`);
+    const ppl = model.perplexity(seq);
+    assert.ok(Math.abs(Math.log(ppl) + lp.reduce((a, b) => a + b, 0) / lp.length) < 1e-12);
+    assert.deepEqual(Array.from(model.fieldSurprise(seq)['name']!), Array.from(lp, (x) => -x));
+  });
+  assert.equal(model.describe()['parameters'], model.model.size);
+
+  const dir = await mkdtemp(join(tmpdir(), 'lstm-adapter-'));
+  try {
+    const files = await model.save(dir);
+    const saved = { settings, tokenizer: model.tokenizer.toJSON(), files };
+    const loaded = await LSTM_KIND.load(dir, saved) as LstmLanguageModel;
+    for (const seq of test) assert.deepEqual(Array.from(loaded.logProbs(seq)), Array.from(model.logProbs(seq)));
+    await loaded.release();
+    await assert.rejects(LSTM_KIND.load(dir, { ...saved, settings: { ...settings, hidden: 32 } }), (e) => isTraceError(e));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  await model.release();
+});
+
+test('LSTM options parse and refuse bad values', () => {
+  const get = (k: string) => LSTM_OPTIONS.find((o) => o.key === k)!;
+  assert.equal(get('fields').parse('name, pid'), 'name,pid');
+  assert.throws(() => get('fields').parse('pid,name'), /must start with name/);
+  assert.throws(() => get('fields').parse('name,args'), /unknown field 'args'/);
+  assert.throws(() => get('positionDim').parse('3'), /even/);
+  assert.throws(() => get('lr').parse('2'), /\(0, 1\)/);
+  assert.equal(get('hidden').parse('256'), 256);
+});

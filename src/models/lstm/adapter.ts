@@ -1,0 +1,123 @@
+/**
+ * @module models/lstm/adapter
+ * The LSTM as a `LanguageModel` kind (`models/language-model.ts`): fits the tokenizer on the training sequences,
+ * trains `LstmModel` on the encoded token fields (early stopping on the validation sequences, or on every 10th
+ * training sequence when there are none), saves `lstm.json` / `lstm.weights` / `lstm.onnx` into the model folder.
+ * The interface's scoring methods are synchronous, so they run the TypeScript scorer (`./cpu.ts`) over the same
+ * weights; `logProbsMany` offers the much faster batched onnxruntime path to callers that can await.
+ */
+import type { Sequence as EventSequence } from '../../features/sequences/sequence.js';
+import { Tokenizer, type TokenField } from '../../features/tokens/tokenizer.js';
+import { TraceError } from '../../trace/errors.js';
+import type { LanguageModel, ModelKind, ModelSettings, SavedModel, SettingValue, TrainingData } from '../language-model.js';
+import { LstmCpuScorer } from './cpu.js';
+import { LstmModel, type LstmConfig, type Sequence } from './lstm.js';
+import { FIELD_ENCODING } from './options.js';
+
+const HOLD_OUT = 10;
+
+export class LstmLanguageModel implements LanguageModel {
+  readonly kind = 'lstm';
+  private readonly cpu: LstmCpuScorer;
+
+  constructor(readonly model: LstmModel, readonly tokenizer: Tokenizer, readonly settings: ModelSettings) {
+    this.cpu = new LstmCpuScorer(model.config, model.params);
+  }
+
+  private encode(seq: EventSequence): Sequence {
+    return this.tokenizer.encode(seq);
+  }
+
+  logProbs(seq: EventSequence): Float64Array {
+    return this.cpu.logProbs(this.encode(seq));
+  }
+
+  /** The LSTM predicts the syscall name only: its surprise per predicted token. */
+  fieldSurprise(seq: EventSequence): Record<string, Float64Array> {
+    return { name: this.logProbs(seq).map((x) => -x) };
+  }
+
+  perplexity(seq: EventSequence): number {
+    const lp = this.logProbs(seq);
+    let s = 0;
+    for (const x of lp) s -= x;
+    return lp.length === 0 ? Number.NaN : Math.exp(s / lp.length);
+  }
+
+  /** Batched onnxruntime scoring of many sequences (same values as `logProbs`, to float32 precision). */
+  logProbsMany(seqs: readonly EventSequence[]): Promise<Float64Array[]> {
+    return this.model.logProbsMany(seqs.map((s) => this.encode(s)));
+  }
+
+  save(dir: string): Promise<string[]> {
+    return this.model.save(dir);
+  }
+
+  describe(): Record<string, SettingValue> {
+    const h = this.model.history;
+    return {
+      fields: this.tokenizer.fields.join(','), vocabulary: this.tokenizer.vocabulary('name').size, parameters: this.model.size,
+      epochs: h.length, validLoss: h.length > 0 ? Number(Math.min(...h.map((r) => r.validLoss)).toFixed(4)) : Number.NaN,
+    };
+  }
+
+  release(): Promise<void> {
+    return this.model.release();
+  }
+}
+
+/** The LSTM config for these settings and fitted vocabularies. */
+export function lstmConfig(settings: ModelSettings, tokenizer: Tokenizer): LstmConfig {
+  const num = (k: string): number => {
+    const v = settings[k];
+    if (typeof v !== 'number') throw new RangeError(`LSTM setting ${k} missing or not a number`);
+    return v;
+  };
+  return {
+    fields: tokenizer.fields.map((f) => ({
+      name: f, vocab: tokenizer.vocabulary(f).size, encoding: FIELD_ENCODING[f].encoding,
+      dim: f === 'name' ? num('embed') : FIELD_ENCODING[f].dim,
+    })),
+    positionDim: num('positionDim'), hidden: num('hidden'), layers: num('layers'), chunk: num('chunk'), batch: num('batch'),
+    epochs: num('epochs'), patience: num('patience'), lr: num('lr'), warmupSteps: 50, weightDecay: 0.01, clipNorm: 1,
+    labelSmoothing: 0, dropout: num('dropout'), threads: num('threads'), seed: num('seed'),
+  };
+}
+
+async function collect(it: AsyncIterable<EventSequence>): Promise<EventSequence[]> {
+  const out: EventSequence[] = [];
+  for await (const s of it) out.push(s);
+  return out;
+}
+
+export const LSTM_KIND: ModelKind = {
+  kind: 'lstm',
+  async fit(data: TrainingData, settings: ModelSettings): Promise<LanguageModel> {
+    const all = await collect(data.train());
+    let valid = data.valid ? await collect(data.valid()) : [];
+    let train = all;
+    if (valid.length === 0) {
+      train = all.filter((_, i) => i % HOLD_OUT !== HOLD_OUT - 1);
+      valid = all.filter((_, i) => i % HOLD_OUT === HOLD_OUT - 1);
+    }
+    const fields = String(settings.fields).split(',') as TokenField[];
+    const tokenizer = new Tokenizer(fields, settings.minCount as number).fit(train);
+    const config = lstmConfig(settings, tokenizer);
+    const checkpoint = String(settings.checkpoint ?? '');
+    const model = await LstmModel.fit(train.map((s) => tokenizer.encode(s)), valid.map((s) => tokenizer.encode(s)), config,
+      checkpoint === '' ? {} : { checkpoint: { file: checkpoint, everySteps: 200 } });
+    return new LstmLanguageModel(model, tokenizer, settings);
+  },
+  async load(dir: string, saved: SavedModel): Promise<LanguageModel> {
+    const tokenizer = Tokenizer.fromJSON(saved.tokenizer);
+    const model = await LstmModel.load(dir);
+    const expected = lstmConfig(saved.settings, tokenizer);
+    const same = JSON.stringify(expected.fields) === JSON.stringify(model.config.fields) && expected.hidden === model.config.hidden &&
+      expected.layers === model.config.layers && expected.positionDim === model.config.positionDim;
+    if (!same) {
+      await model.release();
+      throw new TraceError(dir, 0, 'the LSTM weights do not fit the manifest (fields, vocabularies or sizes differ)');
+    }
+    return new LstmLanguageModel(model, tokenizer, saved.settings);
+  },
+};
