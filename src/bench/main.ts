@@ -7,12 +7,16 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { benchDecode } from './decode.js';
 import { formatTable } from './util.js';
 
-/** Sections in the order they run. Each prints its own table. */
+/**
+ * Sections in the order they run. Each prints its own table of ratios against the reference run in the same
+ * section: babeltrace2 (decode), PyTorch with OpenBLAS (lstm), scikit-learn (sklearn). Imported when run.
+ */
 export const SECTIONS: Record<string, () => Promise<void>> = {
-  decode: benchDecode,
+  decode: async () => (await import('./decode.js')).benchDecode(),
+  lstm: async () => { await (await import('./lstm.js')).benchLstmVsTorch(); },
+  sklearn: async () => { console.log(await (await import('./sklearn-parity.js')).sklearnParity([])); },
 };
 
 /** The sections to run for these arguments, or an error naming the unknown ones. */
