@@ -54,6 +54,12 @@ export interface ReaderCounts {
   otherEvents: number;
 }
 
+/**
+ * The shared, frozen argument object of events that carry no arguments (most syscall exits: only `ret`). Readers
+ * may hand it out instead of a fresh `{}`; code that adds arguments replaces it rather than writing into it.
+ */
+export const NO_ARGS: Readonly<Record<string, FieldValue>> = Object.freeze({});
+
 export function emptyCounts(): ReaderCounts {
   return {
     events: 0, syscallEntries: 0, syscallExits: 0, completed: 0, unmatchedEntries: 0, unmatchedExits: 0,

@@ -7,7 +7,7 @@
  * order. Unmatched entries are emitted (as `entry`) at `flush()`; unmatched exits pass through as `exit`.
  * The entry object itself becomes the `complete` event (its exit's arguments added): sources hand over ownership.
  */
-import type { ReaderCounts, SyscallEvent } from './event.js';
+import { NO_ARGS, type ReaderCounts, type SyscallEvent } from './event.js';
 
 /** Calls that never return to the caller, so their entry has no exit. */
 export const NO_EXIT_CALLS: ReadonlySet<string> = new Set(['exit', 'exit_group']);
@@ -48,8 +48,12 @@ export class SyscallPairer {
         if (entry.pid < 0) entry.pid = ev.pid;
         if (!entry.proc) entry.proc = ev.proc;
         entry.phase = 'complete';
-        const out_ = ev.args;
-        for (const k in out_) entry.args[k] = out_[k]!;
+        // The exit's arguments (output parameters) join the entry's; most exits have none.
+        const exitArgs = ev.args;
+        if (exitArgs !== NO_ARGS) {
+          if (entry.args === NO_ARGS) entry.args = exitArgs;
+          else for (const k in exitArgs) entry.args[k] = exitArgs[k]!;
+        }
         entry.ret = ev.ret;
         entry.latency = Number(ev.ts - entry.ts);
         out.push(entry);

@@ -18,9 +18,9 @@ const cannotRecord = checkRecordPrivileges();
 const noBabeltrace = findOnPath('babeltrace2') === undefined ? 'babeltrace2 not installed' : null;
 const skipReason = cannotRecord ?? noBabeltrace ?? undefined;
 
-/** babeltrace2's text output, one line per event. */
+/** babeltrace2's text output, one line per event (a busy machine makes a system-wide 0.5 s window large). */
 function babeltrace(ctfDir: string): string[] {
-  return execFileSync('babeltrace2', [ctfDir], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').filter((l) => l);
+  return execFileSync('babeltrace2', [ctfDir], { encoding: 'utf8', maxBuffer: 1 << 30 }).split('\n').filter((l) => l);
 }
 
 /** Thread ids that perf_comm names `comm`, read from babeltrace2's lines. */
