@@ -237,29 +237,17 @@ function compileInt(cls: IntClass): Decoder {
   const le = cls.byteOrder === 'le';
   const roles = cls.roles && cls.roles.length ? cls.roles : undefined;
   if (!roles) {
-    // Byte-aligned 8/16/32-bit fields (most of them) read straight from the DataView.
-    if (!signed && align % 8 === 0 && (size === 8 || size === 16 || size === 32)) {
-      const bytes = size >>> 3;
+    // Byte-aligned 8/16/32-bit fields (e.g. array elements) read straight from the DataView. Members of structures
+    // do not come here: the generated structure decoder reads them inline.
+    if (align % 8 === 0 && (size === 8 || size === 16 || size === 32)) {
+      const read = fixedReader(size, signed, le);
       return (c) => {
         let pos = c.pos;
         const r = pos % align;
         if (r !== 0) pos += align - r;
-        if (pos + size > c.end) { c.pos = pos; c.need(size, 'integer field'); }
+        if (pos + size > c.end) c.overrun(pos, size);
         c.pos = pos + size;
-        const o = pos >>> 3;
-        return bytes === 4 ? c.view.getUint32(o, le) : bytes === 2 ? c.view.getUint16(o, le) : c.buf[o]!;
-      };
-    }
-    if (signed && align % 8 === 0 && (size === 8 || size === 16 || size === 32)) {
-      const bytes = size >>> 3;
-      return (c) => {
-        let pos = c.pos;
-        const r = pos % align;
-        if (r !== 0) pos += align - r;
-        if (pos + size > c.end) { c.pos = pos; c.need(size, 'integer field'); }
-        c.pos = pos + size;
-        const o = pos >>> 3;
-        return bytes === 4 ? c.view.getInt32(o, le) : bytes === 2 ? c.view.getInt16(o, le) : c.view.getInt8(o);
+        return read(c.view, pos >>> 3);
       };
     }
     if (signed) return (c) => { c.align(align); c.need(size, 'integer field'); return c.readInt(size, le); };
@@ -273,6 +261,15 @@ function compileInt(cls: IntClass): Decoder {
     setRoles(c, v, size);
     return v;
   };
+}
+
+/** A DataView read of one byte-aligned 8/16/32-bit integer. */
+function fixedReader(size: 8 | 16 | 32, signed: boolean, le: boolean): (v: DataView, o: number) => number {
+  switch (size) {
+    case 8: return signed ? (v, o) => v.getInt8(o) : (v, o) => v.getUint8(o);
+    case 16: return signed ? (v, o) => v.getInt16(o, le) : (v, o) => v.getUint16(o, le);
+    case 32: return signed ? (v, o) => v.getInt32(o, le) : (v, o) => v.getUint32(o, le);
+  }
 }
 
 /** A role's effect on the cursor's registers. */
