@@ -3,13 +3,13 @@
  * `syscall-anomaly evaluate`: scores normal data and one or more named sets of novel data (attacks, new behaviour)
  * with a model folder and reports, per novel set against the normal data: accuracy, precision, recall and F1 at the
  * model's label-free threshold, the best-F1 threshold with its F1, ROC AUC, and the detection rate at a 1 % false-alarm
- * rate (on these normal sequences). Perplexity is the score everywhere; alarms are `perplexity > threshold`.
+ * rate (on these normal sequences). Perplexity is the score everywhere; alarms are `perplexity > threshold`. Sequences
+ * are scored in batches (`SCORE_BATCH`).
  */
 import { openData, type DataSpec } from '../detect/dataset.js';
 import { bestF1, confusionAt, detectionAtFalseAlarmRate, rocAuc } from '../detect/metrics.js';
-import type { DataSummary } from '../models/folder.js';
-import { loadModelFolder } from '../models/folder.js';
-import type { ModelSettings } from '../models/language-model.js';
+import { loadModelFolder, type DataSummary, type ModelManifest } from '../models/folder.js';
+import type { LanguageModel, ModelSettings } from '../models/language-model.js';
 import { perplexities } from './train.js';
 import { readingFor } from './score.js';
 import { UsageError } from './run.js';
@@ -45,6 +45,15 @@ export interface EvaluateResult {
 
 export async function evaluateModel(modelDir: string, normal: DataSpec, novel: readonly NovelSet[], lenient: boolean): Promise<EvaluateResult> {
   const { manifest, model } = await loadModelFolder(modelDir);
+  try {
+    return await evaluateLoaded(modelDir, manifest, model, normal, novel, lenient);
+  } finally {
+    await model.release();
+  }
+}
+
+async function evaluateLoaded(modelDir: string, manifest: ModelManifest, model: LanguageModel, normal: DataSpec,
+  novel: readonly NovelSet[], lenient: boolean): Promise<EvaluateResult> {
   const reading = readingFor(manifest, lenient);
   const th = manifest.thresholds.labelFree;
   const normalData = openData(normal, reading);

@@ -10,6 +10,7 @@ import { openData, type DataSpec } from '../detect/dataset.js';
 import { explain, explanationHtml, type Explanation } from '../detect/explain.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder } from '../models/folder.js';
+import { perplexityMany } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
 import { chooseThreshold, readingFor, type ThresholdChoice } from './score.js';
 
@@ -71,8 +72,10 @@ export async function explainCommand(req: ExplainRequest): Promise<void> {
   const { manifest, model } = await loadModelFolder(req.modelDir);
   const th = chooseThreshold(manifest, req.threshold, req.modelDir);
   const seq = await findSequence(openData(req.data, readingFor(manifest, req.lenient)), req.id, req.data.arg);
-  const perplexity = model.perplexity(seq);
-  const exp = explain(seq, model.fieldSurprise(seq), req.top);
+  const [perplexity] = await perplexityMany(model, [seq]);
+  const [surprise] = await model.fieldSurpriseMany([seq]);
+  await model.release();
+  const exp = explain(seq, surprise, req.top);
   const novel = perplexity > th.value;
   if (req.html !== undefined) {
     const title = `syscall-anomaly: ${seq.id} (${manifest.kind} model, perplexity ${perplexity.toPrecision(4)}${novel ? ', novel' : ''})`;

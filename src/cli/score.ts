@@ -2,11 +2,13 @@
  * @module cli/score
  * `syscall-anomaly score`: loads a model folder, cuts the data into sequences as the model was trained (ADFA-LD
  * subsets: one per trace), and prints one line per sequence — id, length (events), perplexity, novel yes/no at the
- * chosen threshold — as they are scored (or one JSON document with `--json`), then a count of novel sequences on
- * stderr. Also the helpers the other model commands share: the threshold choice and how to read data for a model.
+ * chosen threshold — as they are scored (in batches of `SCORE_BATCH` sequences; or one JSON document with `--json`),
+ * then a count of novel sequences on stderr. Also the helpers the other model commands share: the threshold choice
+ * and how to read data for a model.
  */
 import { openData, type DataSpec, type Reading } from '../detect/dataset.js';
 import { loadModelFolder, type ModelManifest } from '../models/folder.js';
+import { scoreStream } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
 
 /** Which threshold decides "novel": the label-free quantile, the best-F1 one (when the model has it), or a value. */
@@ -65,8 +67,7 @@ export async function scoreCommand(modelDir: string, data: DataSpec, json: boole
   const p = progress('score: sequences');
   let n = 0;
   let novel = 0;
-  for await (const s of src) {
-    const ppl = model.perplexity(s);
+  for await (const { seq: s, perplexity: ppl } of scoreStream(model, src)) {
     const r: ScoredSequence = { id: s.id, length: s.events.length, truncated: s.truncated === true, perplexity: ppl, novel: ppl > th.value };
     n++;
     if (r.novel) novel++;
@@ -75,6 +76,7 @@ export async function scoreCommand(modelDir: string, data: DataSpec, json: boole
     else process.stdout.write(`${r.id}\t${r.length}${r.truncated ? '+' : ''}\t${ppl.toPrecision(6)}\t${r.novel ? 'yes' : 'no'}\n`);
   }
   p.done();
+  await model.release();
   const summary = src.summary();
   if (json) {
     const doc = {

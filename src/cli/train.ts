@@ -11,7 +11,7 @@ import { filterByPosition, openData, type DataSpec, type Reading } from '../dete
 import { bestF1 } from '../detect/metrics.js';
 import { fitQuantileThreshold } from '../detect/threshold.js';
 import { saveModelFolder, type BestF1Threshold, type DataSummary, type LabelFreeThreshold, type ModelManifest } from '../models/folder.js';
-import { findModelKind, type LanguageModel, type ModelSettings } from '../models/language-model.js';
+import { findModelKind, scoreStream, type LanguageModel, type ModelSettings } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
 
 export interface TrainRequest {
@@ -47,10 +47,10 @@ async function* counted(seqs: AsyncIterable<Sequence>, label: string, count: { n
   }
 }
 
-/** Perplexity of every sequence of a stream. */
+/** Perplexity of every sequence of a stream, scored in batches (`SCORE_BATCH`). */
 export async function perplexities(model: LanguageModel, seqs: AsyncIterable<Sequence>, label: string): Promise<Float64Array> {
   const out: number[] = [];
-  for await (const s of counted(seqs, label, { n: 0 })) out.push(model.perplexity(s));
+  for await (const r of scoreStream(model, counted(seqs, label, { n: 0 }))) out.push(r.perplexity);
   return Float64Array.from(out);
 }
 
@@ -122,7 +122,8 @@ export function describeData(s: DataSummary): string {
 }
 
 export async function trainCommand(req: TrainRequest, json: boolean): Promise<void> {
-  const { manifest } = await trainModel(req);
+  const { model, manifest } = await trainModel(req);
+  await model.release();
   if (json) {
     process.stdout.write(JSON.stringify(manifest, null, 1) + '\n');
     return;

@@ -16,7 +16,7 @@ import { TraceError } from '../trace/errors.js';
 import { openData, parseDataArg } from '../detect/dataset.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder, MANIFEST_FILE, MODEL_MAGIC, readManifest, saveModelFolder, type ManifestInput } from './folder.js';
-import { NGRAM_KIND, type LanguageModel } from './language-model.js';
+import { NGRAM_KIND, NgramLanguageModel, type LanguageModel } from './language-model.js';
 import { decodeTensors, encodeTensors } from './tensor-file.js';
 
 test('tensor file: every element type round-trips exactly; damage is a TraceError with its byte', () => {
@@ -93,6 +93,7 @@ test('save → load gives the same model: identical perplexities and surprises',
     assert.deepEqual((await readdir(dir)).sort(), [MANIFEST_FILE, 'ngram.bin']);
     assert.deepEqual(await readdir(root), ['model'], 'no temporary folder left behind');
     const { manifest, model: back } = await loadModelFolder(dir);
+    assert.ok(back instanceof NgramLanguageModel && model instanceof NgramLanguageModel, 'n-gram models score synchronously too');
     assert.equal(manifest.magic, MODEL_MAGIC);
     assert.equal(manifest.kind, 'ngram');
     assert.deepEqual(manifest.settings, { order: 3, minCount: 1 });
@@ -103,6 +104,9 @@ test('save → load gives the same model: identical perplexities and surprises',
       assert.equal(back.perplexity(s), model.perplexity(s), s.id);
       assert.deepEqual(back.fieldSurprise(s), model.fieldSurprise(s));
     }
+    // the asynchronous, batched interface gives the same
+    assert.deepEqual(await back.logProbsMany(probe), probe.map((s) => model.logProbs(s)));
+    assert.deepEqual(await back.fieldSurpriseMany(probe), probe.map((s) => model.fieldSurprise(s)));
     // perplexity is exp(mean surprise), and surprises are −ln P of the same tokens
     const s = probe[0];
     const lp = back.logProbs(s);

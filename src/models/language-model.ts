@@ -1,14 +1,16 @@
 /**
  * @module models/language-model
- * The contract every language model over event sequences follows (n-gram now; the LSTM slots in the same way), and
- * the registry of model kinds the command line offers.
+ * The contract every language model over event sequences follows (n-gram, LSTM), the registry of model kinds the
+ * command line offers, and the batched scoring helpers the commands share.
  *
  * A model kind declares its settings (each one a command-line option of `train`, with a default and a parser), fits
  * a `LanguageModel` from training sequences (a factory called once per pass, so data can stream), and loads one back
  * from the weight files it saved in a model folder (`models/folder.ts` writes the manifest around them). A fitted
- * model gives, for a sequence `<s> e1 … eT </s>`, the log-probability of each predicted token (`[T + 1]`: the events
- * then the end or truncate token), the surprise per token field (for explanations) and the perplexity
- * exp(mean surprise per predicted token), the sequence's anomaly score.
+ * model scores sequences in batches, asynchronously (the LSTM runs many sequences per onnxruntime call; the n-gram
+ * wraps its synchronous code): for each sequence `<s> e1 … eT </s>`, the log-probability of each predicted token
+ * (`[T + 1]`: the events then the end or truncate token), and the surprise per token field (for explanations). The
+ * anomaly score of a sequence is its perplexity, exp(mean surprise per predicted token) (`perplexityOf`);
+ * `scoreStream` scores a stream of sequences `SCORE_BATCH` at a time.
  *
  * Registry entries load their implementation lazily (`implementation()`), so that a kind that needs onnxruntime
  * costs nothing to commands that use another kind. To add one: write a `ModelKind` (e.g. in `models/lstm/`) and add
@@ -22,6 +24,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TraceError } from '../trace/errors.js';
 import { decodeTensors, encodeTensors, type TensorArray } from './tensor-file.js';
+import { LSTM_DESCRIPTION, LSTM_OPTIONS } from './lstm/options.js';
 
 export type SettingValue = number | string;
 /** A kind's settings, every one resolved (defaults filled in); saved unchanged in the manifest. */
@@ -44,16 +47,56 @@ export interface LanguageModel {
   readonly settings: ModelSettings;
   /** The fitted token vocabularies (saved in the manifest). */
   readonly tokenizer: Tokenizer;
-  /** Natural-log probability of each predicted token: one per event, then the end / truncate token: `[T + 1]`. */
-  logProbs(seq: Sequence): Float64Array;
-  /** Surprise (−ln P, nats) per predicted token for each field the model predicts: field → `[T + 1]`. */
-  fieldSurprise(seq: Sequence): Record<string, Float64Array>;
-  /** exp(mean surprise per predicted token): the sequence's anomaly score. */
-  perplexity(seq: Sequence): number;
+  /**
+   * Natural-log probability of each predicted token of each sequence: result i is `[T_i + 1]` (one per event, then
+   * the end / truncate token). Scores the whole batch at once (give it `SCORE_BATCH` or so sequences at a time).
+   */
+  logProbsMany(seqs: readonly Sequence[]): Promise<Float64Array[]>;
+  /** Surprise (−ln P, nats) per predicted token for each field the model predicts, per sequence: field → `[T_i + 1]`. */
+  fieldSurpriseMany(seqs: readonly Sequence[]): Promise<Record<string, Float64Array>[]>;
   /** Writes the weight files into the existing, empty folder `dir`; returns their names. */
   save(dir: string): Promise<string[]>;
   /** A few figures for summaries (vocabulary sizes, n-grams, parameters…). */
   describe(): Record<string, SettingValue>;
+  /** Frees what scoring holds (onnxruntime sessions); the model must not score afterwards. */
+  release(): Promise<void>;
+}
+
+/** Sequences per `logProbsMany` call when the commands score a stream. */
+export const SCORE_BATCH = 64;
+
+/** exp(mean surprise per predicted token) of one sequence's log-probabilities (NaN when there are none). */
+export function perplexityOf(logProbs: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < logProbs.length; i++) s -= logProbs[i];
+  return Math.exp(s / logProbs.length);
+}
+
+/** Perplexity of each sequence, in one batch. */
+export async function perplexityMany(model: LanguageModel, seqs: readonly Sequence[]): Promise<number[]> {
+  return (await model.logProbsMany(seqs)).map(perplexityOf);
+}
+
+/** The items of a stream in arrays of `size` (the last one shorter). */
+export async function* inBatches<T>(items: AsyncIterable<T>, size: number = SCORE_BATCH): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const x of items) {
+    batch.push(x);
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/** Each sequence of a stream with its perplexity, in stream order, scored `size` sequences per batch. */
+export async function* scoreStream(model: LanguageModel, seqs: AsyncIterable<Sequence>,
+  size: number = SCORE_BATCH): AsyncGenerator<{ seq: Sequence; perplexity: number }> {
+  for await (const batch of inBatches(seqs, size)) {
+    const ppl = await perplexityMany(model, batch);
+    for (let i = 0; i < batch.length; i++) yield { seq: batch[i], perplexity: ppl[i] };
+  }
 }
 
 export interface TrainingData {
@@ -108,7 +151,10 @@ function fromBase64<T extends Int32Array | Float64Array>(s: string, ctor: { new 
 }
 const toBase64 = (a: TensorArray) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 
-/** The n-gram scorer (syscall names, interpolated modified Kneser-Ney) as a `LanguageModel`. */
+/**
+ * The n-gram scorer (syscall names, interpolated modified Kneser-Ney) as a `LanguageModel`. Its scoring is
+ * synchronous underneath: `logProbs`, `fieldSurprise` and `perplexity` of one sequence are offered too.
+ */
 export class NgramLanguageModel implements LanguageModel {
   readonly kind = 'ngram';
 
@@ -129,6 +175,16 @@ export class NgramLanguageModel implements LanguageModel {
   perplexity(seq: Sequence): number {
     return Math.exp(this.scorer.score(seq));
   }
+
+  async logProbsMany(seqs: readonly Sequence[]): Promise<Float64Array[]> {
+    return seqs.map((s) => this.logProbs(s));
+  }
+
+  async fieldSurpriseMany(seqs: readonly Sequence[]): Promise<Record<string, Float64Array>[]> {
+    return seqs.map((s) => this.fieldSurprise(s));
+  }
+
+  async release(): Promise<void> {}
 
   async save(dir: string): Promise<string[]> {
     const j = this.scorer.model.toJSON();
@@ -196,11 +252,17 @@ export const MODEL_KINDS: readonly ModelKindEntry[] = [
     options: [
       { key: 'order', flag: '--order <n>', description: 'n-gram order (ngram; default 5)', defaultValue: 5, parse: intOption('--order', 1, 12) },
       {
-        key: 'minCount', flag: '--min-count <n>', description: 'keep tokens seen at least this often in training (ngram; default 1)',
+        key: 'minCount', flag: '--min-count <n>', description: 'keep tokens seen at least this often in training (ngram, lstm; default 1)',
         defaultValue: 1, parse: intOption('--min-count', 1, 1_000_000),
       },
     ],
     implementation: async () => NGRAM_KIND,
+  },
+  {
+    kind: 'lstm',
+    description: LSTM_DESCRIPTION,
+    options: LSTM_OPTIONS,
+    implementation: async () => (await import('./lstm/adapter.js')).LSTM_KIND,
   },
 ];
 

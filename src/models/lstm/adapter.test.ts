@@ -1,9 +1,9 @@
 /**
  * @module models/lstm/adapter.test
  * The LSTM as a `LanguageModel`: fitted from event sequences over several token fields (learned, sinusoidal,
- * position), its synchronous TypeScript scorer must agree with the batched onnxruntime graph; it predicts the end
- * token too (`[T + 1]` log-probabilities); a model folder round trip through the kind's `load` scores the same;
- * weights that do not fit the manifest are refused.
+ * position), its batched onnxruntime scores must agree with an independent float64 token-by-token evaluation of the
+ * same weights (`./cpu.ts`), whatever the batch; it predicts the end token too (`[T + 1]` log-probabilities); a model
+ * folder round trip through the kind's `load` scores the same; weights that do not fit the manifest are refused.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,8 +14,9 @@ import { seededRandom } from '../../engine/graph.js';
 import type { Sequence as EventSequence } from '../../features/sequences/sequence.js';
 import type { SyscallEvent } from '../../trace/event.js';
 import { isTraceError } from '../../trace/errors.js';
-import type { ModelSettings } from '../language-model.js';
+import { perplexityOf, type ModelSettings } from '../language-model.js';
 import { LSTM_KIND, LstmLanguageModel } from './adapter.js';
+import { LstmCpuScorer } from './cpu.js';
 import { LSTM_OPTIONS } from './options.js';
 
 const PROGRAMS = [['open', 'read', 'read', 'close'], ['socket', 'connect', 'write', 'read', 'close']];
@@ -40,21 +41,28 @@ const settings: ModelSettings = {
   embed: 8, hidden: 16, layers: 2, chunk: 8, batch: 4, epochs: 2, threads: 1,
 };
 
-test('LSTM language model: sync scorer agrees with onnxruntime, [T + 1] predictions, folder round trip', async () => {
+test('LSTM language model: batched onnxruntime scores agree with a float64 reference, [T + 1] predictions, folder round trip', async () => {
   const train = events(24, 1);
   const model = await LSTM_KIND.fit({ train: async function* () { yield* train; } }, settings) as LstmLanguageModel;
   assert.equal(model.tokenizer.fields.length, 7);
   assert.equal(model.model.config.fields.find((f) => f.name === 'pid')!.encoding, 'sinusoidal');
+  const reference = new LstmCpuScorer(model.model.config, model.model.params);
   const test = events(6, 2);
-  const batched = await model.logProbsMany(test);
-  test.forEach((seq, i) => {
-    const lp = model.logProbs(seq);
+  const batched = await model.logProbsMany(test); // 6 sequences, 4 per run
+  const surprise = await model.fieldSurpriseMany(test);
+  assert.equal(batched.length, test.length);
+  for (const [i, seq] of test.entries()) {
+    const lp = reference.logProbs(model.tokenizer.encode(seq));
     assert.equal(lp.length, seq.events.length + 1);
+    assert.equal(batched[i]!.length, seq.events.length + 1);
     for (let t = 0; t < lp.length; t++) assert.ok(Math.abs(lp[t]! - batched[i]![t]!) < 1e-4, `seq ${i} token ${t}: ${lp[t]} vs ${batched[i]![t]}`);
-    const ppl = model.perplexity(seq);
-    assert.ok(Math.abs(Math.log(ppl) + lp.reduce((a, b) => a + b, 0) / lp.length) < 1e-12);
-    assert.deepEqual(Array.from(model.fieldSurprise(seq)['name']!), Array.from(lp, (x) => -x));
-  });
+    const [alone] = await model.logProbsMany([seq]);
+    for (let t = 0; t < lp.length; t++) assert.ok(Math.abs(alone![t]! - batched[i]![t]!) < 1e-5, 'alone or in a batch: the same');
+    assert.deepEqual(Object.keys(surprise[i]!), ['name']);
+    assert.deepEqual(Array.from(surprise[i]!['name']!), Array.from(batched[i]!, (x) => -x));
+    const ppl = perplexityOf(batched[i]!);
+    assert.ok(Math.abs(Math.log(ppl) + lp.reduce((a, b) => a + b, 0) / lp.length) < 1e-4);
+  }
   assert.equal(model.describe()['parameters'], model.model.size);
 
   const dir = await mkdtemp(join(tmpdir(), 'lstm-adapter-'));
@@ -62,7 +70,7 @@ test('LSTM language model: sync scorer agrees with onnxruntime, [T + 1] predicti
     const files = await model.save(dir);
     const saved = { settings, tokenizer: model.tokenizer.toJSON(), files };
     const loaded = await LSTM_KIND.load(dir, saved) as LstmLanguageModel;
-    for (const seq of test) assert.deepEqual(Array.from(loaded.logProbs(seq)), Array.from(model.logProbs(seq)));
+    assert.deepEqual((await loaded.logProbsMany(test)).map((a) => Array.from(a)), batched.map((a) => Array.from(a)));
     await loaded.release();
     await assert.rejects(LSTM_KIND.load(dir, { ...saved, settings: { ...settings, hidden: 32 } }), (e) => isTraceError(e));
   } finally {

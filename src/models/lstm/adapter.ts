@@ -2,15 +2,13 @@
  * @module models/lstm/adapter
  * The LSTM as a `LanguageModel` kind (`models/language-model.ts`): fits the tokenizer on the training sequences,
  * trains `LstmModel` on the encoded token fields (early stopping on the validation sequences, or on every 10th
- * training sequence when there are none), saves `lstm.json` / `lstm.weights` / `lstm.onnx` into the model folder.
- * The interface's scoring methods are synchronous, so they run the TypeScript scorer (`./cpu.ts`) over the same
- * weights; `logProbsMany` offers the much faster batched onnxruntime path to callers that can await.
+ * training sequence when there are none), saves `lstm.json` / `lstm.weights` / `lstm.onnx` into the model folder,
+ * and scores batches of sequences through onnxruntime (`LstmModel.logProbsMany`).
  */
 import type { Sequence as EventSequence } from '../../features/sequences/sequence.js';
 import { Tokenizer, type TokenField } from '../../features/tokens/tokenizer.js';
 import { TraceError } from '../../trace/errors.js';
 import type { LanguageModel, ModelKind, ModelSettings, SavedModel, SettingValue, TrainingData } from '../language-model.js';
-import { LstmCpuScorer } from './cpu.js';
 import { LstmModel, type LstmConfig, type Sequence } from './lstm.js';
 import { FIELD_ENCODING } from './options.js';
 
@@ -18,35 +16,21 @@ const HOLD_OUT = 10;
 
 export class LstmLanguageModel implements LanguageModel {
   readonly kind = 'lstm';
-  private readonly cpu: LstmCpuScorer;
 
-  constructor(readonly model: LstmModel, readonly tokenizer: Tokenizer, readonly settings: ModelSettings) {
-    this.cpu = new LstmCpuScorer(model.config, model.params);
-  }
+  constructor(readonly model: LstmModel, readonly tokenizer: Tokenizer, readonly settings: ModelSettings) {}
 
   private encode(seq: EventSequence): Sequence {
     return this.tokenizer.encode(seq);
   }
 
-  logProbs(seq: EventSequence): Float64Array {
-    return this.cpu.logProbs(this.encode(seq));
+  /** Batched onnxruntime scoring: `config.batch` sequences per run, each from a zero state. */
+  logProbsMany(seqs: readonly EventSequence[]): Promise<Float64Array[]> {
+    return this.model.logProbsMany(seqs.map((s) => this.encode(s)));
   }
 
   /** The LSTM predicts the syscall name only: its surprise per predicted token. */
-  fieldSurprise(seq: EventSequence): Record<string, Float64Array> {
-    return { name: this.logProbs(seq).map((x) => -x) };
-  }
-
-  perplexity(seq: EventSequence): number {
-    const lp = this.logProbs(seq);
-    let s = 0;
-    for (const x of lp) s -= x;
-    return lp.length === 0 ? Number.NaN : Math.exp(s / lp.length);
-  }
-
-  /** Batched onnxruntime scoring of many sequences (same values as `logProbs`, to float32 precision). */
-  logProbsMany(seqs: readonly EventSequence[]): Promise<Float64Array[]> {
-    return this.model.logProbsMany(seqs.map((s) => this.encode(s)));
+  async fieldSurpriseMany(seqs: readonly EventSequence[]): Promise<Record<string, Float64Array>[]> {
+    return (await this.logProbsMany(seqs)).map((lp) => ({ name: lp.map((x) => -x) }));
   }
 
   save(dir: string): Promise<string[]> {
