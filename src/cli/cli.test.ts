@@ -101,8 +101,8 @@ test('convert → JSONL → stats gives the same syscall counts as the CTF trace
   }
 });
 
-test('demo runs on the committed trace', () => {
-  const r = cli('demo', '--json');
+test('demo --trace runs on the committed trace', () => {
+  const r = cli('demo', '--trace', '--json');
   assert.equal(r.code, 0, r.err);
   const d = JSON.parse(r.out);
   assert.ok(d.stats.syscallEntries > 500);

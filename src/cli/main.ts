@@ -8,7 +8,7 @@
  * pays for the command used.
  */
 import { Command } from 'commander';
-import { action } from './run.js';
+import { action, UsageError } from './run.js';
 import { registerLmCommands } from './lm-commands.js';
 import { registerWindowCommands } from './window-commands.js';
 
@@ -56,11 +56,15 @@ program
 
 program
   .command('demo')
-  .description('run the main job on the embedded demo data')
+  .description('run the main job on the embedded data: language models on a recorded web-server sample')
   .option('--json', 'print JSON')
-  .action(action(async (o: { json?: boolean }) => {
-    const { demoCommand } = await import('./demo.js');
-    await demoCommand(o.json === true);
+  .option('--trace', 'instead: what the committed demo trace holds (stats, threads, slowest calls)')
+  .option('--windows', 'instead: supervised window classifiers on the committed MariaDB/sysbench sample')
+  .action(action(async (o: { json?: boolean; trace?: boolean; windows?: boolean }) => {
+    if (o.trace && o.windows) throw new UsageError('demo: choose --trace or --windows, not both');
+    if (o.trace) return (await import('./demo.js')).demoCommand(o.json === true);
+    if (o.windows) return (await import('./demo-windows.js')).demoWindows(o.json === true);
+    return (await import('./demo-lm.js')).demoLanguageModels(o.json === true);
   }));
 
 registerLmCommands(program);

@@ -1,7 +1,8 @@
 /**
  * @module trace/open
  * Opens any supported trace as a `SyscallSource`, detecting the format: a CTF trace directory or a folder of them
- * (LTTng, perf `--to-ctf`), strace text, an ADFA-LD folder / zip / trace file, or the project's JSONL.
+ * (LTTng, perf `--to-ctf`), strace text, an ADFA-LD folder / zip / trace file, or the project's JSONL (plain or
+ * gzipped: a file that starts with the gzip magic 1f 8b is sniffed on its decompressed head; only JSONL is read so).
  */
 import { open as openFile, stat } from 'node:fs/promises';
 import { TraceError } from './errors.js';
@@ -10,7 +11,7 @@ import type { ReadMode } from './ctf/stream.js';
 import { findCtfTraces } from './ctf/trace.js';
 import { KernelCtfSource } from './kernel.js';
 import { openAdfa } from './adfa/adfa.js';
-import { looksLikeJsonl, openJsonl } from './jsonl/jsonl.js';
+import { gunzipHead, isGzip, looksLikeJsonl, openJsonl } from './jsonl/jsonl.js';
 import { looksLikeStrace, openStrace } from './strace/strace.js';
 
 export type TraceFormat = 'ctf' | 'strace' | 'adfa' | 'jsonl';
@@ -41,6 +42,10 @@ export async function detectFormat(path: string): Promise<TraceFormat> {
   }
   const h = await head(path);
   if (h.length >= 4 && h.readUInt32LE(0) === 0x04034b50) return 'adfa'; // a zip: the ADFA-LD archive
+  if (isGzip(h)) {
+    if (looksLikeJsonl(gunzipHead(h))) return 'jsonl';
+    throw new TraceError(path, 0, 'a gzip-compressed file that is not syscall-anomaly JSONL (only JSONL is read compressed: gunzip other traces first)');
+  }
   if (looksLikeJsonl(h)) return 'jsonl';
   if (looksLikeStrace(h)) return 'strace';
   // An ADFA-LD trace file: nothing but syscall numbers (the sniff window may cut the last one).

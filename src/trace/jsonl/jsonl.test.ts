@@ -1,7 +1,7 @@
 /**
  * @module trace/jsonl/jsonl.test
  * JSONL: exact round trip of random events (fast-check), back-pressure on a slow writer, validation errors with line
- * numbers, a file without header, stdin, sniffing, and a round trip of real strace events.
+ * numbers, a file without header, stdin, sniffing, a round trip of real strace events, and gzipped files.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,9 @@ import fc from 'fast-check';
 import type { FieldValue, SyscallEvent } from '../event.js';
 import { isTraceError } from '../errors.js';
 import { openStrace } from '../strace/strace.js';
-import { decodeEvent, looksLikeJsonl, openJsonl, writeJsonl } from './jsonl.js';
+import { gzipSync } from 'node:zlib';
+import { detectFormat, openTrace } from '../open.js';
+import { decodeEvent, isGzip, looksLikeJsonl, openJsonl, writeJsonl } from './jsonl.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jsonl-test-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -215,3 +217,30 @@ test('real strace events survive write → read unchanged', { skip: spawnSync('s
   assert.deepStrictEqual((await readAll(path)).events, events);
 });
 
+
+test('gzipped JSONL: read while it streams, sniffed by openTrace; damage and non-JSONL gzip are TraceErrors', async () => {
+  const events: SyscallEvent[] = Array.from({ length: 3000 }, (_, i) => ({
+    ts: 1_700_000_000_000_000_000n + BigInt(i), cpu: i % 2, pid: 7, tid: 7 + (i % 3), proc: 'srv', name: i % 2 ? 'read' : 'write',
+    phase: 'complete', args: { fd: 3, raw: `3, "x${i}"` }, ret: i, latency: 1000 + i,
+  }));
+  const plain = await toFile(events);
+  const gz = join(dir, 'events.jsonl.gz');
+  writeFileSync(gz, gzipSync(readFileSync(plain)));
+  assert.ok(isGzip(readFileSync(gz)));
+  assert.ok(!isGzip(readFileSync(plain)));
+  const { events: back, src } = await readAll(gz);
+  assert.deepEqual(back, events);
+  assert.equal(src.counts.events, events.length);
+  assert.equal(await detectFormat(gz), 'jsonl');
+  const viaOpen: SyscallEvent[] = [];
+  for await (const e of await openTrace(gz, 'paired', { lenient: false, follow: false })) viaOpen.push(e);
+  assert.deepEqual(viaOpen, events);
+
+  const cut = join(dir, 'cut.jsonl.gz');
+  const whole = readFileSync(gz);
+  writeFileSync(cut, whole.subarray(0, whole.length >> 1));
+  await assert.rejects(readAll(cut), (e: unknown) => isTraceError(e) && /cut\.jsonl\.gz/.test((e as Error).message));
+  const other = join(dir, 'text.gz');
+  writeFileSync(other, gzipSync(Buffer.from('hello world\n')));
+  await assert.rejects(detectFormat(other), (e: unknown) => isTraceError(e) && /gzip/.test((e as Error).message));
+});

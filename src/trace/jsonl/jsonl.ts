@@ -19,7 +19,13 @@
  * checked and unknown keys refused. A bad line throws `TraceError(file, -1, reason, line)`, or is counted in
  * `skipped` when lenient. Counts: `entry` → syscallEntries, `exit` → syscallExits, `complete` → one of each plus
  * `completed`, as the strace reader counts its finished lines.
+ *
+ * Gzip: a file that starts with the gzip magic (1f 8b) is decompressed while it streams (`file.jsonl.gz`, as
+ * `gzip` writes it); damaged compressed data throws a TraceError naming the file. Stdin is read as plain text.
  */
+import { open as openFile } from 'node:fs/promises';
+import { pipeline, type Readable } from 'node:stream';
+import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import type { FieldValue, Phase, ReaderCounts, SyscallEvent, SyscallSource } from '../event.js';
 import { emptyCounts } from '../event.js';
 import { TraceError } from '../errors.js';
@@ -164,7 +170,7 @@ class JsonlReader implements SyscallSource {
   private async *batches(): AsyncGenerator<SyscallEvent[], void, undefined> {
     const counts = this.counts;
     Object.assign(counts, emptyCounts());
-    const input = openText(this.path);
+    const input = await openMaybeGzipped(this.path);
     const file = this.path === '-' ? '<stdin>' : this.path;
     let lineNo = 0;
     let first = true;
@@ -224,6 +230,47 @@ class JsonlReader implements SyscallSource {
     }
     throw new TraceError(file, -1, `jsonl: ${reason}`, line);
   }
+}
+
+/** Whether `head` starts with the gzip magic bytes 1f 8b. */
+export function isGzip(head: Uint8Array): boolean {
+  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+}
+
+/**
+ * The first decompressed bytes of a gzip file's head (which may stop mid-stream); an empty buffer when they cannot
+ * be decompressed. For format sniffing.
+ */
+export function gunzipHead(head: Uint8Array): Buffer {
+  try {
+    return gunzipSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
+
+/** Opens `path` as text, decompressing it while it streams when it starts with the gzip magic ('-': stdin, plain). */
+async function openMaybeGzipped(path: string): Promise<Readable> {
+  if (path === '-') return openText(path);
+  let magic = new Uint8Array(0);
+  try {
+    const fh = await openFile(path, 'r');
+    try {
+      const buf = Buffer.alloc(2);
+      const { bytesRead } = await fh.read(buf, 0, 2, 0);
+      magic = buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return openText(path); // let the line reader report the failure to open, as for plain files
+  }
+  if (!isGzip(magic)) return openText(path);
+  const gunzip = createGunzip();
+  pipeline(openText(path), gunzip, (e) => {
+    if (e && !gunzip.destroyed) gunzip.destroy(e);
+  });
+  return gunzip;
 }
 
 function checkHeader(h: Record<string, unknown>, file: string, line: number): void {

@@ -1,0 +1,262 @@
+/**
+ * @module cli/demo-lm
+ * `syscall-anomaly demo` (language models): trains and scores on the committed web-server sample
+ * (`data/web-demo/*.jsonl.gz`, a small Python HTTP server recorded by the project itself under strace while a
+ * keep-alive client drove it; see `data/web-demo/README.md`), a miniature of the web-server experiment.
+ *
+ * Each set is cut into one sequence per HTTP request (`request` segmentation). The normal set is split by time
+ * (sequences ordered by their first event): the first 60 % train the model, the next 20 % validate, the last 20 %
+ * test. Each novel set (`cpu`: a CPU-hogging neighbour, `io`: verbose request logging to disk, `socket`:
+ * `Connection: close` on every request) is split by time in halves: validation, test. Two thresholds come from
+ * validation data only: the label-free one (quantile 0.99 of normal validation perplexity) and, per novelty, the
+ * best-F1 one on the validation mix of normal validation + that novelty's validation half (the model folder keeps the
+ * best-F1 threshold of normal validation vs every novel validation half). The table is on test data only:
+ * per novelty (normal test vs that novelty's test half), F1 at each threshold, ROC AUC and the detection rate at a
+ * 1 % false-alarm rate. The fitted model is saved in a temporary model folder so that the printed `explain` command
+ * line for the most novel test request works as is.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openData, type Reading } from '../detect/dataset.js';
+import { bestF1, confusionAt, detectionAtFalseAlarmRate, rocAuc } from '../detect/metrics.js';
+import { fitQuantileThreshold } from '../detect/threshold.js';
+import type { Sequence } from '../features/sequences/sequence.js';
+import { saveModelFolder, type DataSummary } from '../models/folder.js';
+import { findModelKind, perplexityMany, resolveSettings, SCORE_BATCH, type LanguageModel, type ModelSettings } from '../models/language-model.js';
+import { projectData } from '../testing/paths.js';
+
+export const DEMO_LM_DIR = 'web-demo';
+export const NOVELTIES = ['cpu', 'io', 'socket'] as const;
+export type Novelty = (typeof NOVELTIES)[number];
+/** Model kinds the demo trains, those of them that are registered (the LSTM trains in about a minute here). */
+export const DEMO_MODEL_KINDS: readonly string[] = ['ngram', 'lstm'];
+
+export function demoModelKinds(): string[] {
+  return DEMO_MODEL_KINDS.filter((k) => findModelKind(k) !== undefined);
+}
+/** Longest request sequence kept (the sample's requests have a few dozen events). */
+export const DEMO_MAX_LEN = 10_000;
+/** Time split of the normal requests: train, validation (the rest is test). */
+export const TRAIN_FRACTION = 0.6;
+export const VALID_FRACTION = 0.2;
+export const QUANTILE = 0.99;
+export const FAR = 0.01;
+
+const READING: Reading = { segmentation: 'request', maxLength: DEMO_MAX_LEN, pairing: 'paired', lenient: false };
+
+/** Path of a committed set (`normal`, `cpu`, `io`, `socket`). */
+export function demoSetPath(name: 'normal' | Novelty): string {
+  return projectData(join(DEMO_LM_DIR, `${name}.jsonl.gz`));
+}
+
+export interface DemoSet {
+  name: string;
+  path: string;
+  /** Request sequences, ordered by their first event's timestamp. */
+  sequences: Sequence[];
+  summary: DataSummary;
+}
+
+const firstTs = (s: Sequence) => (s.events.length ? s.events[0].ts : 0n);
+
+/** Reads one committed set as request sequences, in time order. */
+export async function loadDemoSet(name: 'normal' | Novelty): Promise<DemoSet> {
+  const path = demoSetPath(name);
+  const data = openData({ kind: 'trace', arg: path, path }, READING);
+  const sequences: Sequence[] = [];
+  for await (const s of data) sequences.push(s);
+  sequences.sort((a, b) => (firstTs(a) < firstTs(b) ? -1 : firstTs(a) > firstTs(b) ? 1 : 0));
+  return { name, path, sequences, summary: data.summary() };
+}
+
+export interface DemoSplit {
+  train: Sequence[];
+  valid: Sequence[];
+  test: Sequence[];
+  novel: Record<Novelty, { path: string; valid: Sequence[]; test: Sequence[] }>;
+  summaries: Record<string, DataSummary>;
+}
+
+/** Loads every set and splits it by time (normal 60/20/20, novel 50/50). */
+export async function loadDemoSplit(): Promise<DemoSplit> {
+  const normal = await loadDemoSet('normal');
+  const n = normal.sequences.length;
+  const a = Math.round(TRAIN_FRACTION * n);
+  const b = Math.round((TRAIN_FRACTION + VALID_FRACTION) * n);
+  const novel = {} as DemoSplit['novel'];
+  const summaries: Record<string, DataSummary> = { normal: normal.summary };
+  for (const name of NOVELTIES) {
+    const set = await loadDemoSet(name);
+    const h = Math.floor(set.sequences.length / 2);
+    novel[name] = { path: set.path, valid: set.sequences.slice(0, h), test: set.sequences.slice(h) };
+    summaries[name] = set.summary;
+  }
+  return { train: normal.sequences.slice(0, a), valid: normal.sequences.slice(a, b), test: normal.sequences.slice(b), novel, summaries };
+}
+
+export interface NoveltyRow {
+  novelty: Novelty;
+  /** Test sequences: normal, novel. */
+  normal: number;
+  novel: number;
+  /**
+   * Best-F1 threshold on validation data: normal validation vs this novelty's validation half; −∞ (`null` in JSON)
+   * when flagging every request gives the best F1 there.
+   */
+  bestF1Threshold: number;
+  /** F1 at that threshold. */
+  f1: number;
+  /** F1 at the label-free threshold. */
+  f1LabelFree: number;
+  auroc: number;
+  /** Detection rate at a 1 % false-alarm rate on the normal test requests. */
+  detectionAt1Far: number;
+}
+
+export interface ModelResult {
+  kind: string;
+  settings: ModelSettings;
+  modelDir: string;
+  seconds: number;
+  /** Quantile `QUANTILE` of normal validation perplexity. */
+  labelFreeThreshold: number;
+  rows: NoveltyRow[];
+  /** The test request with the highest perplexity among the novel sets. */
+  mostNovel: { novelty: Novelty; id: string; perplexity: number; path: string };
+}
+
+async function* iterate(seqs: readonly Sequence[]): AsyncGenerator<Sequence> {
+  yield* seqs;
+}
+
+/** Perplexity of every sequence, `SCORE_BATCH` at a time. */
+async function scoreAll(m: LanguageModel, seqs: readonly Sequence[]): Promise<Float64Array> {
+  const out = new Float64Array(seqs.length);
+  for (let i = 0; i < seqs.length; i += SCORE_BATCH) out.set(await perplexityMany(m, seqs.slice(i, i + SCORE_BATCH)), i);
+  return out;
+}
+
+function summaryOf(arg: string, format: string, seqs: readonly Sequence[]): DataSummary {
+  const events = seqs.reduce((a, s) => a + s.events.length, 0);
+  return { data: arg, format, sequences: seqs.length, events, truncated: seqs.filter((s) => s.truncated).length, droppedByCap: 0, lost: 0, skipped: 0, unassigned: 0 };
+}
+
+/** Fits one model kind on the split, sets both thresholds on validation data and evaluates on test data. */
+export async function runDemoModel(kind: string, split: DemoSplit): Promise<ModelResult> {
+  const t0 = performance.now();
+  const entry = findModelKind(kind);
+  if (!entry) throw new Error(`model kind '${kind}' is not registered`);
+  const settings = resolveSettings(entry, new Map());
+  const model = await (await entry.implementation()).fit({ train: () => iterate(split.train), valid: () => iterate(split.valid) }, settings);
+
+  const validNormal = await scoreAll(model, split.valid);
+  const labelFree = fitQuantileThreshold(validNormal, QUANTILE);
+  const validNovel: Record<string, Float64Array> = {};
+  for (const nv of NOVELTIES) validNovel[nv] = await scoreAll(model, split.novel[nv].valid);
+  const bestOn = (novel: readonly number[]) => {
+    const mix = Float64Array.from([...validNormal, ...novel]);
+    return bestF1(mix, Array.from(mix, (_, i) => i >= validNormal.length));
+  };
+  /** Saved in the model folder: best F1 on normal validation vs every novel validation half (as `train --valid-novel`). */
+  const pooled = bestOn(NOVELTIES.flatMap((nv) => [...validNovel[nv]]));
+
+  const testNormal = await scoreAll(model, split.test);
+  const rows: NoveltyRow[] = [];
+  let mostNovel: ModelResult['mostNovel'] | undefined;
+  for (const nv of NOVELTIES) {
+    const seqs = split.novel[nv].test;
+    const novel = await scoreAll(model, seqs);
+    const best = bestOn([...validNovel[nv]]);
+    novel.forEach((p, i) => {
+      if (!mostNovel || p > mostNovel.perplexity) mostNovel = { novelty: nv, id: seqs[i].id, perplexity: p, path: split.novel[nv].path };
+    });
+    const scores = Float64Array.from([...testNormal, ...novel]);
+    const labels = Array.from(scores, (_, i) => i >= testNormal.length);
+    rows.push({
+      novelty: nv, normal: testNormal.length, novel: novel.length,
+      bestF1Threshold: best.threshold,
+      f1: confusionAt(scores, labels, best.threshold).f1,
+      f1LabelFree: confusionAt(scores, labels, labelFree.value).f1,
+      auroc: rocAuc(scores, labels),
+      detectionAt1Far: detectionAtFalseAlarmRate(scores, labels, FAR).recall,
+    });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const modelDir = await mkdtemp(join(tmpdir(), `syscall-anomaly-demo-${kind}-`));
+  const trainSummary = summaryOf(demoSetPath('normal'), 'jsonl', split.train);
+  await saveModelFolder(modelDir, model, {
+    segmentation: { kind: READING.segmentation, maxLength: READING.maxLength },
+    thresholds: {
+      labelFree: { method: 'quantile', q: QUANTILE, value: labelFree.value, fittedOn: labelFree.fittedOn, on: 'validation' },
+      bestF1: { value: pooled.threshold, f1: pooled.f1, precision: pooled.precision, recall: pooled.recall, normal: validNormal.length, novel: NOVELTIES.reduce((a, nv) => a + validNovel[nv].length, 0) },
+    },
+    training: {
+      date: new Date().toISOString(), seconds: Math.round(seconds * 100) / 100, train: trainSummary, fitSequences: split.train.length, heldOut: 0,
+      valid: summaryOf(demoSetPath('normal'), 'jsonl', split.valid),
+      validNovel: summaryOf(NOVELTIES.map((nv) => demoSetPath(nv)).join(','), 'jsonl', NOVELTIES.flatMap((nv) => split.novel[nv].valid)),
+    },
+    input: { pairing: READING.pairing, formats: ['jsonl'] },
+  });
+  await model.release();
+  return {
+    kind, settings, modelDir, seconds,
+    labelFreeThreshold: labelFree.value,
+    rows, mostNovel: mostNovel!,
+  };
+}
+
+/** The `explain` command line for a model result's most novel test request. */
+export function explainCommandLine(r: ModelResult): string {
+  return `syscall-anomaly explain --model ${r.modelDir} ${r.mostNovel.path} --sequence '${r.mostNovel.id}'`;
+}
+
+const f3 = (x: number) => (Number.isNaN(x) ? '–' : x.toFixed(3));
+
+export function demoLmTable(r: ModelResult): string {
+  const head = ['novelty', 'normal', 'novel', 'F1 (best-F1 thr.)', '(ppl >)', 'F1 (label-free thr.)', 'ROC AUC', 'detection @1% FA'];
+  const rows = r.rows.map((x) => [
+    x.novelty, String(x.normal), String(x.novel), f3(x.f1), x.bestF1Threshold.toPrecision(4), f3(x.f1LabelFree), f3(x.auroc), f3(x.detectionAt1Far),
+  ]);
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ');
+  const settings = Object.entries(r.settings).map(([k, v]) => `${k} ${v}`).join(', ');
+  return [
+    `${r.kind} (${settings}), trained and scored in ${r.seconds.toFixed(1)} s`,
+    `label-free threshold: perplexity > ${r.labelFreeThreshold.toPrecision(5)} (quantile ${QUANTILE} of normal validation); ` +
+      'best-F1 threshold: per novelty, on normal validation + that novelty\'s validation half',
+    line(head),
+    ...rows.map(line),
+    `where to look: the most novel test request is ${r.mostNovel.novelty} ${r.mostNovel.id} (perplexity ${r.mostNovel.perplexity.toPrecision(5)}):`,
+    `  ${explainCommandLine(r)}`,
+  ].join('\n') + '\n';
+}
+
+/** Runs the given model kinds on the committed sample. */
+export async function runDemoLanguageModels(kinds: readonly string[]): Promise<{ split: DemoSplit; results: ModelResult[] }> {
+  const split = await loadDemoSplit();
+  const results: ModelResult[] = [];
+  for (const kind of kinds) results.push(await runDemoModel(kind, split));
+  return { split, results };
+}
+
+/** The demo: every registered kind of `DEMO_MODEL_KINDS` (or the given ones), a table per model or `--json`. */
+export async function demoLanguageModels(json: boolean, kinds: readonly string[] = demoModelKinds()): Promise<void> {
+  const { split, results } = await runDemoLanguageModels(kinds);
+  if (json) {
+    const out: Record<string, unknown> = {};
+    for (const r of results) {
+      out[r.kind] = r.rows.map((x) => ({ ...x, labelFreeThreshold: r.labelFreeThreshold }));
+    }
+    const where = results.map((r) => ({ model: r.kind, ...r.mostNovel, explain: explainCommandLine(r) }));
+    process.stdout.write(JSON.stringify({ data: `data/${DEMO_LM_DIR}`, models: out, mostNovel: where }, null, 2) + '\n');
+    return;
+  }
+  const count = (nv: Novelty) => split.novel[nv].valid.length + split.novel[nv].test.length;
+  process.stdout.write(
+    `Demo: a small Python HTTP server recorded by the project itself under strace (data/${DEMO_LM_DIR}/README.md says how),\n`
+    + `one sequence per HTTP request. Normal: ${split.train.length} train / ${split.valid.length} validation / ${split.test.length} test requests (split by time);\n`
+    + `novel (half validation, half test): ${NOVELTIES.map((nv) => `${nv} ${count(nv)}`).join(', ')}. Scores on test data only.\n\n`,
+  );
+  for (const r of results) process.stdout.write(demoLmTable(r) + '\n');
+}
