@@ -13,8 +13,10 @@ import { PerfInterpreter } from './perf/perf.js';
 
 export class KernelCtfSource implements SyscallSource {
   readonly counts: ReaderCounts = emptyCounts();
-  /** Every record's event name → count (syscall and other events alike). */
-  readonly recordNames = new Map<string, number>();
+  /** Every record's event name → count (syscall and other events alike), complete once iteration ends. */
+  get recordNames(): Map<string, number> {
+    return this.reader.recordCounts();
+  }
 
   private constructor(
     readonly path: string,
@@ -39,19 +41,9 @@ export class KernelCtfSource implements SyscallSource {
     const counts = this.counts;
     const interp = this.format === 'ctf-perf' ? new PerfInterpreter(counts) : new LttngInterpreter(counts);
     const pairer = this.pairing === 'paired' ? new SyscallPairer(counts) : undefined;
-    const names = this.recordNames;
-    let lastClass: object | undefined;
-    let lastCount = 0;
-    let lastName = '';
     for await (const recs of this.reader.batches()) {
       const out: SyscallEvent[] = [];
       for (const rec of recs) {
-        // Count record names with a one-entry cache: runs of one event class are common.
-        if (rec.eventClass !== lastClass) {
-          if (lastClass) names.set(lastName, (names.get(lastName) ?? 0) + lastCount);
-          lastClass = rec.eventClass; lastName = rec.name; lastCount = 0;
-        }
-        lastCount++;
         const ev = interp.interpret(rec);
         if (!ev) continue;
         if (pairer) pairer.push(ev, out);
@@ -60,7 +52,6 @@ export class KernelCtfSource implements SyscallSource {
       this.syncCounts();
       if (out.length) yield out;
     }
-    if (lastClass) names.set(lastName, (names.get(lastName) ?? 0) + lastCount);
     if (pairer) {
       const out: SyscallEvent[] = [];
       pairer.flush(out);

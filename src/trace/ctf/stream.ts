@@ -61,6 +61,8 @@ interface CompiledStream {
 
 interface CompiledEvent {
   cls: EventClass;
+  /** Records of this class decoded so far (all streams of the trace). */
+  count: number;
   /** Compiles on first call, then returns the same decoders. */
   decoders: () => { context?: Decoder; payload?: Decoder };
 }
@@ -69,6 +71,13 @@ interface CompiledEvent {
 export class CompiledTrace {
   readonly packetHeader?: Decoder;
   readonly streams = new Map<number, CompiledStream>();
+
+  /** Event records decoded so far per event-class name. */
+  recordCounts(into: Map<string, number>): void {
+    for (const cs of this.streams.values()) {
+      for (const ev of cs.events.values()) if (ev.count) into.set(ev.cls.name, (into.get(ev.cls.name) ?? 0) + ev.count);
+    }
+  }
   /** Per stream class: ns = offsetNs + cycles * nsPerCycle (exact when freq is 1 GHz). */
   readonly clocks = new Map<number, { offsetNs: bigint; freq: bigint }>();
 
@@ -120,7 +129,7 @@ export class CompiledTrace {
           }
           return compiled;
         };
-        cs.events.set(eid, { cls: ec, decoders });
+        cs.events.set(eid, { cls: ec, count: 0, decoders });
       }
       roots.length = r0;
       this.streams.set(id, cs);
@@ -167,6 +176,8 @@ export class CtfStreamReader {
   private next = 0;
   private chunk: Buffer = Buffer.alloc(0);
   private chunkStart = 0;
+  /** The chunk after `chunk`, being read. */
+  private prefetch: { start: number; data: Promise<Buffer> } | undefined;
   private stream: CompiledStream | undefined;
   private streamClass: StreamClass | undefined;
   private clock: { offsetNs: bigint; freq: bigint } | undefined;
@@ -194,23 +205,52 @@ export class CtfStreamReader {
   }
 
   async close(): Promise<void> {
+    if (this.prefetch) await this.prefetch.data.catch(() => undefined);
+    this.prefetch = undefined;
     await this.fh?.close();
     this.fh = undefined;
   }
 
-  /** Loads the bytes [off, off+len) into the chunk, reading ahead by up to `chunkSize`. */
-  private async ensure(off: number, len: number): Promise<void> {
-    if (off >= this.chunkStart && off + len <= this.chunkStart + this.chunk.length) return;
-    const want = Math.min(Math.max(len, this.chunkSize), this.fileSize - off);
-    const buf = Buffer.allocUnsafe(Math.max(want, 0));
+  /** Reads [off, off+len) of the file (less at end of file). */
+  private async readAt(off: number, len: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(Math.max(len, 0));
     let got = 0;
-    while (got < want) {
-      const { bytesRead } = await this.fh!.read(buf, got, want - got, off + got);
+    while (got < len) {
+      const { bytesRead } = await this.fh!.read(buf, got, len - got, off + got);
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    this.chunk = got === buf.length ? buf : buf.subarray(0, got);
+    return got === buf.length ? buf : buf.subarray(0, got);
+  }
+
+  /**
+   * Loads the bytes [off, off+len) into the chunk, reading ahead by up to `chunkSize`. While a chunk is decoded the
+   * next one is already being read (double buffering), so decoding does not wait for the disk or page cache.
+   */
+  private async ensure(off: number, len: number): Promise<void> {
+    const chunkEnd = this.chunkStart + this.chunk.length;
+    if (off >= this.chunkStart && off + len <= chunkEnd) return;
+    const want = Math.min(Math.max(len, this.chunkSize), this.fileSize - off);
+    let buf: Buffer;
+    const ahead = this.prefetch;
+    this.prefetch = undefined;
+    if (ahead && off >= this.chunkStart && off <= chunkEnd && ahead.start === chunkEnd) {
+      // Continue from the read-ahead: the tail of this chunk, then the prefetched bytes (then more if needed).
+      buf = Buffer.concat([this.chunk.subarray(off - this.chunkStart), await ahead.data]);
+      const need = Math.min(len, this.fileSize - off);
+      if (buf.length < need) buf = Buffer.concat([buf, await this.readAt(off + buf.length, need - buf.length)]);
+    } else {
+      if (ahead) await ahead.data.catch(() => undefined);
+      buf = await this.readAt(off, want);
+    }
+    this.chunk = buf;
     this.chunkStart = off;
+    const next = off + buf.length;
+    if (!this.mode.follow && next < this.fileSize) {
+      const data = this.readAt(next, Math.min(this.chunkSize, this.fileSize - next));
+      data.catch(() => undefined); // a failed read-ahead is reported when (if) its bytes are needed
+      this.prefetch = { start: next, data };
+    }
   }
 
   private async refreshSize(): Promise<void> {
@@ -351,6 +391,7 @@ export class CtfStreamReader {
       // An event that occupies no bits would repeat forever: the metadata cannot describe this packet.
       if (c.pos === start) throw c.error(`event '${ev.cls.name}' has size zero`, start);
       this.counts.events++;
+      ev.count++;
       const cycles = c.clockSet ? c.clock : -1;
       return {
         name: ev.cls.name, eventClass: ev.cls, streamClass: this.streamClass!, stream: this, cycles,

@@ -97,6 +97,13 @@ export class CtfReader implements AsyncIterable<CtfEventRecord> {
     return sumCounts(this.streams);
   }
 
+  /** Event records decoded so far per event name, over all traces. */
+  recordCounts(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const t of this.traces) t.streams[0]?.trace.recordCounts(m);
+    return m;
+  }
+
   /** The trace environment of the first trace (hostname, domain, tracer name…). */
   get env(): TraceClass['env'] {
     return this.traces[0]?.cls.env ?? {};
