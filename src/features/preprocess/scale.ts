@@ -5,18 +5,65 @@
 import { matrix, type Matrix } from './matrix.js';
 import { needCols, needFitted, type Stage } from './stage.js';
 
-/** Per column: (x − min) / (max − min), min/max learned on train; constant columns map to 0. Test values may leave [0, 1]. */
-export class MinMaxScaler implements Stage {
-  readonly kind = 'minmax';
+/**
+ * Per column: (x − shift) / scale, with shift and scale learned on training data. Min-max and z-score differ only
+ * in how they fit them; their saved state keeps its own names (`min`/`range`, `mean`/`scale`).
+ */
+abstract class ColumnAffine implements Stage {
+  abstract readonly kind: string;
   readonly settings = Object.freeze({});
-  private min?: Float64Array;
-  private range?: Float64Array;
+  private shift?: Float64Array;
+  private scale?: Float64Array;
+
+  constructor(private readonly stateNames: readonly [shift: string, scale: string]) {}
 
   get fitted(): boolean {
-    return this.min !== undefined;
+    return this.shift !== undefined;
   }
 
+  /** Learns [shift, scale] per column. */
+  protected abstract learn(X: Matrix): [Float64Array, Float64Array];
+
   fit(X: Matrix): void {
+    [this.shift, this.scale] = this.learn(X);
+  }
+
+  transform(X: Matrix): Matrix {
+    needFitted(this);
+    needCols(this, X, this.shift!.length);
+    const out = matrix(X.rows, X.cols);
+    for (let i = 0; i < X.data.length; i++) {
+      const c = i % X.cols;
+      out.data[i] = (X.data[i] - this.shift![c]) / this.scale![c];
+    }
+    return out;
+  }
+
+  outputNames(names: readonly string[]): string[] {
+    return [...names];
+  }
+
+  state(): unknown {
+    const [a, b] = this.stateNames;
+    return this.shift && { [a]: [...this.shift], [b]: [...this.scale!] };
+  }
+
+  restore(s: Record<string, number[]>): void {
+    const [a, b] = this.stateNames;
+    this.shift = Float64Array.from(s[a]!);
+    this.scale = Float64Array.from(s[b]!);
+  }
+}
+
+/** Per column: (x − min) / (max − min), min/max learned on train; constant columns map to 0. Test values may leave [0, 1]. */
+export class MinMaxScaler extends ColumnAffine {
+  readonly kind = 'minmax';
+
+  constructor() {
+    super(['min', 'range']);
+  }
+
+  protected learn(X: Matrix): [Float64Array, Float64Array] {
     const min = new Float64Array(X.cols).fill(Infinity);
     const max = new Float64Array(X.cols).fill(-Infinity);
     for (let r = 0; r < X.rows; r++) {
@@ -31,47 +78,19 @@ export class MinMaxScaler implements Stage {
       if (X.rows === 0) min[c] = 0;
       range[c] = X.rows === 0 || max[c] === min[c] ? 1 : max[c] - min[c];
     }
-    this.min = min;
-    this.range = range;
-  }
-
-  transform(X: Matrix): Matrix {
-    needFitted(this);
-    needCols(this, X, this.min!.length);
-    const out = matrix(X.rows, X.cols);
-    for (let i = 0; i < X.data.length; i++) {
-      const c = i % X.cols;
-      out.data[i] = (X.data[i] - this.min![c]) / this.range![c];
-    }
-    return out;
-  }
-
-  outputNames(names: readonly string[]): string[] {
-    return [...names];
-  }
-
-  state(): unknown {
-    return this.min && { min: [...this.min], range: [...this.range!] };
-  }
-
-  restore(s: { min: number[]; range: number[] }): void {
-    this.min = Float64Array.from(s.min);
-    this.range = Float64Array.from(s.range);
+    return [min, range];
   }
 }
 
 /** Per column: (x − mean) / std (population std, as scikit-learn's StandardScaler); zero-std columns keep scale 1. */
-export class StandardScaler implements Stage {
+export class StandardScaler extends ColumnAffine {
   readonly kind = 'zscore';
-  readonly settings = Object.freeze({});
-  private mean?: Float64Array;
-  private scale?: Float64Array;
 
-  get fitted(): boolean {
-    return this.mean !== undefined;
+  constructor() {
+    super(['mean', 'scale']);
   }
 
-  fit(X: Matrix): void {
+  protected learn(X: Matrix): [Float64Array, Float64Array] {
     const mean = new Float64Array(X.cols);
     const m2 = new Float64Array(X.cols);
     for (let r = 0; r < X.rows; r++) for (let c = 0; c < X.cols; c++) mean[c] += X.data[r * X.cols + c];
@@ -87,32 +106,7 @@ export class StandardScaler implements Stage {
       const sd = Math.sqrt(m2[c] / Math.max(1, X.rows));
       scale[c] = sd > 1e-12 * Math.max(1, Math.abs(mean[c])) ? sd : 1;
     }
-    this.mean = mean;
-    this.scale = scale;
-  }
-
-  transform(X: Matrix): Matrix {
-    needFitted(this);
-    needCols(this, X, this.mean!.length);
-    const out = matrix(X.rows, X.cols);
-    for (let i = 0; i < X.data.length; i++) {
-      const c = i % X.cols;
-      out.data[i] = (X.data[i] - this.mean![c]) / this.scale![c];
-    }
-    return out;
-  }
-
-  outputNames(names: readonly string[]): string[] {
-    return [...names];
-  }
-
-  state(): unknown {
-    return this.mean && { mean: [...this.mean], scale: [...this.scale!] };
-  }
-
-  restore(s: { mean: number[]; scale: number[] }): void {
-    this.mean = Float64Array.from(s.mean);
-    this.scale = Float64Array.from(s.scale);
+    return [mean, scale];
   }
 }
 
