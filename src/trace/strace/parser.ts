@@ -10,7 +10,7 @@ import { TraceError } from '../errors.js';
 import { CLONE_CALLS, NO_EXIT_CALLS, SyscallPairer } from '../pairing.js';
 import { ERRNO } from './errno.js';
 import {
-  C_0, C_9, C_SPACE, execName, isDigit, isHex, isThreadClone, makeArgs, parseDuration, readErrno, toNumberIfSafe,
+  C_0, C_9, C_SPACE, execName, fractionNs, isDigit, isHex, isThreadClone, makeArgs, parseDuration, readErrno, toNumberIfSafe,
   twoDigits, validName,
 } from './syntax.js';
 
@@ -419,17 +419,8 @@ export class StraceParser {
     const c = s.charCodeAt(i);
     if (c === 46 /* . */) {
       // epoch seconds with a fraction: the seconds' ns are cached (they change once a second), the fraction added
-      const f0 = i + 1;
-      let j = f0;
-      let frac = 0;
-      while (j < q) {
-        const d = s.charCodeAt(j) - C_0;
-        if (d < 0 || d > 9) return undefined;
-        if (j - f0 < 9) frac = frac * 10 + d;
-        j++;
-      }
-      if (j === f0) return undefined;
-      for (let k = j - f0; k < 9; k++) frac *= 10;
+      const frac = fractionNs(s, i + 1, q);
+      if (frac === undefined) return undefined;
       if (i - p !== this.secLen || !s.startsWith(this.secText, p)) {
         this.secText = s.slice(p, i);
         this.secLen = i - p;

@@ -44,6 +44,24 @@ export function toNumberIfSafe(v: bigint): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
+/**
+ * The digits of a decimal fraction s[f0, q) as nanoseconds (digits past the ninth are dropped); undefined unless
+ * the range is one or more digits.
+ */
+export function fractionNs(s: string, f0: number, q: number): number | undefined {
+  let j = f0;
+  let frac = 0;
+  while (j < q) {
+    const d = s.charCodeAt(j) - C_0;
+    if (d < 0 || d > 9) return undefined;
+    if (j - f0 < 9) frac = frac * 10 + d;
+    j++;
+  }
+  if (j === f0) return undefined;
+  for (let k = j - f0; k < 9; k++) frac *= 10;
+  return frac;
+}
+
 /** "0.000123" (s.us) or "0.000123456" → ns; undefined unless it is exactly digits '.' digits. */
 export function parseDuration(s: string, p: number, q: number): number | undefined {
   let i = p;
@@ -55,18 +73,8 @@ export function parseDuration(s: string, p: number, q: number): number | undefin
     i++;
   }
   if (i === p || i === q || s.charCodeAt(i) !== 46) return undefined;
-  const f0 = i + 1;
-  let j = f0;
-  let frac = 0;
-  while (j < q) {
-    const d = s.charCodeAt(j) - C_0;
-    if (d < 0 || d > 9) return undefined;
-    if (j - f0 < 9) frac = frac * 10 + d;
-    j++;
-  }
-  if (j === f0) return undefined;
-  for (let k = j - f0; k < 9; k++) frac *= 10;
-  return sec * 1e9 + frac;
+  const frac = fractionNs(s, i + 1, q);
+  return frac === undefined ? undefined : sec * 1e9 + frac;
 }
 
 /** Reads an errno name (E[A-Z0-9_]+) at p, returning it when followed by a space, "(" or the end. */
