@@ -65,6 +65,8 @@ interface CompiledEvent {
   count: number;
   /** Compiles on first call, then returns the same decoders. */
   decoders: () => { context?: Decoder; payload?: Decoder };
+  /** The decoders once compiled (read first on the hot path). */
+  compiled?: { context?: Decoder; payload?: Decoder };
 }
 
 /** Compiles every decoder of a trace once; shared by all its stream files. */
@@ -176,8 +178,14 @@ export class CtfStreamReader {
   private next = 0;
   private chunk: Buffer = Buffer.alloc(0);
   private chunkStart = 0;
-  /** The chunk after `chunk`, being read. */
-  private prefetch: { start: number; data: Promise<Buffer> } | undefined;
+  /**
+   * The chunk after `chunk`, being read into `buf` at `headroom`: the bytes before it are left free so that the
+   * unread tail of the current chunk (a packet that crosses the boundary) can be copied in front without copying
+   * the whole read-ahead.
+   */
+  private prefetch: { start: number; buf: Buffer; headroom: number; data: Promise<number> } | undefined;
+  /** The largest packet seen: the headroom the next read-ahead keeps. */
+  private maxPacket = 0;
   private stream: CompiledStream | undefined;
   private streamClass: StreamClass | undefined;
   private clock: { offsetNs: bigint; freq: bigint } | undefined;
@@ -211,15 +219,21 @@ export class CtfStreamReader {
     this.fh = undefined;
   }
 
-  /** Reads [off, off+len) of the file (less at end of file). */
-  private async readAt(off: number, len: number): Promise<Buffer> {
-    const buf = Buffer.allocUnsafe(Math.max(len, 0));
+  /** Reads [off, off+len) of the file into `buf` at `at`; returns the bytes read (less at end of file). */
+  private async readInto(buf: Buffer, at: number, off: number, len: number): Promise<number> {
     let got = 0;
     while (got < len) {
-      const { bytesRead } = await this.fh!.read(buf, got, len - got, off + got);
+      const { bytesRead } = await this.fh!.read(buf, at + got, len - got, off + got);
       if (bytesRead === 0) break;
       got += bytesRead;
     }
+    return got;
+  }
+
+  /** Reads [off, off+len) of the file (less at end of file). */
+  private async readAt(off: number, len: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(Math.max(len, 0));
+    const got = await this.readInto(buf, 0, off, len);
     return got === buf.length ? buf : buf.subarray(0, got);
   }
 
@@ -234,9 +248,16 @@ export class CtfStreamReader {
     let buf: Buffer;
     const ahead = this.prefetch;
     this.prefetch = undefined;
-    if (ahead && off >= this.chunkStart && off <= chunkEnd && ahead.start === chunkEnd) {
-      // Continue from the read-ahead: the tail of this chunk, then the prefetched bytes (then more if needed).
-      buf = Buffer.concat([this.chunk.subarray(off - this.chunkStart), await ahead.data]);
+    const tail = chunkEnd - off;
+    if (ahead && off >= this.chunkStart && tail >= 0 && ahead.start === chunkEnd) {
+      // Continue from the read-ahead: the tail of this chunk in front of the prefetched bytes (then more if needed).
+      const got = await ahead.data;
+      if (tail <= ahead.headroom) {
+        this.chunk.copy(ahead.buf, ahead.headroom - tail, off - this.chunkStart);
+        buf = ahead.buf.subarray(ahead.headroom - tail, ahead.headroom + got);
+      } else {
+        buf = Buffer.concat([this.chunk.subarray(off - this.chunkStart), ahead.buf.subarray(ahead.headroom, ahead.headroom + got)]);
+      }
       const need = Math.min(len, this.fileSize - off);
       if (buf.length < need) buf = Buffer.concat([buf, await this.readAt(off + buf.length, need - buf.length)]);
     } else {
@@ -247,9 +268,12 @@ export class CtfStreamReader {
     this.chunkStart = off;
     const next = off + buf.length;
     if (!this.mode.follow && next < this.fileSize) {
-      const data = this.readAt(next, Math.min(this.chunkSize, this.fileSize - next));
+      const len = Math.min(this.chunkSize, this.fileSize - next);
+      const headroom = Math.min(this.maxPacket, this.chunkSize);
+      const pbuf = Buffer.allocUnsafe(headroom + len);
+      const data = this.readInto(pbuf, headroom, next, len);
       data.catch(() => undefined); // a failed read-ahead is reported when (if) its bytes are needed
-      this.prefetch = { start: next, data };
+      this.prefetch = { start: next, buf: pbuf, headroom, data };
     }
   }
 
@@ -326,6 +350,7 @@ export class CtfStreamReader {
       }
     }
     const preambleEnd = c.pos;
+    if (packetBytes > this.maxPacket) this.maxPacket = packetBytes;
     await this.ensure(off, packetBytes);
     c.setBuffer(this.chunk.subarray(off - this.chunkStart, off - this.chunkStart + packetBytes), off, this.file);
     c.pos = preambleEnd;
@@ -384,7 +409,7 @@ export class CtfStreamReader {
       if (id < 0) id = stream.events.size === 1 ? [...stream.events.keys()][0]! : 0;
       const ev = stream.events.get(id);
       if (!ev) throw c.error(`unknown event class id ${id} in stream class ${this.streamClass!.id}`, start);
-      const dec = ev.decoders();
+      const dec = ev.compiled ?? (ev.compiled = ev.decoders());
       const specificContext = dec.context ? (dec.context(c) as Record<string, unknown>) : undefined;
       const payload = dec.payload ? (dec.payload(c) as Record<string, unknown>) : undefined;
       if (c.pos > c.end) throw c.error(`event '${ev.cls.name}' extends past the packet content`, start);
