@@ -18,7 +18,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openData, type Reading } from '../detect/dataset.js';
+import { openData, type Reading } from '../features/dataset.js';
 import { bestF1, confusionAt, detectionAtFalseAlarmRate, rocAuc } from '../detect/metrics.js';
 import { fitQuantileThreshold } from '../detect/threshold.js';
 import type { Sequence } from '../features/sequences/sequence.js';

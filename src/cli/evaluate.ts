@@ -6,7 +6,7 @@
  * rate (on these normal sequences). Perplexity is the score everywhere; alarms are `perplexity > threshold`. Sequences
  * are scored in batches (`SCORE_BATCH`).
  */
-import { openData, type DataSpec } from '../detect/dataset.js';
+import { openData, type DataSpec } from '../features/dataset.js';
 import { bestF1, confusionAt, detectionAtFalseAlarmRate, rocAuc } from '../detect/metrics.js';
 import { loadModelFolder, type DataSummary, type ModelManifest } from '../models/folder.js';
 import type { LanguageModel, ModelSettings } from '../models/language-model.js';

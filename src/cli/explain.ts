@@ -6,7 +6,7 @@
  * `--html` writes a self-contained page with every event coloured by surprise.
  */
 import { writeFile } from 'node:fs/promises';
-import { openData, type DataSpec } from '../detect/dataset.js';
+import { openData, type DataSpec } from '../features/dataset.js';
 import { explain, explanationHtml, type Explanation } from '../detect/explain.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder } from '../models/folder.js';

@@ -6,7 +6,7 @@
  * refused, never ignored.
  */
 import { Option, type Command } from 'commander';
-import { parseDataArg, type DataSpec } from '../detect/dataset.js';
+import { parseDataArg, type DataSpec } from '../features/dataset.js';
 import { SEGMENTATIONS, type Segmentation } from '../features/sequences/index.js';
 import { findModelKind, MODEL_KINDS, modelKindNames, resolveSettings } from '../models/language-model.js';
 import { action, UsageError } from './run.js';

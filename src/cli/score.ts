@@ -6,7 +6,7 @@
  * then a count of novel sequences on stderr. Also the helpers the other model commands share: the threshold choice
  * and how to read data for a model.
  */
-import { openData, type DataSpec, type Reading } from '../detect/dataset.js';
+import { openData, type DataSpec, type Reading } from '../features/dataset.js';
 import { loadModelFolder, type ModelManifest } from '../models/folder.js';
 import { scoreStream } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';

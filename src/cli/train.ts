@@ -7,7 +7,7 @@
  */
 import type { Segmentation } from '../features/sequences/index.js';
 import type { Sequence } from '../features/sequences/sequence.js';
-import { filterByPosition, openData, type DataSpec, type Reading } from '../detect/dataset.js';
+import { filterByPosition, openData, type DataSpec, type Reading } from '../features/dataset.js';
 import { bestF1 } from '../detect/metrics.js';
 import { fitQuantileThreshold } from '../detect/threshold.js';
 import { saveModelFolder, type BestF1Threshold, type DataSummary, type LabelFreeThreshold, type ModelManifest } from '../models/folder.js';

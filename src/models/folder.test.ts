@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedData } from '../testing/paths.js';
 import { TraceError } from '../trace/errors.js';
-import { openData, parseDataArg } from '../detect/dataset.js';
+import { openData, parseDataArg } from '../features/dataset.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder, MANIFEST_FILE, MODEL_MAGIC, readManifest, saveModelFolder, type ManifestInput } from './folder.js';
 import { NGRAM_KIND, NgramLanguageModel, type LanguageModel } from './language-model.js';

@@ -14,6 +14,7 @@
  * model folder there is replaced; anything else there is refused). Loading validates magic, version, kind, every
  * manifest field and every weight file (size, hash), and fails with a one-line `TraceError` naming the file.
  */
+import type { DataSummary } from '../features/dataset.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -27,22 +28,6 @@ export const MODEL_MAGIC = 'syscall-anomaly-model';
 export const MODEL_FORMAT_VERSION = 1;
 export const MANIFEST_FILE = 'manifest.json';
 
-/** What one data argument gave. */
-export interface DataSummary {
-  /** The argument as given (`path` or `ADFA-LD.zip:Training_Data_Master`). */
-  data: string;
-  /** Detected trace format (`adfa`, `ctf-lttng`, `strace`, `jsonl`…). */
-  format: string;
-  sequences: number;
-  events: number;
-  /** Sequences cut at the maximum length, and the events that cut dropped. */
-  truncated: number;
-  droppedByCap: number;
-  /** Events the tracer lost, records skipped under --lenient, events outside any sequence. */
-  lost: number;
-  skipped: number;
-  unassigned: number;
-}
 
 /** The label-free threshold: perplexity above the q-quantile of normal perplexities is novel. */
 export interface LabelFreeThreshold {
@@ -65,6 +50,8 @@ export interface BestF1Threshold {
   normal: number;
   novel: number;
 }
+
+export type { DataSummary };
 
 export interface ModelManifest {
   magic: typeof MODEL_MAGIC;

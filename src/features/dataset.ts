@@ -1,5 +1,5 @@
 /**
- * @module detect/dataset
+ * @module features/dataset
  * The `<data>` argument of the language-model commands, turned into a stream of sequences.
  *
  * - Any trace `openTrace` reads (CTF folder, strace text, ADFA-LD zip / folder / file, JSONL), cut into sequences by
@@ -19,9 +19,25 @@ import { iterateAdfaTraces } from '../trace/adfa/adfa.js';
 import { TraceError } from '../trace/errors.js';
 import type { PairingMode, SyscallEvent } from '../trace/event.js';
 import { openTrace } from '../trace/open.js';
-import { segment, type Segmentation } from '../features/sequences/index.js';
-import type { Sequence } from '../features/sequences/sequence.js';
-import type { DataSummary } from '../models/folder.js';
+import { segment, type Segmentation } from './sequences/index.js';
+import type { Sequence } from './sequences/sequence.js';
+
+/** What one data argument gave. */
+export interface DataSummary {
+  /** The argument as given (`path` or `ADFA-LD.zip:Training_Data_Master`). */
+  data: string;
+  /** Detected trace format (`adfa`, `ctf-lttng`, `strace`, `jsonl`…). */
+  format: string;
+  sequences: number;
+  events: number;
+  /** Sequences cut at the maximum length, and the events that cut dropped. */
+  truncated: number;
+  droppedByCap: number;
+  /** Events the tracer lost, records skipped under --lenient, events outside any sequence. */
+  lost: number;
+  skipped: number;
+  unassigned: number;
+}
 
 export type DataSpec =
   | { kind: 'trace'; arg: string; path: string }

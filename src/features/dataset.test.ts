@@ -1,5 +1,5 @@
 /**
- * @module detect/dataset.test
+ * @module features/dataset.test
  * Data arguments: ADFA-LD subsets of the real zip (a set, a folder, an attack kind across its numbered folders, one
  * trace) give one sequence per trace with the dataset's own counts; traces are segmented as asked; every pass reads
  * the data again; missing files and empty subsets are one-line errors naming the file.
@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { listAdfaTraces } from '../trace/adfa/adfa.js';
 import { TraceError } from '../trace/errors.js';
 import { projectData, sharedData } from '../testing/paths.js';
-import type { Sequence } from '../features/sequences/sequence.js';
+import type { Sequence } from './sequences/sequence.js';
 import { adfaSubsetMatcher, openData, parseDataArg, type Reading } from './dataset.js';
 
 const READ: Reading = { segmentation: 'thread', maxLength: 100_000, pairing: 'paired', lenient: false };
