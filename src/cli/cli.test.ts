@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, statSync, truncateSync, chmodSync, readdirSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, truncateSync, chmodSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +96,22 @@ test('convert → JSONL → stats gives the same syscall counts as the CTF trace
     assert.deepEqual(b.processes, a.processes);
     assert.equal(b.start, a.start);
     assert.equal(b.end, a.end);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a folder of traces (like an LTTng session with kernel/ and ust/) is read as one, merged by time', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sa-session-'));
+  try {
+    symlinkSync(sharedData('ctf', 'many-threads'), join(dir, 'kernel'));
+    mkdirSync(join(dir, 'ust', 'uid', '0'), { recursive: true });
+    symlinkSync(sharedData('ctf', 'ctf-sequence-empty'), join(dir, 'ust', 'uid', '0', '64-bit'));
+    const r = cli('stats', '--json', dir);
+    assert.equal(r.code, 0, r.err);
+    const s = JSON.parse(r.out);
+    assert.equal(s.events, 240_644 + 10);
+    assert.equal(s.syscallEntries, 78_085);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -30,7 +30,10 @@ export async function findCtfTraces(path: string): Promise<string[]> {
     }
     if (depth > 8) return;
     for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-      if (e.isDirectory() && !e.name.startsWith('.')) await visit(join(dir, e.name), depth + 1);
+      if (e.name.startsWith('.')) continue;
+      // Symbolic links to folders are followed (the depth bound stops cycles).
+      const isDir = e.isDirectory() || (e.isSymbolicLink() && (await stat(join(dir, e.name)).catch(() => undefined))?.isDirectory());
+      if (isDir) await visit(join(dir, e.name), depth + 1);
     }
   }
   await visit(path, 0);
