@@ -110,14 +110,31 @@ export class StandardScaler extends ColumnAffine {
   }
 }
 
-/** Each row divided by its L2 norm (all-zero rows stay zero). Stateless. */
-export class L2RowNormalizer implements Stage {
-  readonly kind = 'l2';
-  readonly settings = Object.freeze({});
+/** A stage that learns nothing (row-wise or element-wise maps): fitted from the start, same columns, no state. */
+abstract class StatelessStage implements Stage {
+  abstract readonly kind: string;
+  abstract readonly settings: Readonly<Record<string, number | string | boolean>>;
   readonly fitted = true;
 
   fit(): void {}
 
+  abstract transform(X: Matrix): Matrix;
+
+  outputNames(names: readonly string[]): string[] {
+    return [...names];
+  }
+
+  state(): unknown {
+    return {};
+  }
+
+  restore(): void {}
+}
+
+/** Each row divided by its L2 norm (all-zero rows stay zero). Stateless. */
+export class L2RowNormalizer extends StatelessStage {
+  readonly kind = 'l2';
+  readonly settings = Object.freeze({});
   transform(X: Matrix): Matrix {
     const out = matrix(X.rows, X.cols);
     for (let r = 0; r < X.rows; r++) {
@@ -128,26 +145,12 @@ export class L2RowNormalizer implements Stage {
     }
     return out;
   }
-
-  outputNames(names: readonly string[]): string[] {
-    return [...names];
-  }
-
-  state(): unknown {
-    return {};
-  }
-
-  restore(): void {}
 }
 
 /** log(1 + x) element-wise, for heavy-tailed counts and durations (x must be > −1). Stateless. */
-export class Log1pTransform implements Stage {
+export class Log1pTransform extends StatelessStage {
   readonly kind = 'log1p';
   readonly settings = Object.freeze({});
-  readonly fitted = true;
-
-  fit(): void {}
-
   transform(X: Matrix): Matrix {
     const out = matrix(X.rows, X.cols);
     for (let i = 0; i < X.data.length; i++) {
@@ -157,30 +160,18 @@ export class Log1pTransform implements Stage {
     }
     return out;
   }
-
-  outputNames(names: readonly string[]): string[] {
-    return [...names];
-  }
-
-  state(): unknown {
-    return {};
-  }
-
-  restore(): void {}
 }
 
 /** Each row divided by its sum (counts → frequencies; all-zero rows stay zero), optionally then square-rooted (Hellinger). Stateless. */
-export class RowFrequency implements Stage {
+export class RowFrequency extends StatelessStage {
   readonly kind = 'frequency';
   readonly settings: Readonly<{ sqrt: boolean }>;
-  readonly fitted = true;
 
   constructor(sqrt: boolean) {
+    super();
     if (typeof sqrt !== 'boolean') throw new TypeError('frequency: sqrt must be a boolean');
     this.settings = Object.freeze({ sqrt });
   }
-
-  fit(): void {}
 
   transform(X: Matrix): Matrix {
     const out = matrix(X.rows, X.cols);
@@ -198,14 +189,4 @@ export class RowFrequency implements Stage {
     }
     return out;
   }
-
-  outputNames(names: readonly string[]): string[] {
-    return [...names];
-  }
-
-  state(): unknown {
-    return {};
-  }
-
-  restore(): void {}
 }

@@ -18,14 +18,38 @@ function softmaxRows(L: Matrix): Matrix {
   return out;
 }
 
-export class MultinomialNB implements Classifier {
+/** What both naive Bayes models share: predictions and probabilities from per-class joint log-likelihoods. */
+abstract class NaiveBayes implements Classifier {
+  abstract readonly name: string;
+  protected cls?: Int32Array;
+
+  abstract fit(X: Matrix, y: Int32Array): void;
+
+  /** Joint log-likelihood of each row under each class. */ // [N, K]
+  abstract logLikelihood(X: Matrix): Matrix;
+
+  predictProba(X: Matrix): Matrix {
+    return softmaxRows(this.logLikelihood(X));
+  }
+
+  predict(X: Matrix): Int32Array {
+    return argmaxClasses(this.logLikelihood(X), this.cls!);
+  }
+
+  classes(): Int32Array {
+    if (!this.cls) throw new Error(`${this.name}: not fitted`);
+    return this.cls;
+  }
+}
+
+export class MultinomialNB extends NaiveBayes {
   readonly name = 'nb-multinomial';
   private logPrior?: Float64Array;
   private logProb?: Float64Array; // [K, d]
-  private cls?: Int32Array;
   private cols?: number;
 
   constructor(readonly alpha = 1) {
+    super();
     if (!(alpha > 0)) throw new RangeError(`multinomial NB: alpha must be > 0, got ${alpha}`);
   }
 
@@ -66,29 +90,17 @@ export class MultinomialNB implements Classifier {
     return out;
   }
 
-  predictProba(X: Matrix): Matrix {
-    return softmaxRows(this.logLikelihood(X));
-  }
-
-  predict(X: Matrix): Int32Array {
-    return argmaxClasses(this.logLikelihood(X), this.cls!);
-  }
-
-  classes(): Int32Array {
-    if (!this.cls) throw new Error(`${this.name}: not fitted`);
-    return this.cls;
-  }
 }
 
-export class GaussianNB implements Classifier {
+export class GaussianNB extends NaiveBayes {
   readonly name = 'nb-gaussian';
   private logPrior?: Float64Array;
   private mean?: Float64Array; // [K, d]
   private variance?: Float64Array; // [K, d]
-  private cls?: Int32Array;
   private cols?: number;
 
   constructor(readonly varSmoothing = 1e-9) {
+    super();
     if (!(varSmoothing >= 0)) throw new RangeError(`Gaussian NB: varSmoothing must be ≥ 0, got ${varSmoothing}`);
   }
 
@@ -144,16 +156,4 @@ export class GaussianNB implements Classifier {
     return out;
   }
 
-  predictProba(X: Matrix): Matrix {
-    return softmaxRows(this.logLikelihood(X));
-  }
-
-  predict(X: Matrix): Int32Array {
-    return argmaxClasses(this.logLikelihood(X), this.cls!);
-  }
-
-  classes(): Int32Array {
-    if (!this.cls) throw new Error(`${this.name}: not fitted`);
-    return this.cls;
-  }
 }
