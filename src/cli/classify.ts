@@ -19,7 +19,7 @@ import { L2RowNormalizer, Log1pTransform, MinMaxScaler, StandardScaler } from '.
 import type { Stage } from '../features/preprocess/stage.js';
 import { columnsPerSlot, featureNames, SyscallVocabulary, WindowSet, type WindowConfig } from '../features/windows/index.js';
 import {
-  classificationReport, compare, crossValidate, groupedStratifiedFolds, type ClassificationReport, type CrossValidationResult,
+  classificationReport, compare, crossValidate, fitPredict, groupedStratifiedFolds, type ClassificationReport, type CrossValidationResult,
   type ModelSpec,
 } from '../detect/classification.js';
 import {
@@ -308,19 +308,7 @@ export async function classifyCommand(req: ClassifyRequest): Promise<void> {
   let unknown: { mass: number; names: string[] } | undefined;
   if (req.test.length) {
     const { data: test } = loadWindowData(req.test, ids, vocab);
-    let Xtr = data.X, ytr = data.y, Xte = test.X;
-    if (prepare) {
-      const p = prepare();
-      ({ X: Xtr, y: ytr } = p.fit(Xtr, ytr));
-      Xte = p.transform(Xte);
-    }
-    const m = await model.create();
-    try {
-      m.fit(Xtr, ytr);
-      report = classificationReport(test.y, m.predict(Xte));
-    } finally {
-      m.dispose?.();
-    }
+    report = classificationReport(test.y, (await fitPredict(model, prepare, data.X, data.y, test.X)).predictions);
     how = `trained on ${describeData(data)}\ntested on ${describeData(test)}`;
     unknown = { mass: test.unknownMass, names: test.unknownNames };
   } else {

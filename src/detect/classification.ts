@@ -138,6 +138,31 @@ export interface CrossValidationResult {
 }
 
 /**
+ * One train/test split: `prepare()` (if given) builds a fresh pipeline fitted on the training rows only and applied
+ * to the test rows; a fresh model is fitted, predicts the test rows, and is disposed of.
+ */
+export async function fitPredict(
+  model: ModelSpec, prepare: (() => Pipeline) | undefined, Xtrain: Matrix, ytrain: Int32Array, Xtest: Matrix,
+): Promise<{ predictions: Int32Array; fitSeconds: number; predictSeconds: number }> {
+  let Xtr = Xtrain, ytr = ytrain, Xte = Xtest;
+  const t0 = performance.now();
+  if (prepare) {
+    const p = prepare();
+    ({ X: Xtr, y: ytr } = p.fit(Xtr, ytr));
+    Xte = p.transform(Xte);
+  }
+  const m = await model.create();
+  try {
+    m.fit(Xtr, ytr);
+    const t1 = performance.now();
+    const predictions = m.predict(Xte);
+    return { predictions, fitSeconds: (t1 - t0) / 1000, predictSeconds: (performance.now() - t1) / 1000 };
+  } finally {
+    m.dispose?.();
+  }
+}
+
+/**
  * Cross-validates `model` over the given folds. For each fold, `prepare()` (if given) builds a fresh pipeline that
  * is fitted on the training rows only, then applied to the held-out rows.
  */
@@ -152,24 +177,10 @@ export async function crossValidate(
     const tr: number[] = [], te: number[] = [];
     folds.forEach((v, i) => (v === f ? te : tr).push(i));
     if (!te.length) continue;
-    let Xtr = takeRows(X, tr), ytr = takeLabels(y, tr), Xte = takeRows(X, te);
-    const t0 = performance.now();
-    if (prepare) {
-      const p = prepare();
-      ({ X: Xtr, y: ytr } = p.fit(Xtr, ytr));
-      Xte = p.transform(Xte);
-    }
-    const m = await model.create();
-    try {
-      m.fit(Xtr, ytr);
-      const t1 = performance.now();
-      const pred = m.predict(Xte);
-      predictSeconds += (performance.now() - t1) / 1000;
-      fitSeconds += (t1 - t0) / 1000;
-      te.forEach((row, i) => (predictions[row] = pred[i]));
-    } finally {
-      m.dispose?.();
-    }
+    const r = await fitPredict(model, prepare, takeRows(X, tr), takeLabels(y, tr), takeRows(X, te));
+    fitSeconds += r.fitSeconds;
+    predictSeconds += r.predictSeconds;
+    te.forEach((row, i) => (predictions[row] = r.predictions[i]));
   }
   return { model: model.name, variant, report: classificationReport(y, predictions), predictions, fitSeconds, predictSeconds };
 }
