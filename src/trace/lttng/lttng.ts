@@ -10,7 +10,7 @@
  */
 import type { CtfEventRecord } from '../ctf/stream.js';
 import type { FieldValue, ReaderCounts, SyscallEvent } from '../event.js';
-import { argsCopier } from '../perf/perf.js';
+import { argsCopier } from '../args.js';
 
 interface Thread { pid: number; proc: string }
 

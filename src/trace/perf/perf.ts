@@ -9,7 +9,8 @@
  * (`perf data convert --all`) and `sched:sched_switch` / `sched_process_exec` when present.
  */
 import type { CtfEventRecord } from '../ctf/stream.js';
-import { NO_ARGS, type FieldValue, type ReaderCounts, type SyscallEvent } from '../event.js';
+import { argsCopier } from '../args.js';
+import type { FieldValue, ReaderCounts, SyscallEvent } from '../event.js';
 import { X86_64_SYSCALLS } from '../syscalls/x86_64.js';
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : -1);
@@ -28,17 +29,6 @@ type Kind = {
   args: (p: Record<string, unknown>) => Record<string, FieldValue>;
 };
 
-/**
- * A function that copies the named members of a payload into a new object literal. Generated once per event class
- * so that every event of the class gets one object of one shape, without a per-field loop (keys are JSON-quoted).
- */
-export function argsCopier(names: readonly string[]): (p: Record<string, unknown>) => Record<string, FieldValue> {
-  if (names.length === 0) return () => NO_ARGS as Record<string, FieldValue>;
-  const body = `return { ${names.map((n) => `${JSON.stringify(n)}: p[${JSON.stringify(n)}]`).join(', ')} };`;
-  return names.includes('__proto__')
-    ? (p) => Object.fromEntries(names.map((n) => [n, p[n]])) as Record<string, FieldValue>
-    : new Function('p', body) as (p: Record<string, unknown>) => Record<string, FieldValue>;
-}
 
 export class PerfInterpreter {
   private readonly comm = new Map<number, string>();
