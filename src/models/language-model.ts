@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { TraceError } from '../trace/errors.js';
 import { decodeTensors, encodeTensors, type TensorArray } from './tensor-file.js';
 import { LSTM_DESCRIPTION, LSTM_OPTIONS } from './lstm/options.js';
+import type { IncrementalScorer } from './stream.js';
 
 export type SettingValue = number | string;
 /** A kind's settings, every one resolved (defaults filled in); saved unchanged in the manifest. */
@@ -60,6 +61,8 @@ export interface LanguageModel {
   describe(): Record<string, SettingValue>;
   /** Frees what scoring holds (onnxruntime sessions); the model must not score afterwards. */
   release(): Promise<void>;
+  /** An event-by-event scorer with state per open sequence (`models/stream.ts`); absent for kinds without one. */
+  incremental?(): IncrementalScorer;
 }
 
 /** Sequences per `logProbsMany` call when the commands score a stream. */
