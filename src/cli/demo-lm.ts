@@ -1,19 +1,27 @@
 /**
  * @module cli/demo-lm
  * `syscall-anomaly demo` (language models): trains and scores on the committed web-server sample
- * (`data/web-demo/*.jsonl.gz`, a small Python HTTP server recorded by the project itself under strace while a
- * keep-alive client drove it; see `data/web-demo/README.md`), a miniature of the web-server experiment.
+ * (`data/web-novelty/*.jsonl.gz`: Apache 2.4 prefork + mod_php 8.2 with OPcache + MariaDB over HTTPS, driven by a
+ * paced wrk and recorded by the project's own `record` (perf `syscalls:*`) by `experiments/web-novelty/run.sh`;
+ * see `data/web-novelty/README.md`).
  *
- * Each set is cut into one sequence per HTTP request (`request` segmentation). The normal set is split by time
- * (sequences ordered by their first event): the first 60 % train the model, the next 20 % validate, the last 20 %
- * test. Each novel set (`cpu`: a CPU-hogging neighbour, `io`: verbose request logging to disk, `socket`:
- * `Connection: close` on every request) is split by time in halves: validation, test. Two thresholds come from
+ * Each set is cut into one sequence per HTTP request on a connection (`request` segmentation: keep-alive aware; on
+ * HTTPS the TLS handshake is part of the connection's first request). The normal set is split by time (sequences
+ * ordered by their first event): the first 60 % train the model, the next 20 % validate, the last 20 % test. Each
+ * novel set (`connection`: MaxRequestWorkers 25, `cpu`: stress-ng --matrix on every core beside the server, `io`:
+ * mod_dumpio at trace7, `opcache`: OPcache off, `socket`: KeepAlive Off, `ssl`: plain HTTP) is split by time in
+ * halves: validation, test. Two thresholds come from
  * validation data only: the label-free one (quantile 0.99 of normal validation perplexity) and, per novelty, the
  * best-F1 one on the validation mix of normal validation + that novelty's validation half (the model folder keeps the
  * best-F1 threshold of normal validation vs every novel validation half). The table is on test data only:
  * per novelty (normal test vs that novelty's test half), F1 at each threshold, ROC AUC and the detection rate at a
  * 1 % false-alarm rate. The fitted model is saved in a temporary model folder so that the printed `explain` command
  * line for the most novel test request works as is.
+ *
+ * The models (`DEMO_MODELS`): the n-gram over syscall names, the same n-gram predicting the joint token of the name,
+ * the call's latency bucket and its returned byte count's bucket (`--predict name,lat,size`: the only one of the
+ * three that sees the cpu, connection and ssl novelties, which change timing and sizes but not which calls are
+ * made), and the LSTM. Each is reported under its label (`ngram`, `ngram-lat-size`, `lstm`).
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,14 +34,34 @@ import { saveModelFolder, type DataSummary } from '../models/folder.js';
 import { findModelKind, perplexityMany, resolveSettings, SCORE_BATCH, type LanguageModel, type ModelSettings } from '../models/language-model.js';
 import { projectData } from '../testing/paths.js';
 
-export const DEMO_LM_DIR = 'web-demo';
-export const NOVELTIES = ['cpu', 'io', 'socket'] as const;
+export const DEMO_LM_DIR = 'web-novelty';
+export const NOVELTIES = ['connection', 'cpu', 'io', 'opcache', 'socket', 'ssl'] as const;
 export type Novelty = (typeof NOVELTIES)[number];
-/** Model kinds the demo trains, those of them that are registered (the LSTM trains in about a minute here). */
-export const DEMO_MODEL_KINDS: readonly string[] = ['ngram', 'lstm'];
+/** A model the demo trains: its label (table title, JSON key), its kind and settings beyond the defaults. */
+export interface DemoModel {
+  label: string;
+  kind: string;
+  /** Setting key → text, as `train` options. */
+  settings?: ReadonlyMap<string, string>;
+}
 
+/** The models the demo trains, in order (the LSTM trains in about a minute here; the n-grams in seconds). */
+export const DEMO_MODELS: readonly DemoModel[] = [
+  { label: 'ngram', kind: 'ngram' },
+  { label: 'ngram-lat-size', kind: 'ngram', settings: new Map([['predict', 'name,lat,size']]) },
+  { label: 'lstm', kind: 'lstm' },
+];
+/** Model kinds the demo trains. */
+export const DEMO_MODEL_KINDS: readonly string[] = [...new Set(DEMO_MODELS.map((m) => m.kind))];
+
+/** Labels of the demo models whose kind is registered. */
 export function demoModelKinds(): string[] {
-  return DEMO_MODEL_KINDS.filter((k) => findModelKind(k) !== undefined);
+  return DEMO_MODELS.filter((m) => findModelKind(m.kind) !== undefined).map((m) => m.label);
+}
+
+/** The demo model of a label; a label that is no demo model's is taken as a kind with its defaults. */
+export function demoModel(label: string): DemoModel {
+  return DEMO_MODELS.find((m) => m.label === label) ?? { label, kind: label };
 }
 /** Longest request sequence kept (the sample's requests have a few dozen events). */
 export const DEMO_MAX_LEN = 10_000;
@@ -45,7 +73,7 @@ export const FAR = 0.01;
 
 const READING: Reading = { segmentation: 'request', maxLength: DEMO_MAX_LEN, pairing: 'paired', lenient: false };
 
-/** Path of a committed set (`normal`, `cpu`, `io`, `socket`). */
+/** Path of a committed set (`normal` or a novelty). */
 export function demoSetPath(name: 'normal' | Novelty): string {
   return projectData(join(DEMO_LM_DIR, `${name}.jsonl.gz`));
 }
@@ -115,6 +143,8 @@ export interface NoveltyRow {
 }
 
 export interface ModelResult {
+  /** The demo model's label (`ngram-lat-size`); the kind for a kind run with its defaults. */
+  label: string;
   kind: string;
   settings: ModelSettings;
   modelDir: string;
@@ -142,12 +172,18 @@ function summaryOf(arg: string, format: string, seqs: readonly Sequence[]): Data
   return { data: arg, format, sequences: seqs.length, events, truncated: seqs.filter((s) => s.truncated).length, droppedByCap: 0, lost: 0, skipped: 0, unassigned: 0 };
 }
 
+/**
+ * Settings the demo gives a model kind beyond its defaults (as `train` options would: setting key → text); the
+ * tests pass smaller ones.
+ */
+export type DemoSettings = Readonly<Record<string, ReadonlyMap<string, string>>>;
+
 /** Fits one model kind on the split, sets both thresholds on validation data and evaluates on test data. */
-export async function runDemoModel(kind: string, split: DemoSplit): Promise<ModelResult> {
+export async function runDemoModel(kind: string, split: DemoSplit, given: ReadonlyMap<string, string> = new Map(), label = kind): Promise<ModelResult> {
   const t0 = performance.now();
   const entry = findModelKind(kind);
   if (!entry) throw new Error(`model kind '${kind}' is not registered`);
-  const settings = resolveSettings(entry, new Map());
+  const settings = resolveSettings(entry, new Map(given));
   const model = await (await entry.implementation()).fit({ train: () => iterate(split.train), valid: () => iterate(split.valid) }, settings);
 
   const validNormal = await scoreAll(model, split.valid);
@@ -200,7 +236,7 @@ export async function runDemoModel(kind: string, split: DemoSplit): Promise<Mode
   });
   await model.release();
   return {
-    kind, settings, modelDir, seconds,
+    label, kind, settings, modelDir, seconds,
     labelFreeThreshold: labelFree.value,
     rows, mostNovel: mostNovel!,
   };
@@ -222,7 +258,7 @@ export function demoLmTable(r: ModelResult): string {
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ');
   const settings = Object.entries(r.settings).map(([k, v]) => `${k} ${v}`).join(', ');
   return [
-    `${r.kind} (${settings}), trained and scored in ${r.seconds.toFixed(1)} s`,
+    `${r.label === r.kind ? r.kind : `${r.label}: ${r.kind}`} (${settings}), trained and scored in ${r.seconds.toFixed(1)} s`,
     `label-free threshold: perplexity > ${r.labelFreeThreshold.toPrecision(5)} (quantile ${QUANTILE} of normal validation); ` +
       'best-F1 threshold: per novelty, on normal validation + that novelty\'s validation half',
     line(head),
@@ -232,31 +268,43 @@ export function demoLmTable(r: ModelResult): string {
   ].join('\n') + '\n';
 }
 
-/** Runs the given model kinds on the committed sample. */
-export async function runDemoLanguageModels(kinds: readonly string[]): Promise<{ split: DemoSplit; results: ModelResult[] }> {
+/**
+ * Runs the given demo models (labels, or kinds with their defaults) on the committed sample; `settings[kind]` applies
+ * to every model of that kind, under the demo model's own settings.
+ */
+export async function runDemoLanguageModels(labels: readonly string[], settings: DemoSettings = {}): Promise<{ split: DemoSplit; results: ModelResult[] }> {
   const split = await loadDemoSplit();
   const results: ModelResult[] = [];
-  for (const kind of kinds) results.push(await runDemoModel(kind, split));
+  for (const label of labels) {
+    const m = demoModel(label);
+    const given = new Map([...(settings[m.kind] ?? new Map<string, string>()), ...(m.settings ?? new Map<string, string>())]);
+    results.push(await runDemoModel(m.kind, split, given, m.label));
+  }
   return { split, results };
 }
 
-/** The demo: every registered kind of `DEMO_MODEL_KINDS` (or the given ones), a table per model or `--json`. */
-export async function demoLanguageModels(json: boolean, kinds: readonly string[] = demoModelKinds()): Promise<void> {
-  const { split, results } = await runDemoLanguageModels(kinds);
+/** The demo: every registered model of `DEMO_MODELS` (or the given labels), a table per model or `--json`. */
+export async function demoLanguageModels(json: boolean, kinds: readonly string[] = demoModelKinds(), settings: DemoSettings = {}): Promise<void> {
+  const { split, results } = await runDemoLanguageModels(kinds, settings);
   if (json) {
     const out: Record<string, unknown> = {};
     for (const r of results) {
-      out[r.kind] = r.rows.map((x) => ({ ...x, labelFreeThreshold: r.labelFreeThreshold }));
+      out[r.label] = r.rows.map((x) => ({ ...x, labelFreeThreshold: r.labelFreeThreshold }));
     }
-    const where = results.map((r) => ({ model: r.kind, ...r.mostNovel, explain: explainCommandLine(r) }));
+    const where = results.map((r) => ({ model: r.label, ...r.mostNovel, explain: explainCommandLine(r) }));
     process.stdout.write(JSON.stringify({ data: `data/${DEMO_LM_DIR}`, models: out, mostNovel: where }, null, 2) + '\n');
     return;
   }
   const count = (nv: Novelty) => split.novel[nv].valid.length + split.novel[nv].test.length;
   process.stdout.write(
-    `Demo: a small Python HTTP server recorded by the project itself under strace (data/${DEMO_LM_DIR}/README.md says how),\n`
-    + `one sequence per HTTP request. Normal: ${split.train.length} train / ${split.valid.length} validation / ${split.test.length} test requests (split by time);\n`
+    `Demo: Apache (prefork, mod_php, OPcache) + MariaDB over HTTPS, recorded by the project itself with perf syscalls:*\n`
+    + `(data/${DEMO_LM_DIR}/README.md says how), one sequence per HTTP request on a connection.\n`
+    + `Normal: ${split.train.length} train / ${split.valid.length} validation / ${split.test.length} test sequences (split by time);\n`
     + `novel (half validation, half test): ${NOVELTIES.map((nv) => `${nv} ${count(nv)}`).join(', ')}. Scores on test data only.\n\n`,
   );
   for (const r of results) process.stdout.write(demoLmTable(r) + '\n');
+  process.stdout.write(
+    'Root cause: run the explain line above (add --html out.html for the events coloured by surprise); it ranks the\n'
+    + 'syscalls and fields that made the request novel.\n',
+  );
 }

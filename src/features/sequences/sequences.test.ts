@@ -138,18 +138,22 @@ test('mirrorEnds matches the two ends of one socket', () => {
   assert.equal(mirrorEnds('UNIX-STREAM:[73110]', 'UNIX-STREAM:[73095->73110]'), undefined);
 });
 
-/** A web server (pid 1) forwarding each request to a worker (pid 2) over a connected socket. */
-function fastcgiStream(labels: boolean): SyscallEvent[] {
+/**
+ * A web server (pid 1) forwarding each request to a worker (pid 2, another program) over a connected socket;
+ * `workerProc` names the worker's process (the server's is `p`).
+ */
+function fastcgiStream(labels: boolean, workerProc = 'php-fpm'): SyscallEvent[] {
   const srvEnd = labels ? '7<UNIX-STREAM:[100->101]>' : 7;
   const wrkEnd = labels ? '4<UNIX-STREAM:[101->100]>' : 4;
+  const w = (e: SyscallEvent) => ({ ...e, proc: workerProc });
   return [
     ev(1, 1, 'accept4', 3, 5), ev(1, 1, 'recvfrom', 5, 80),
     ev(1, 1, 'socket', undefined, 7), ev(1, 1, 'connect', srvEnd, 0),
-    ev(2, 2, 'accept', 3, 4), // the worker accepts the backend connection
+    w(ev(2, 2, 'accept', 3, 4)), // the worker accepts the backend connection
     ev(1, 1, 'write', srvEnd, 300),
-    ev(2, 2, 'read', wrkEnd, 300), ev(2, 2, 'openat', -100, 5), ev(2, 2, 'write', wrkEnd, 500),
+    w(ev(2, 2, 'read', wrkEnd, 300)), w(ev(2, 2, 'openat', -100, 5)), w(ev(2, 2, 'write', wrkEnd, 500)),
     ev(1, 1, 'read', srvEnd, 500), ev(1, 1, 'close', srvEnd, 0),
-    ev(2, 2, 'read', wrkEnd, 0), ev(2, 2, 'close', wrkEnd, 0),
+    w(ev(2, 2, 'read', wrkEnd, 0)), w(ev(2, 2, 'close', wrkEnd, 0)),
     ev(1, 1, 'sendto', 5, 400), ev(1, 1, 'close', 5, 0),
   ];
 }
@@ -165,6 +169,45 @@ for (const labels of [true, false]) {
     assert.equal(seg.counts.linkedWorkers, 1);
   });
 }
+
+test('request segmenter without socket names does not link a peer of the same program (Apache prefork children)', () => {
+  // Process 2 is another `p` (a prefork sibling) whose client connection arrives while process 1 waits on its database.
+  const seg = new RequestSegmenter(100);
+  const out = segmentAll(fastcgiStream(false, 'p'), seg);
+  assert.equal(out.length, 2, 'two requests of their own');
+  assert.equal(seg.counts.linkedWorkers, 0);
+  for (const s of out) assert.equal(new Set(s.events.map((e) => e.pid)).size, 1);
+});
+
+test('request segmenter: TLS-like leading exchanges join the first request that does work; trailing data is no request', () => {
+  const seg = new RequestSegmenter(100);
+  const out = segmentAll([
+    ev(1, 1, 'accept4', 3, 5),
+    ev(1, 1, 'read', 5, 300), ev(1, 1, 'getpid', undefined, 1), ev(1, 1, 'writev', 5, 1300), // ClientHello → ServerHello…
+    ev(1, 1, 'read', 5, -11), ev(1, 1, 'poll', undefined, 1),
+    ev(1, 1, 'read', 5, 80), ev(1, 1, 'fcntl', 8, 0), ev(1, 1, 'writev', 5, 287), // Finished → session ticket
+    ev(1, 1, 'read', 5, 79), ev(1, 1, 'newfstatat', -100, 0), ev(1, 1, 'writev', 5, 200), // the request: does work
+    ev(1, 1, 'read', 5, 79), ev(1, 1, 'openat', -100, 6), ev(1, 1, 'writev', 5, 200), // a second request
+    ev(1, 1, 'read', 5, 24), ev(1, 1, 'read', 5, 0), // close_notify, then end of stream
+    ev(1, 1, 'close', 5, 0),
+  ], seg);
+  assert.deepEqual(out.map((s) => s.id), ['req:1:5#0.0', 'req:1:5#0.3']);
+  assert.deepEqual(names(out[0]), ['read', 'getpid', 'writev', 'read', 'poll', 'read', 'fcntl', 'writev', 'read', 'newfstatat', 'writev']);
+  assert.deepEqual(names(out[1]), ['read', 'openat', 'writev']);
+  assert.equal(seg.counts.unassigned, 1 + 3, 'the accept; the close_notify read, the EOF read and the close');
+});
+
+test('request segmenter: exchanges that never do work stay requests of their own', () => {
+  const seg = new RequestSegmenter(100);
+  const out = segmentAll([
+    ev(1, 1, 'accept4', 3, 5),
+    ev(1, 1, 'read', 5, 30), ev(1, 1, 'write', 5, 30),
+    ev(1, 1, 'read', 5, 30), ev(1, 1, 'write', 5, 30),
+    ev(1, 1, 'read', 5, 30), ev(1, 1, 'write', 5, 30),
+    ev(1, 1, 'close', 5, 0),
+  ], seg);
+  assert.deepEqual(out.map((s) => s.id), ['req:1:5#0.0', 'req:1:5#0.1', 'req:1:5#0.2']);
+});
 
 test('request segmenter does not link a worker whose socket ends do not mirror the waiting request', () => {
   const evs = fastcgiStream(true).map((e) =>

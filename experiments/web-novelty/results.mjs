@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+/**
+ * @module experiments/web-novelty/results
+ * Train + evaluate on the full recording (the last step of run.sh), with the project's own commands only:
+ *
+ *   train    --model ngram|lstm --segment request --train normal/train.jsonl.gz --valid normal/valid.jsonl.gz
+ *   evaluate --model M --normal normal/valid.jsonl.gz --novel <n>=<n>/valid.jsonl.gz …   (validation: best-F1 thresholds)
+ *   evaluate --model M --normal normal/test.jsonl.gz  --novel <n>=<n>/test.jsonl.gz …    (test: AUC, label-free F1)
+ *   score    --model M --threshold <validation best-F1 threshold of n> <n>/test.jsonl.gz   (test F1 at that threshold)
+ *
+ * and writes RESULTS.md: the recording (sizes, wrk tallies, lost events, load) and, per model, the per-novelty table
+ * (F1 at the threshold chosen on validation, F1 at the label-free threshold, ROC AUC) beside the reference figures.
+ *
+ *   node results.mjs CLI OUT RESULTS.md      (CLI: path to cli/main.js; OUT: the recordings folder)
+ * Model settings: LSTM_ARGS (extra `train` options for the LSTM; default none: the registry's defaults), MODELS
+ * (default "ngram lstm"); REUSE_MODELS=1 keeps model folders already trained in OUT/models.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [cli, out, resultsPath] = process.argv.slice(2);
+if (!cli || !out || !resultsPath) {
+  process.stderr.write('usage: node results.mjs CLI OUT RESULTS.md\n');
+  process.exit(2);
+}
+const NOVELTIES = ['connection', 'cpu', 'io', 'opcache', 'socket', 'ssl'];
+const MODELS = (process.env.MODELS ?? 'ngram lstm').split(/\s+/).filter(Boolean);
+const LSTM_ARGS = (process.env.LSTM_ARGS ?? '').split(/\s+/).filter(Boolean);
+const metrics = await import(new URL('../detect/metrics.js', new URL(`file://${cli}`)).href);
+
+function sa(args, opts = {}) {
+  process.stderr.write(`syscall-anomaly ${args.join(' ')}\n`);
+  return execFileSync('nice', ['-n', '5', process.execPath, cli, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'inherit'], ...opts });
+}
+const file = (cond, part) => join(out, cond, `${part}.jsonl.gz`);
+const f3 = (x) => (Number.isNaN(x) ? '–' : x.toFixed(3));
+
+/** Perplexities of `score` (TSV: id, length, perplexity, novel). */
+function scores(model, data) {
+  return sa(['score', '--model', model, data]).split('\n').filter(Boolean).map((l) => Number(l.split('\t')[2]));
+}
+
+const results = {};
+const evaluateTables = {};
+/** What each set held (from the evaluate / train summaries): `cond/part` → DataSummary. */
+const summaries = {};
+for (const kind of MODELS) {
+  const model = join(out, 'models', kind);
+  mkdirSync(join(out, 'models'), { recursive: true });
+  const t0 = Date.now();
+  const reuse = process.env.REUSE_MODELS === '1' && existsSync(join(model, 'manifest.json'));
+  if (!reuse) {
+    sa(['train', '--model', kind, '--segment', 'request', '--max-len', '10000', '--train', file('normal', 'train'),
+      '--valid', file('normal', 'valid'), ...(kind === 'lstm' ? LSTM_ARGS : []), '-o', model]);
+  }
+  const novelArgs = (part) => NOVELTIES.flatMap((n) => ['--novel', `${n}=${file(n, part)}`]);
+  const valid = JSON.parse(sa(['evaluate', '--model', model, '--normal', file('normal', 'valid'), ...novelArgs('valid'), '--json']));
+  evaluateTables[kind] = sa(['evaluate', '--model', model, '--normal', file('normal', 'test'), ...novelArgs('test')]);
+  const test = JSON.parse(sa(['evaluate', '--model', model, '--normal', file('normal', 'test'), ...novelArgs('test'), '--json']));
+  const manifest = JSON.parse(readFileSync(join(model, 'manifest.json'), 'utf8'));
+  const trainSeconds = reuse ? manifest.training.seconds : (Date.now() - t0) / 1000;
+  summaries['normal/train'] = manifest.training.train;
+  summaries['normal/valid'] = valid.normal.data;
+  summaries['normal/test'] = test.normal.data;
+  for (const n of NOVELTIES) {
+    summaries[`${n}/valid`] = valid.sets[n].data;
+    summaries[`${n}/test`] = test.sets[n].data;
+  }
+  const normalTest = scores(model, file('normal', 'test'));
+  const rows = [];
+  for (const n of NOVELTIES) {
+    // −∞ (JSON null): flagging every sequence gave the best F1 on validation.
+    const thr = valid.sets[n].bestF1.threshold ?? -Infinity;
+    const novel = scores(model, file(n, 'test'));
+    const s = Float64Array.from([...normalTest, ...novel]);
+    const labels = Array.from(s, (_, i) => i >= normalTest.length);
+    rows.push({
+      novelty: n, normal: normalTest.length, novel: novel.length, threshold: thr,
+      f1: metrics.confusionAt(s, labels, thr).f1, f1LabelFree: test.sets[n].f1, auroc: test.sets[n].auc,
+      aurocCheck: metrics.rocAuc(s, labels),
+    });
+  }
+  results[kind] = { trainSeconds, settings: test.model.settings, labelFree: test.threshold, rows };
+}
+
+// ---- RESULTS.md
+const conds = ['normal', ...NOVELTIES];
+const parts = (c) => (c === 'normal' ? ['sample', 'train', 'valid', 'test'] : ['sample', 'valid', 'test']);
+const lines = [];
+const recLine = (c) => {
+  const log = existsSync(join(out, c, 'record.log')) ? readFileSync(join(out, c, 'record.log'), 'utf8') : '';
+  const m = /recorded ([\d,]+) events in ([\d.]+) s \((\d+) lost\)/.exec(log);
+  return m ? { events: m[1], seconds: m[2], lost: m[3] } : { events: '?', seconds: '?', lost: '?' };
+};
+lines.push('| condition | recorded events (perf samples) | recording s | lost | blocks: wrk requests | load average (1/5/15 min) at the end |');
+lines.push('|---|---:|---:|---:|---|---|');
+for (const c of conds) {
+  const r = recLine(c);
+  const wrk = parts(c).map((p) => {
+    const j = JSON.parse(readFileSync(join(out, c, `${p}.wrk.json`), 'utf8'));
+    const e = j.errors;
+    const errs = e.connect + e.read + e.write + e.status + e.timeout;
+    return `${p} ${j.requests}${errs ? ` (${errs} errors/timeouts)` : ''}`;
+  }).join(', ');
+  const load = readFileSync(join(out, c, 'loadavg.txt'), 'utf8').split(' ').slice(0, 3).join(' / ');
+  lines.push(`| ${c} | ${r.events} | ${r.seconds} | ${r.lost} | ${wrk} | ${load} |`);
+}
+const sizes = ['', 'Sets of the full recording (`train` = the sample block + the train block; events outside any request — accept',
+  'loop, connection close, access-log write after the response — are "unassigned"):', '',
+  '| set | events (paired calls) | request sequences | unassigned events | gzip size |', '|---|---:|---:|---:|---:|'];
+for (const c of conds) {
+  for (const p of parts(c)) {
+    if (p === 'sample') continue;
+    const d = summaries[`${c}/${p}`] ?? {};
+    sizes.push(`| ${c}/${p} | ${d.events ?? '?'} | ${d.sequences ?? '?'} | ${d.unassigned ?? '?'} | ${(statSync(file(c, p)).size / 1e6).toFixed(1)} MB |`);
+  }
+}
+const tables = [];
+for (const kind of MODELS) {
+  const r = results[kind];
+  const mean = r.rows.reduce((a, x) => a + x.f1, 0) / r.rows.length;
+  const worst = r.rows.reduce((a, x) => (x.f1 < a.f1 ? x : a));
+  tables.push(`### ${kind} (${Object.entries(r.settings).map(([k, v]) => `${k} ${v}`).join(', ')}), trained in ${r.trainSeconds.toFixed(0)} s`, '');
+  tables.push(`Label-free threshold: perplexity > ${r.labelFree.value.toPrecision(5)} (${r.labelFree.name}).`, '');
+  tables.push('| novelty | normal test | novel test | F1 (threshold from validation) | (perplexity >) | F1 (label-free) | ROC AUC |');
+  tables.push('|---|---:|---:|---:|---:|---:|---:|');
+  for (const x of r.rows) tables.push(`| ${x.novelty} | ${x.normal} | ${x.novel} | ${f3(x.f1)} | ${x.threshold.toPrecision(4)} | ${f3(x.f1LabelFree)} | ${f3(x.auroc)} |`);
+  tables.push(`| **mean** | | | **${f3(mean)}** (worst: ${worst.novelty} ${f3(worst.f1)}) | | ${f3(r.rows.reduce((a, x) => a + x.f1LabelFree, 0) / r.rows.length)} | ${f3(r.rows.reduce((a, x) => a + x.auroc, 0) / r.rows.length)} |`, '');
+  tables.push('`syscall-anomaly evaluate` on the test blocks (F1 there is at the label-free threshold; "best F1" is chosen on the test data itself):', '', '```', evaluateTables[kind].trimEnd(), '```', '');
+}
+const generated = [
+  '<!-- generated by experiments/web-novelty/results.mjs -->',
+  `Generated ${new Date().toISOString()}.`, '',
+  '## The recording', '', ...lines, ...sizes, '',
+  '## Full recording: train on normal train, thresholds on validation, scores on test', '', ...tables,
+].join('\n') + '\n';
+writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 1) + '\n');
+// RESULTS.md keeps its hand-written part above the marker line.
+const marker = '<!-- generated by experiments/web-novelty/results.mjs -->';
+const old = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '';
+const head = old.includes(marker) ? old.slice(0, old.indexOf(marker)) : old;
+writeFileSync(resultsPath, head + generated);
+process.stderr.write(`wrote ${resultsPath} and ${join(out, 'results.json')}\n`);
