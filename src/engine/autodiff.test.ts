@@ -2,7 +2,7 @@
  * @module engine/autodiff.test
  * Every op's gradient against float64 central finite differences (see engine/gradcheck), run through onnxruntime in
  * double precision, including broadcasting, fan-out, parameters sliced from the flat buffer, and the composite
- * layerNorm / crossEntropy.
+ * layerNorm / crossEntropy / softCrossEntropy.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -63,6 +63,10 @@ const cases: [string, CheckInput[], (g: Graph, x: Value[]) => Value][] = [
     (g, [l]) => g.crossEntropy(l!, g.const([1, 4, -1, 0], [4], 'int64'), 0.1, -1)],
   ['crossEntropy (no smoothing)', [n(3, 4)],
     (g, [l]) => g.crossEntropy(l!, g.const([3, 0, 3], [3], 'int64'), 0, -1)],
+  ['softCrossEntropy (teacher distributions, one masked row)', [n(3, 4)],
+    (g, [l]) => g.softCrossEntropy(l!, g.const([0.7, 0.1, 0.1, 0.1, 0.25, 0.25, 0.25, 0.25, 0.05, 0.05, 0.3, 0.6], [3, 4]), g.const([1, 0, 1], [3]))],
+  ['softCrossEntropy with a logits path (x @ W)', [n(2, 3), n(3, 4)],
+    (g, [x, w]) => g.softCrossEntropy(g.matmul(x!, w!), g.const([0.1, 0.2, 0.3, 0.4, 0.9, 0.05, 0.05, 0], [2, 4]), g.const([1, 1], [2]))],
   ['a chain: tanh(x @ W + b) with W, b parameters of the flat buffer', [n(3, 4)], (g, [x]) => {
     const w = g.param('w', [4, 2], { kind: 'normal', std: 1 }, true);
     const b = g.param('b', [2], { kind: 'const', value: 0.3 }, false);

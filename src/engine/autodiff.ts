@@ -138,6 +138,17 @@ function backward(ctx: Ctx, node: GraphNode, gys: readonly (Value | null)[]): (C
       const gd = g.scatterAddRows([v, d], rows, g.reshape(gy, [n, d])); // [V, D]
       return [g.reshape(gd, a.shape), null];
     }
+    case 'LayerNormalization': {
+      // y = xhat · gamma + beta, xhat = (x − mean) · inv over the last axis (mean, inv: the node's other outputs).
+      const [x, gamma, beta] = node.inputs as [Value, Value, Value];
+      const [, mean, inv] = node.outputs as [Value, Value, Value];
+      const xhat = g.mul(g.sub(x, mean), inv); // [..., C]
+      const dxhat = g.mul(gy, gamma); // [..., C]
+      const m1 = g.reduceMean(dxhat, [-1], true); // [..., 1]
+      const m2 = g.reduceMean(g.mul(dxhat, xhat), [-1], true); // [..., 1]
+      const gx = g.mul(g.sub(g.sub(dxhat, m1), g.mul(xhat, m2)), inv); // [..., C]
+      return [gx, unbroadcast(g, g.mul(gy, xhat), gamma.shape), unbroadcast(g, gy, beta.shape)];
+    }
     case 'Reshape':
       return [g.reshape(gy, a.shape), null];
     case 'Transpose': {

@@ -238,6 +238,20 @@ export class Graph {
   }
 
   /**
+   * Layer normalisation over the last axis as ONE ONNX `LayerNormalization` node (opset 17): x [..., C], gamma/beta
+   * [C]. Its Mean and InvStdDev outputs ([..., 1]) are kept for the gradient rule (`engine/autodiff`), which needs
+   * about half the ops of the decomposed {@link Graph.layerNorm}'s gradient; the forward pass is one kernel.
+   * onnxruntime's CPU kernel keeps its statistics in float32 only, so a float64 graph gets {@link Graph.layerNorm}.
+   */
+  layerNormalization(x: Value, gamma: Value, beta: Value, eps = 1e-5): Value {
+    if (x.dtype !== 'float32') return this.layerNorm(x, gamma, beta, eps);
+    const stats = [...x.shape.slice(0, -1), 1];
+    return this.emit('LayerNormalization', [x, gamma, beta], [[x.dtype, x.shape], [x.dtype, stats], [x.dtype, stats]], {
+      axis: int(-1), epsilon: { kind: 'float', value: eps }, stash_type: int(1),
+    })[0]!;
+  }
+
+  /**
    * Mean cross-entropy of logits [N, V] against int64 targets [N], with label smoothing `smoothing` (target
    * distribution (1 - s) * onehot + s / V) and targets equal to `ignoreIndex` excluded from the mean. Returns [].
    */
@@ -255,6 +269,21 @@ export class Graph {
     const mask = this.cast(this.not(this.equal(targets, this.const([ignoreIndex], [], 'int64'))), this.float); // [N]
     const count = this.max(this.reduceSum(mask, [0], false), this.scalar(1)); // []
     return this.div(this.reduceSum(this.mul(perToken, mask), [0], false), count);
+  }
+
+  /**
+   * Mean cross-entropy of logits [N, V] against soft target distributions q [N, V] (rows summing to 1, e.g. a
+   * teacher's next-token probabilities mixed with the one-hot label, for distillation): −Σ_v q log softmax(logits),
+   * averaged over the rows where `mask` [N] (float, 0 or 1) is 1. Returns []. Decomposed into primitives.
+   */
+  softCrossEntropy(logits: Value, q: Value, mask: Value): Value {
+    const [n, v] = logits.shape as [number, number];
+    if (logits.shape.length !== 2 || q.shape.length !== 2 || q.shape[0] !== n || q.shape[1] !== v || mask.shape.length !== 1 || mask.shape[0] !== n) {
+      throw new RangeError(`softCrossEntropy: logits [${logits.shape.join(', ')}], q [${q.shape.join(', ')}], mask [${mask.shape.join(', ')}]`);
+    }
+    const perRow = this.neg(this.reduceSum(this.mul(q, this.logSoftmax(logits)), [1], false)); // [N]
+    const count = this.max(this.reduceSum(mask, [0], false), this.scalar(1)); // []
+    return this.div(this.reduceSum(this.mul(perRow, mask), [0], false), count);
   }
 
   // ---- indexing and shape -------------------------------------------------------------------------------------------

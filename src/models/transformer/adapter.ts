@@ -1,0 +1,133 @@
+/**
+ * @module models/transformer/adapter
+ * The Transformer and the Longformer as `LanguageModel` kinds (`models/language-model.ts`): fits the tokenizer on
+ * the training sequences, trains `AttentionModel` on the encoded token fields (early stopping on the validation
+ * sequences, or on every 10th training sequence when there are none), saves `<kind>.json` / `<kind>.weights` /
+ * `<kind>.onnx` into the model folder, scores batches of whole sequences through onnxruntime, scores event by event
+ * with a key/value cache (`incremental()`, `./incremental.ts`), and gives the last layer's attention per predicted
+ * event (`attentionMany`, for `explain`).
+ */
+import type { Sequence as EventSequence } from '../../features/sequences/sequence.js';
+import { Tokenizer, type TokenField } from '../../features/tokens/tokenizer.js';
+import { TraceError } from '../../trace/errors.js';
+import type { LanguageModel, ModelKind, ModelSettings, SavedModel, SettingValue, TrainingData } from '../language-model.js';
+import { FIELD_ENCODING } from '../lstm/options.js';
+import type { IncrementalScorer } from '../stream.js';
+import { AttentionIncrementalScorer } from './incremental.js';
+import { AttentionModel, type AttentionRow } from './model.js';
+import type { TransformerConfig } from './network.js';
+
+const HOLD_OUT = 10;
+
+export type AttentionKind = 'transformer' | 'longformer';
+
+export class AttentionLanguageModel implements LanguageModel {
+  constructor(readonly model: AttentionModel, readonly tokenizer: Tokenizer, readonly settings: ModelSettings) {}
+
+  get kind(): AttentionKind {
+    return this.model.kind;
+  }
+
+  logProbsMany(seqs: readonly EventSequence[]): Promise<Float64Array[]> {
+    return this.model.logProbsMany(seqs.map((s) => this.tokenizer.encode(s)));
+  }
+
+  /** The model predicts the syscall name only: its surprise per predicted token. */
+  async fieldSurpriseMany(seqs: readonly EventSequence[]): Promise<Record<string, Float64Array>[]> {
+    return (await this.logProbsMany(seqs)).map((lp) => ({ name: lp.map((x) => -x) }));
+  }
+
+  /**
+   * Per predicted token (`from`: event index, `events.length` = the end token), the `topK` earlier events it attended
+   * to most in the last block, heads averaged (`to`: event indices, −1 = the start token; `weight` in (0, 1]).
+   */
+  attentionMany(seqs: readonly EventSequence[], topK: number): Promise<AttentionRow[][]> {
+    return this.model.attentionMany(seqs.map((s) => this.tokenizer.encode(s)), topK);
+  }
+
+  incremental(): IncrementalScorer {
+    return new AttentionIncrementalScorer(this.model.config, this.model.params, this.tokenizer);
+  }
+
+  save(dir: string): Promise<string[]> {
+    return this.model.save(dir);
+  }
+
+  describe(): Record<string, SettingValue> {
+    const h = this.model.history;
+    return {
+      fields: this.tokenizer.fields.join(','), vocabulary: this.tokenizer.vocabulary('name').size, parameters: this.model.size,
+      window: this.model.config.window, epochs: h.length,
+      validLoss: h.length > 0 ? Number(Math.min(...h.map((r) => r.validLoss)).toFixed(4)) : Number.NaN,
+    };
+  }
+
+  release(): Promise<void> {
+    return this.model.release();
+  }
+}
+
+/** The network config for these settings and fitted vocabularies. */
+export function attentionConfig(kind: AttentionKind, settings: ModelSettings, tokenizer: Tokenizer): TransformerConfig {
+  const num = (k: string): number => {
+    const v = settings[k];
+    if (typeof v !== 'number') throw new RangeError(`${kind} setting ${k} missing or not a number`);
+    return v;
+  };
+  return {
+    fields: tokenizer.fields.map((f) => ({
+      name: f, vocab: tokenizer.vocabulary(f).size, encoding: FIELD_ENCODING[f].encoding,
+      dim: f === 'name' ? num('embed') : FIELD_ENCODING[f].dim,
+    })),
+    positionDim: num('positionDim'), width: num('width'), layers: num('layers'), heads: num('heads'), ffn: num('ffn'),
+    window: kind === 'transformer' ? num('context') : num('window'), globalStart: kind === 'longformer',
+    chunk: num('chunk'), batch: num('batch'), epochs: num('epochs'), patience: num('patience'), lr: num('lr'),
+    warmupSteps: num('warmup'), weightDecay: 0.01, clipNorm: 1, labelSmoothing: 0, dropout: num('dropout'),
+    threads: num('threads'), seed: num('seed'),
+  };
+}
+
+async function collect(it: AsyncIterable<EventSequence>): Promise<EventSequence[]> {
+  const out: EventSequence[] = [];
+  for await (const s of it) out.push(s);
+  return out;
+}
+
+/** The model kind `kind` (registered lazily in `MODEL_KINDS`). */
+export function attentionKind(kind: AttentionKind): ModelKind {
+  return {
+    kind,
+    async fit(data: TrainingData, settings: ModelSettings): Promise<LanguageModel> {
+      const all = await collect(data.train());
+      let valid = data.valid ? await collect(data.valid()) : [];
+      let train = all;
+      if (valid.length === 0) {
+        train = all.filter((_, i) => i % HOLD_OUT !== HOLD_OUT - 1);
+        valid = all.filter((_, i) => i % HOLD_OUT === HOLD_OUT - 1);
+      }
+      const fields = String(settings.fields).split(',') as TokenField[];
+      const tokenizer = new Tokenizer(fields, settings.minCount as number).fit(train);
+      const config = attentionConfig(kind, settings, tokenizer);
+      const checkpoint = String(settings.checkpoint ?? '');
+      const model = await AttentionModel.fit(kind, train.map((s) => tokenizer.encode(s)), valid.map((s) => tokenizer.encode(s)), config,
+        checkpoint === '' ? {} : { checkpoint: { file: checkpoint, everySteps: 200 } });
+      return new AttentionLanguageModel(model, tokenizer, settings);
+    },
+    async load(dir: string, saved: SavedModel): Promise<LanguageModel> {
+      const tokenizer = Tokenizer.fromJSON(saved.tokenizer);
+      const model = await AttentionModel.load(dir, kind);
+      const expected = attentionConfig(kind, saved.settings, tokenizer);
+      const c = model.config;
+      const same = JSON.stringify(expected.fields) === JSON.stringify(c.fields) && expected.width === c.width && expected.layers === c.layers &&
+        expected.heads === c.heads && expected.ffn === c.ffn && expected.window === c.window && expected.positionDim === c.positionDim &&
+        expected.globalStart === c.globalStart;
+      if (!same) {
+        await model.release();
+        throw new TraceError(dir, 0, `the ${kind} weights do not fit the manifest (fields, vocabularies or sizes differ)`);
+      }
+      return new AttentionLanguageModel(model, tokenizer, saved.settings);
+    },
+  };
+}
+
+export const TRANSFORMER_KIND: ModelKind = attentionKind('transformer');
