@@ -256,6 +256,48 @@ export class NgramModel {
     return out;
   }
 
+  /**
+   * Incremental scoring (`./incremental.ts`): the state of a sequence is the trie nodes of its last 0..order−1
+   * tokens, `nodes[base + k]` for k < `valid` (k = 0: the root). `startState` writes the state after `<s>` and
+   * returns its `valid`; `step` returns ln P(w | state) — the same arithmetic as `logProbs` — and advances the state
+   * past `w` in place, returning the new `valid`.
+   */
+  startState(nodes: Int32Array, base: number): number {
+    nodes[base] = 0;
+    if (this.order > 1) nodes[base + 1] = this.childOf(0, START);
+    return Math.min(2, this.order);
+  }
+
+  /** See {@link startState}; `out[outAt]` receives ln P(w | state). */
+  step(nodes: Int32Array, base: number, valid: number, w: number, out: Float64Array, outAt: number): number {
+    if (w < 0 || w >= this.vocabSize || w === PAD || w === START) throw new RangeError(`token ${w} cannot be predicted (vocabulary size ${this.vocabSize})`);
+    // The child of context k under w is both the n-gram scored at level k and the next state's context k + 1:
+    // one look-up serves both (`next` holds them; a context never seen has no longer ones either).
+    const next = this.next;
+    let p = 1 / this.predictable;
+    let k = 0;
+    for (; k < valid; k++) {
+      const h = nodes[base + k];
+      if (h < 0) break;
+      const x = this.childOf(h, w);
+      next[k] = x;
+      const tot = this.total[h];
+      if (tot <= 0) continue;
+      let num = 0;
+      if (x >= 0) {
+        const a = this.adj[x];
+        const d = this.discounts[k + 1];
+        num = Math.max(a - (a === 1 ? d[0] : a === 2 ? d[1] : d[2]), 0);
+      }
+      p = num / tot + this.gamma[h] * p;
+    }
+    for (; k < valid; k++) next[k] = -1;
+    out[outAt] = Math.log(p);
+    const m = Math.min(valid, this.order - 1);
+    for (let j = 0; j < m; j++) nodes[base + j + 1] = next[j];
+    return Math.min(valid + 1, this.order);
+  }
+
   /** Mean negative log-likelihood per predicted token (nats). */
   meanNll(seq: Int32Array): number {
     const lp = this.logProbs(seq);

@@ -1,0 +1,173 @@
+/**
+ * @module cli/watch-perf
+ * Live perf for `watch --perf`: `perf record -o - …` (perf's pipe format on stdout, no file) piped into
+ * `perf script -i - -F comm,pid,tid,cpu,time,event,trace --ns --show-lost-events`, whose text lines are parsed here
+ * into syscall events (the project's perf reader reads `perf data convert --to-ctf` output, which needs a finished
+ * perf.data file; perf's own `perf script` decodes the pipe format as it streams).
+ *
+ * Lines: `COMM PID/TID [CPU] SEC.NS: syscalls:sys_enter_NAME: arg: 0x…, arg: 0x…` / `…: syscalls:sys_exit_NAME: 0x…`
+ * (arguments and results in hex; results as signed 64-bit), or `raw_syscalls:sys_enter: NR n (a, b, …)` /
+ * `raw_syscalls:sys_exit: NR n = r` (x86-64 numbers → names). Entries and exits are paired like every reader does
+ * under `paired` (`SyscallPairer`). `PERF_RECORD_LOST` lines add to `counts.lost`; other events are counted in
+ * `otherEvents`. Timestamps are perf's monotonic clock (`-k mono`), as in `record`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { emptyCounts, type FieldValue, type PairingMode, type ReaderCounts, type SyscallEvent } from '../trace/event.js';
+import { TraceError } from '../trace/errors.js';
+import { flattenBatches, readLines } from '../trace/jsonl/lines.js';
+import { SyscallPairer } from '../trace/pairing.js';
+import { eventSpec, mmapPages, perfErrorLine } from '../trace/record/record.js';
+import { X86_64_SYSCALLS } from '../trace/syscalls/x86_64.js';
+import type { LiveSource } from './watch-source.js';
+import { UsageError } from './run.js';
+
+const LINE = /^\s*(.*?)\s+(-?\d+)\/(-?\d+)\s+\[(\d+)\]\s+(\d+)\.(\d{1,9}):\s+(\S+):\s?(.*)$/;
+
+/** A hex or decimal integer, as a number (bigint past 2^53); `signed`: read 64-bit two's complement. */
+function int(text: string, signed: boolean): number | bigint | undefined {
+  const t = text.trim();
+  if (!/^(0x[0-9a-fA-F]+|-?\d+)$/.test(t)) return undefined;
+  let v = BigInt(t);
+  if (signed) v = BigInt.asIntN(64, v);
+  return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
+}
+
+/** Parses `perf script` lines into syscall events (entries and exits, before pairing). */
+export class PerfScriptParser {
+  constructor(private readonly file: string, private readonly counts: ReaderCounts, private readonly lenient: boolean) {}
+
+  private bad(lineNo: number, why: string): void {
+    if (this.lenient) {
+      this.counts.skipped++;
+      return;
+    }
+    throw new TraceError(this.file, -1, `perf script: ${why}`, lineNo);
+  }
+
+  /** One line; appends the event it holds (if a syscall) to `out`. */
+  line(s: string, lineNo: number, out: SyscallEvent[]): void {
+    if (s.trim() === '') return;
+    const m = LINE.exec(s);
+    if (m === null) {
+      const lost = /PERF_RECORD_LOST.*?lost:?\s*(\d+)/.exec(s) ?? /LOST (\d+) events/.exec(s);
+      if (lost) {
+        this.counts.lost += Number(lost[1]);
+        return;
+      }
+      return this.bad(lineNo, 'unrecognised line');
+    }
+    const [, comm, pidT, tidT, cpuT, sec, frac, event, rest] = m as unknown as string[];
+    this.counts.events++;
+    const ts = BigInt(sec!) * 1_000_000_000n + BigInt(frac!.padEnd(9, '0'));
+    const base = { ts, cpu: Number(cpuT), pid: Number(pidT), tid: Number(tidT), proc: comm! };
+    let ev: SyscallEvent | undefined;
+    if (event!.startsWith('syscalls:sys_enter_')) {
+      const args: Record<string, FieldValue> = {};
+      for (const part of rest!.split(', ')) {
+        const c = part.indexOf(': ');
+        if (c <= 0) continue;
+        const v = int(part.slice(c + 2), false);
+        args[part.slice(0, c)] = v === undefined ? part.slice(c + 2) : v;
+      }
+      ev = { ...base, name: event!.slice('syscalls:sys_enter_'.length), phase: 'entry', args };
+    } else if (event!.startsWith('syscalls:sys_exit_')) {
+      const ret = int(rest!, true);
+      if (ret === undefined) return this.bad(lineNo, `bad result '${rest!}'`);
+      ev = { ...base, name: event!.slice('syscalls:sys_exit_'.length), phase: 'exit', args: {}, ret };
+    } else if (event === 'raw_syscalls:sys_enter' || event === 'raw_syscalls:sys_exit') {
+      const r = /^NR (-?\d+)(?: \((.*)\)| = (.*))?$/.exec(rest!.trim());
+      if (r === null) return this.bad(lineNo, `bad ${event} payload '${rest!}'`);
+      const nr = Number(r[1]);
+      const name = X86_64_SYSCALLS[nr] ?? `syscall_${nr}`;
+      if (event === 'raw_syscalls:sys_enter') {
+        const args = (r[2] ?? '').split(', ').filter((x) => x !== '').map((x) => int(`0x${x}`, false) ?? x);
+        ev = { ...base, name, phase: 'entry', args: { args } };
+      } else {
+        const ret = int(r[3] ?? '', true);
+        if (ret === undefined) return this.bad(lineNo, `bad result '${rest!}'`);
+        ev = { ...base, name, phase: 'exit', args: {}, ret };
+      }
+    } else {
+      this.counts.otherEvents++;
+      return;
+    }
+    if (ev.phase === 'entry') this.counts.syscallEntries++;
+    else this.counts.syscallExits++;
+    out.push(ev);
+  }
+}
+
+/** The `perf record` argv for streaming: syscall tracepoints of a process, a command, or the whole system. */
+export function perfLiveArgs(target: { pid: number } | { command: string[] } | { system: true }, events: 'syscalls' | 'raw_syscalls'): string[] {
+  const args = ['record', '-q', '-o', '-', '-k', 'mono', '-m', String(mmapPages()), '-e', eventSpec(events)];
+  if ('pid' in target) return [...args, '-p', String(target.pid)];
+  if ('command' in target) return [...args, '--', ...target.command];
+  return [...args, '-a'];
+}
+
+export const PERF_SCRIPT_ARGS = ['script', '-i', '-', '-F', 'comm,pid,tid,cpu,time,event,trace', '--ns', '--show-lost-events'];
+
+/** perf record | perf script, parsed as it streams. */
+export function perfSource(target: { pid: number } | { command: string[] } | { system: true }, events: 'syscalls' | 'raw_syscalls',
+  pairing: PairingMode, lenient: boolean): LiveSource {
+  const label = 'pid' in target ? `perf -p ${target.pid}` : 'command' in target ? `perf -- ${target.command.join(' ')}` : 'perf -a';
+  const counts: ReaderCounts = emptyCounts();
+  let rec: ChildProcess | undefined;
+  let stopped = false;
+  const stop = (): void => {
+    stopped = true;
+    if (rec && rec.exitCode === null && rec.signalCode === null) rec.kill('SIGINT'); // perf record flushes and ends the pipe
+  };
+  return { format: 'perf-script', path: label, counts, stop, [Symbol.asyncIterator]: () => flattenBatches(batches()) };
+
+  async function* batches(): AsyncGenerator<SyscallEvent[], void, undefined> {
+    const r = spawn('perf', perfLiveArgs(target, events), { stdio: ['inherit', 'pipe', 'pipe'] });
+    rec = r;
+    const started = await new Promise<Error | null>((resolve) => { r.once('spawn', () => resolve(null)); r.once('error', resolve); });
+    if (started !== null) {
+      const why = (started as NodeJS.ErrnoException).code === 'ENOENT' ? 'perf is not installed (apt-get install linux-perf)' : started.message;
+      throw new UsageError(`${label}: cannot start: ${why}`);
+    }
+    if (stopped) stop();
+    let recErr = '';
+    r.stderr!.setEncoding('utf8');
+    r.stderr!.on('data', (d: string) => { if (recErr.length < 64 * 1024) recErr += d; });
+    // 'exit', not 'close': perf record's stdout is handed to perf script, so it never ends on our side.
+    const recDone = new Promise<number | null>((resolve) => r.once('exit', (code) => resolve(code)));
+    const script = spawn('perf', PERF_SCRIPT_ARGS, { stdio: [r.stdout!, 'pipe', 'pipe'] });
+    let scriptErr = '';
+    script.stderr!.setEncoding('utf8');
+    script.stderr!.on('data', (d: string) => { if (scriptErr.length < 64 * 1024) scriptErr += d; });
+    const parser = new PerfScriptParser(label, counts, lenient);
+    const pairer = pairing === 'paired' ? new SyscallPairer(counts) : undefined;
+    let lineNo = 0;
+    try {
+      for await (const batch of readLines(script.stdout as Readable, label)) {
+        const raw: SyscallEvent[] = [];
+        for (const line of batch) {
+          lineNo++;
+          if (line === null) parser.line('', lineNo, raw);
+          else parser.line(line, lineNo, raw);
+        }
+        if (!pairer) {
+          yield raw;
+          continue;
+        }
+        const out: SyscallEvent[] = [];
+        for (const ev of raw) pairer.push(ev, out);
+        yield out;
+      }
+      if (pairer) {
+        const out: SyscallEvent[] = [];
+        pairer.flush(out);
+        yield out;
+      }
+      const code = await recDone;
+      if (code !== 0 && !stopped && counts.events === 0) throw new UsageError(`${label}: ${perfErrorLine(recErr || scriptErr)}`);
+    } finally {
+      stop();
+      if (script.exitCode === null && script.signalCode === null) script.kill('SIGTERM');
+    }
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * @module cli/watch.test
+ * `watch` as a user runs it: on a recorded trace it prints the per-sequence perplexities `score` prints, Falco-style
+ * alerts and a summary; from stdin too; on a live `strace` and a live `perf` of a small program it scores what the
+ * program does (skipped, saying why, where the tool is missing or may not trace); Ctrl-C on a live stream ends with a
+ * clean summary; bad input ends with one line naming the file and line, exit code 2. The `perf script` line parser on
+ * lines perf 6 printed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { projectData } from '../testing/paths.js';
+import { emptyCounts, type SyscallEvent } from '../trace/event.js';
+import { PerfScriptParser } from './watch-perf.js';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+const IO = projectData('web-demo', 'io.jsonl.gz');
+const NORMAL = projectData('web-demo', 'normal.jsonl.gz');
+const SOCKET = projectData('web-demo', 'socket.jsonl.gz');
+
+function cli(args: string[], input?: string | Buffer): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', maxBuffer: 256 << 20, input });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'sa-watch-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+let reqModel: string | undefined;
+function requestModel(): string {
+  if (reqModel) return reqModel;
+  const dir = join(tmp, 'ngram-request');
+  const r = cli(['train', '--model', 'ngram', '--train', NORMAL, '--segment', 'request', '-o', dir]);
+  assert.equal(r.code, 0, r.err);
+  return (reqModel = dir);
+}
+
+type Line = Record<string, unknown>;
+const lines = (out: string): Line[] => out.trim().split('\n').map((l) => JSON.parse(l) as Line);
+
+test('watch on a recorded trace prints the perplexities score prints, Falco-style alerts and a summary', () => {
+  const model = requestModel();
+  const w = cli(['watch', '--model', model, '--input', IO]);
+  assert.equal(w.code, 0, w.err);
+  const recs = lines(w.out);
+  const s = cli(['score', '--model', model, IO, '--json']);
+  assert.equal(s.code, 0, s.err);
+  const scored = new Map((JSON.parse(s.out).sequences as { id: string; perplexity: number; novel: boolean; length: number }[]).map((x) => [x.id, x]));
+  const seqs = recs.filter((r) => r.type === 'sequence');
+  assert.equal(seqs.length, scored.size);
+  for (const r of seqs) {
+    const want = scored.get(r.id as string);
+    assert.ok(want, `${String(r.id)} not scored by score`);
+    assert.ok(Math.abs((r.perplexity as number) - want.perplexity) <= 1e-9 * want.perplexity, `${String(r.id)}: ${String(r.perplexity)} vs ${want.perplexity}`);
+    assert.equal(r.novel, want.novel);
+    assert.equal(r.length, want.length);
+  }
+  const alerts = recs.filter((r) => 'rule' in r);
+  assert.ok(alerts.length > 0);
+  for (const a of alerts) {
+    for (const k of ['time', 'priority', 'rule', 'output', 'output_fields', 'source', 'tags', 'hostname']) assert.ok(k in a, k);
+    const f = a.output_fields as Record<string, unknown>;
+    for (const k of ['seq.id', 'proc.name', 'proc.pid', 'thread.tid', 'seq.score', 'seq.threshold', 'seq.top_events', 'evt.lost']) assert.ok(k in f, k);
+  }
+  const summary = recs[recs.length - 1]!;
+  assert.equal(summary.type, 'summary');
+  assert.equal(summary.sequences, scored.size);
+  assert.equal(summary.alerts, alerts.length);
+  assert.equal((summary.dropped as Record<string, number>).sequences, 0);
+  assert.match(w.err, /prefix thresholds \(q 0\.99\) from 300 normal sequences/);
+  assert.match(w.err, /watch: 16237 events, 600 sequences/);
+
+  // The same from stdin, alerts only.
+  const p = cli(['watch', '--model', model, '--input', '-', '--alerts-only', '--no-calibrate'], gunzipSync(readFileSync(IO)));
+  assert.equal(p.code, 0, p.err);
+  const precs = lines(p.out);
+  assert.ok(precs.every((r) => 'rule' in r || r.type === 'summary'));
+  assert.equal(precs[precs.length - 1]!.sequences, scored.size);
+});
+
+test('watch: Ctrl-C (SIGINT) on a live stream ends with a clean summary', async () => {
+  const model = requestModel();
+  const child = spawn(process.execPath, [MAIN, 'watch', '--model', model, '--input', '-', '--no-calibrate'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const guard = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const firstLine = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n')) resolve(); }));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  child.stdin.on('error', () => {}); // watch closes its stdin when interrupted: a write still in flight gets EPIPE
+  child.stdin.write(gunzipSync(readFileSync(IO))); // and stdin stays open, as a live source's would
+  await firstLine;
+  child.kill('SIGINT');
+  const code = await exited;
+  clearTimeout(guard);
+  child.stdin.destroy();
+  assert.equal(code, 0, err);
+  const recs = lines(out);
+  const summary = recs[recs.length - 1]!;
+  assert.equal(summary.type, 'summary');
+  assert.equal(summary.interrupted, true);
+  assert.ok((summary.events as number) > 0);
+  assert.equal(summary.open, 0);
+  assert.equal(summary.sequences, recs.filter((r) => r.type === 'sequence').length);
+  assert.match(err, /watch: interrupted, finishing/);
+  assert.match(err, /^watch: \d+ events, \d+ sequences/m);
+});
+
+test('watch: bad input ends with one line naming the file and line, exit code 2', () => {
+  const model = requestModel();
+  const text = gunzipSync(readFileSync(IO)).toString('utf8').split('\n');
+  const bad = [...text.slice(0, 50), '{"ts":"12", broken', ...text.slice(50, 60)].join('\n') + '\n';
+  const file = join(tmp, 'bad.jsonl');
+  writeFileSync(file, bad);
+  for (const [args, input, where] of [[['--input', file], undefined, `${file}:line 51: `], [['--input', '-'], bad, '<stdin>:line 51: ']] as const) {
+    const r = cli(['watch', '--model', model, '--no-calibrate', ...args], input);
+    assert.equal(r.code, 2, r.err);
+    const errLines = r.err.trim().split('\n');
+    const last = errLines[errLines.length - 1]!;
+    assert.ok(last.startsWith(`syscall-anomaly: ${where}`), last);
+    assert.doesNotMatch(r.err, /\n\s+at /); // no stack
+  }
+  const g = cli(['watch', '--model', model, '--input', '-'], 'hello\n');
+  assert.equal(g.code, 2);
+  assert.match(g.err, /^syscall-anomaly: <stdin>:byte 0: unknown format on stdin/m);
+  const u = cli(['watch', '--model', model, '--input', file, '--strace']);
+  assert.equal(u.code, 2);
+  assert.match(u.err, /give exactly one source/);
+});
+
+test('watch --strace scores a small program live', (t) => {
+  const probe = spawnSync('strace', ['-f', '-o', '/dev/null', '/bin/true'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    t.skip(`strace cannot run here: ${probe.error ? probe.error.message : probe.stderr.trim().split('\n')[0]}`);
+    return;
+  }
+  const dir = join(tmp, 'ngram-thread');
+  const tr = cli(['train', '--model', 'ngram', '--train', SOCKET, '--segment', 'thread', '-o', dir]);
+  assert.equal(tr.code, 0, tr.err);
+  const r = cli(['watch', '--model', dir, '--strace', '--', '/bin/ls', '/']);
+  assert.equal(r.code, 0, r.err);
+  const recs = r.out.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
+  const seqs = recs.filter((x) => x.type === 'sequence');
+  assert.ok(seqs.some((x) => x.process === 'ls' && (x.length as number) > 20 && (x.perplexity as number) > 1), JSON.stringify(seqs));
+  const summary = recs[recs.length - 1]!;
+  assert.equal(summary.type, 'summary');
+  assert.equal(summary.format, 'strace');
+  assert.ok((summary.events as number) > 20);
+  assert.equal(summary.sequences, seqs.length);
+});
+
+test('perf script lines: tracepoint and raw syscalls, signed results, lost records; a bad line names the line', () => {
+  const counts = emptyCounts();
+  const p = new PerfScriptParser('perf -- cat', counts, false);
+  const out: SyscallEvent[] = [];
+  const lines = [
+    '             cat 19228/19228 [000]  9443.459224688: syscalls:sys_enter_openat: dfd: 0xffffff9c, filename: 0x7f1051f830b1, flags: 0x00080000, mode: 0x00000000',
+    '             cat 19360/19360 [001]  9463.058227549:                     syscalls:sys_exit_read: 0x340',
+    '      my prog 7/8 [001]  9463.058227550:                     syscalls:sys_exit_openat: 0xfffffffffffffffe',
+    '             cat 19344/19344 [000]  9461.479644904: raw_syscalls:sys_enter: NR 12 (0, 7ffe9459fa4c, 0, 37f, 0, 0)',
+    '             cat 19344/19344 [000]  9461.479646547:  raw_syscalls:sys_exit: NR 12 = 94367528136704',
+    '             cat 19344/19344 [000]  9461.479646548:  sched:sched_switch: prev_comm=cat',
+    '0x1a8 [0x30]: PERF_RECORD_LOST lost 12', // perf_event__fprintf_lost's shape
+  ];
+  lines.forEach((l, i) => p.line(l, i + 1, out));
+  assert.equal(out.length, 5);
+  assert.deepEqual(out.map((e) => [e.name, e.phase, e.proc, e.pid, e.tid, e.cpu]), [
+    ['openat', 'entry', 'cat', 19228, 19228, 0], ['read', 'exit', 'cat', 19360, 19360, 1], ['openat', 'exit', 'my prog', 7, 8, 1],
+    ['brk', 'entry', 'cat', 19344, 19344, 0], ['brk', 'exit', 'cat', 19344, 19344, 0],
+  ]);
+  assert.equal(out[0]!.ts, 9443_459224688n);
+  assert.equal(out[0]!.args.dfd, 0xffffff9c);
+  assert.equal(out[1]!.ret, 0x340);
+  assert.equal(out[2]!.ret, -2);
+  assert.equal(out[4]!.ret, 94367528136704);
+  assert.equal(counts.otherEvents, 1);
+  assert.equal(counts.lost, 12);
+  assert.throws(() => p.line('garbage', 7, out), (e: Error) => /perf -- cat:line 7: perf script: unrecognised line/.test(e.message));
+});
+
+test('watch --perf scores a small program live', (t) => {
+  const probe = spawnSync('perf', ['record', '-q', '-o', '/dev/null', '-e', 'raw_syscalls:sys_enter', '--', '/bin/true'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    t.skip(`perf cannot record here: ${probe.error ? probe.error.message : probe.stderr.trim().split('\n')[0]}`);
+    return;
+  }
+  const dir = join(tmp, 'ngram-thread-perf');
+  const tr = cli(['train', '--model', 'ngram', '--train', SOCKET, '--segment', 'thread', '-o', dir]);
+  assert.equal(tr.code, 0, tr.err);
+  const r = cli(['watch', '--model', dir, '--no-calibrate', '--perf', '--raw-syscalls', '--', '/bin/ls', '/']);
+  assert.equal(r.code, 0, r.err);
+  const recs = lines(r.out);
+  const seqs = recs.filter((x) => x.type === 'sequence');
+  assert.ok(seqs.some((x) => x.process === 'ls' && (x.length as number) > 20 && (x.perplexity as number) > 1), JSON.stringify(seqs));
+  const summary = recs[recs.length - 1]!;
+  assert.equal(summary.format, 'perf-script');
+  assert.equal(summary.sequences, seqs.length);
+});

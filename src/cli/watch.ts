@@ -1,0 +1,187 @@
+/**
+ * @module cli/watch
+ * `syscall-anomaly watch --model M (--input FILE|- | --strace|--perf (--pid P | -- command…))`: scores events live
+ * (`--perf` alone: the whole system)
+ * (`detect/live.ts`) and prints JSON lines on stdout as things happen — one per finished sequence
+ * (`{"type":"sequence","id",…,"perplexity","novel"}`), one Falco-style alert (`{"time","priority","rule","output",
+ * "output_fields",…}`) as soon as a running sequence passes the threshold for its length — then a summary
+ * (`{"type":"summary",…}`, and one line on stderr) at end of input or on Ctrl-C (SIGINT; a second one exits at once).
+ *
+ * Prefix thresholds come from `--calibrate <normal data>` (quantiles of prefix perplexities at each checkpoint
+ * length, computed at start-up); without it a running sequence is held to the model's sequence threshold once it has
+ * `--min-events` events (default 16), at 16, 32, 64, … events.
+ */
+import type { Command } from 'commander';
+import { action, UsageError } from './run.js';
+
+export interface WatchArgs {
+  model: string;
+  input?: string;
+  strace: boolean;
+  /** perf record | perf script (a --pid, a command, or the whole system). */
+  perf: boolean;
+  /** With perf: raw_syscalls tracepoints (numbers; 2 tracepoints instead of ~700 per CPU) instead of syscalls:*. */
+  rawSyscalls: boolean;
+  pid?: number;
+  command: string[];
+  threshold: string;
+  /** Normal data for prefix thresholds; undefined: the model's validation data when found; false: none. */
+  calibrate?: string | false;
+  prefixQuantile: number;
+  minEvents?: number;
+  maxOpen?: number;
+  batch?: number;
+  latencyMs?: number;
+  alertsOnly: boolean;
+  lenient: boolean;
+}
+
+function positiveInt(flag: string, text: string): number {
+  const v = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
+  return v;
+}
+
+export function registerWatchCommand(program: Command): void {
+  program
+    .command('watch')
+    .description('score syscall events live as they arrive: a JSON line per finished sequence, Falco-style alerts on running ones')
+    .requiredOption('--model <dir>', 'model folder written by train (a kind with incremental scoring: ngram, lstm, …)')
+    .option('--input <trace>', "a recorded trace (any format), or '-' for stdin (syscall-anomaly JSONL or strace -f -ttt -T text)")
+    .option('--strace', 'run strace -f -yy -ttt -T: attach to --pid, or start the command given after --')
+    .option('--perf', 'run perf record -o - | perf script (syscall tracepoints): of --pid, of the command after --, or system-wide')
+    .option('--raw-syscalls', 'with --perf: raw_syscalls:sys_enter/sys_exit (numbers only; far quicker to start and stop) instead of syscalls:*')
+    .option('-p, --pid <pid>', 'with --strace or --perf: the process to watch')
+    .option('--threshold <which>', "novel above: 'quantile' (the label-free threshold), 'best-f1', or a perplexity", 'quantile')
+    .option('--calibrate <data>', "normal data to calibrate per-length prefix thresholds on at start-up (default: the model's validation data, or its held-out training sequences, when the files are there)")
+    .option('--no-calibrate', 'no prefix calibration: running sequences are held to the sequence threshold')
+    .option('--prefix-quantile <q>', 'the quantile of normal prefix perplexities for prefix thresholds (default 0.99)')
+    .option('--min-events <n>', 'events a running sequence needs before it can alert; checkpoints at n, 2n, 4n, … (default 16)')
+    .option('--max-open <n>', 'most sequences open at once; beyond it new sequences are dropped and counted (default 10000)')
+    .option('--batch <n>', 'queued events that start a scoring round (default 8192)')
+    .option('--latency-ms <ms>', 'score queued events at most this long after they arrive (default 50 for stdin, strace and perf; 0 for files)')
+    .option('--alerts-only', 'print alerts and the summary, not every finished sequence')
+    .option('--lenient', 'skip damaged records (counted) instead of failing')
+    .argument('[command...]', 'with --strace or --perf: the command to start and watch (after --)')
+    .action(action(async (command: string[], o: Record<string, string | boolean | undefined>) => {
+      const str = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
+      const pidText = str('pid');
+      const args: WatchArgs = {
+        model: str('model')!, input: str('input'), strace: o.strace === true, perf: o.perf === true, rawSyscalls: o.rawSyscalls === true, command,
+        pid: pidText !== undefined ? positiveInt('--pid', pidText) : undefined,
+        threshold: str('threshold') ?? 'quantile', calibrate: o.calibrate === false ? false : str('calibrate'),
+        prefixQuantile: 0.99, alertsOnly: o.alertsOnly === true, lenient: o.lenient === true,
+      };
+      const pq = str('prefixQuantile');
+      if (pq !== undefined) {
+        if (args.calibrate === false) throw new UsageError('--prefix-quantile does not apply with --no-calibrate');
+        const v = Number(pq);
+        if (pq.trim() === '' || !(v > 0 && v <= 1)) throw new UsageError(`--prefix-quantile must be a number in (0, 1], got '${pq}'`);
+        args.prefixQuantile = v;
+      }
+      for (const [k, flag] of [['minEvents', '--min-events'], ['maxOpen', '--max-open'], ['batch', '--batch']] as const) {
+        const t = str(k);
+        if (t !== undefined) args[k] = positiveInt(flag, t);
+      }
+      const lat = str('latencyMs');
+      if (lat !== undefined) {
+        const v = Number(lat);
+        if (lat.trim() === '' || !(v >= 0) || !Number.isFinite(v)) throw new UsageError(`--latency-ms must be a number >= 0, got '${lat}'`);
+        args.latencyMs = v;
+      }
+      const sources = (args.input !== undefined ? 1 : 0) + (args.strace ? 1 : 0) + (args.perf ? 1 : 0);
+      if (sources !== 1) throw new UsageError('watch: give exactly one source: --input <trace|->, --strace or --perf (--pid P or -- command…)');
+      if (args.strace && (args.pid === undefined) === (command.length === 0)) {
+        throw new UsageError('watch --strace: give either --pid P or a command after --, not both or neither');
+      }
+      if (args.rawSyscalls && !args.perf) throw new UsageError('--raw-syscalls applies with --perf');
+      if (args.perf && args.pid !== undefined && command.length > 0) throw new UsageError('watch --perf: give --pid P or a command after --, not both');
+      if (args.input !== undefined && (args.pid !== undefined || command.length > 0)) throw new UsageError('watch: --pid and a command apply with --strace or --perf');
+      await watchCommand(args);
+    }));
+}
+
+export async function watchCommand(a: WatchArgs): Promise<void> {
+  const [{ loadModelFolder }, { watchEvents }, { calibratePrefixThresholds }, score, src, { openData, parseDataArg }] = await Promise.all([
+    import('../models/folder.js'), import('../detect/live.js'), import('../detect/live-thresholds.js'), import('./score.js'),
+    import('./watch-source.js'), import('../features/dataset.js'),
+  ]);
+  const { filterByPosition } = await import('../features/dataset.js');
+  const { HOLD_OUT } = await import('./train.js');
+  const { manifest, model } = await loadModelFolder(a.model);
+  try {
+    if (!model.incremental) throw new UsageError(`${a.model}: model kind '${model.kind}' cannot score incrementally (watch needs one that can)`);
+    const th = score.chooseThreshold(manifest, score.parseThresholdChoice(a.threshold), a.model);
+    const pairing = manifest.input.pairing;
+    const minEvents = a.minEvents ?? 16;
+    // A recorded trace or stdin is opened first, so that a bad one fails before calibration; strace starts after it.
+    const recorded = a.strace || a.perf ? undefined : a.input === '-' ? await src.stdinSource(pairing, a.lenient) : await src.fileSource(a.input!, pairing, a.lenient);
+    let prefix;
+    const normal = await calibrationData(manifest, a);
+    if (normal !== undefined) {
+      const seqs = openData(normal.spec, score.readingFor(manifest, a.lenient));
+      prefix = await calibratePrefixThresholds(model, normal.heldOut ? filterByPosition(seqs, (i) => i % HOLD_OUT === HOLD_OUT - 1) : seqs,
+        a.prefixQuantile, minEvents, manifest.segmentation.maxLength);
+      process.stderr.write(`watch: prefix thresholds (q ${a.prefixQuantile}) from ${prefix.sequences} normal sequences of ${normal.what}: ` +
+        `${prefix.points.map((p) => `${p.length} events → ${p.value.toPrecision(4)}`).join(', ') || 'none (too few long sequences)'}\n`);
+    } else {
+      process.stderr.write(`watch: no prefix calibration: running sequences are held to the sequence threshold from ${minEvents} events on\n`);
+    }
+    const target = a.pid !== undefined ? { pid: a.pid } : a.command.length > 0 ? { command: a.command } : { system: true as const };
+    const source = a.strace
+      ? src.straceSource(target as { pid: number } | { command: string[] }, pairing, a.lenient)
+      : a.perf ? (await import('./watch-perf.js')).perfSource(target, a.rawSyscalls ? 'raw_syscalls' : 'syscalls', pairing, a.lenient) : recorded!;
+    const live = a.strace || a.perf || a.input === '-';
+    const run = watchEvents(model, source, {
+      segmentation: manifest.segmentation, threshold: th.value, thresholdName: th.name, prefix, minEvents,
+      maxOpen: a.maxOpen, batchEvents: a.batch, latencyMs: a.latencyMs ?? (live ? 50 : 0), lost: () => source.counts.lost,
+    });
+    let interrupts = 0;
+    const onSigint = (): void => {
+      if (++interrupts > 1) process.exit(130);
+      process.stderr.write('watch: interrupted, finishing…\n');
+      run.stop();
+      source.stop();
+    };
+    process.on('SIGINT', onSigint);
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+    try {
+      for await (const r of run) {
+        if (r.type === 'alert') process.stdout.write(JSON.stringify(r.alert) + '\n');
+        else if (!a.alertsOnly) process.stdout.write(JSON.stringify(r) + '\n');
+      }
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+    const s = run.summary();
+    const c = source.counts;
+    const summary = { type: 'summary', source: source.path, format: source.format, interrupted: interrupts > 0, ...s, reader: { skipped: c.skipped, unmatchedEntries: c.unmatchedEntries } };
+    process.stdout.write(JSON.stringify(summary) + '\n');
+    const d = s.dropped;
+    process.stderr.write(`watch: ${s.events} events, ${s.sequences} sequences (${s.novel} novel), ${s.alerts} alerts; dropped: ` +
+      `${d.sequences} sequences / ${d.events} events over --max-open, ${d.byCap} events past the length cap, ${d.unassigned} outside any sequence; ` +
+      `${s.lost} lost by the tracer; ${(s.events / Math.max(s.seconds, 1e-9)).toFixed(0)} events/s\n`);
+  } finally {
+    await model.release();
+  }
+}
+
+/** Where prefix thresholds are calibrated: `--calibrate`, else the model's own normal validation data when present. */
+async function calibrationData(manifest: import('../models/folder.js').ModelManifest, a: WatchArgs):
+  Promise<{ spec: import('../features/dataset.js').DataSpec; heldOut: boolean; what: string } | undefined> {
+  const { parseDataArg } = await import('../features/dataset.js');
+  const { existsSync } = await import('node:fs');
+  if (a.calibrate === false) return undefined;
+  if (a.calibrate !== undefined) return { spec: parseDataArg(a.calibrate), heldOut: false, what: a.calibrate };
+  const t = manifest.training;
+  const found = (arg: string): boolean => existsSync(parseDataArg(arg).path);
+  if (t.valid !== undefined) {
+    if (found(t.valid.data)) return { spec: parseDataArg(t.valid.data), heldOut: false, what: `${t.valid.data} (the model's validation data)` };
+  } else if (t.heldOut > 0 && found(t.train.data)) {
+    return { spec: parseDataArg(t.train.data), heldOut: true, what: `${t.train.data} (the model's held-out training sequences)` };
+  }
+  return undefined;
+}

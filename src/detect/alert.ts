@@ -1,0 +1,85 @@
+/**
+ * @module detect/alert
+ * Alerts in Falco's JSON output conventions (`json_output: true`): `time` (RFC 3339, UTC, nanoseconds when the
+ * event clock has them), `priority` (Falco's levels), `rule`, `output` (one readable sentence), `output_fields`
+ * (dotted field names, as Falco's `proc.name`, `proc.pid`, `thread.tid`, `evt.time`), `source`, `tags` and
+ * `hostname`. A consumer of Falco alerts (falcosidekick, a SIEM rule) reads them unchanged.
+ */
+import { hostname } from 'node:os';
+
+/** Falco's priorities, most severe first. */
+export type FalcoPriority = 'Emergency' | 'Alert' | 'Critical' | 'Error' | 'Warning' | 'Notice' | 'Informational' | 'Debug';
+
+export interface FalcoAlert {
+  time: string;
+  priority: FalcoPriority;
+  rule: string;
+  output: string;
+  source: string;
+  tags: string[];
+  hostname: string;
+  output_fields: Record<string, string | number | boolean | null | { name: string; surprise: number }[]>;
+}
+
+/** The rule of every language-model alert. */
+export const NOVEL_SEQUENCE_RULE = 'Novel syscall sequence';
+export const ALERT_SOURCE = 'syscall-anomaly';
+
+/** What an alert says about one running or finished sequence. */
+export interface SequenceAlertFacts {
+  /** Event time (ns since the epoch, or since trace start when the source has no absolute clock). */
+  ts: bigint;
+  seqId: string;
+  proc: string;
+  pid: number;
+  tid: number;
+  /** Events scored so far (the prefix length), and whether the sequence has ended. */
+  length: number;
+  final: boolean;
+  /** Perplexity of the prefix (of the whole sequence, end token included, when final). */
+  score: number;
+  threshold: number;
+  /** Where the threshold came from, e.g. `prefix q=0.99 @64` or `labelFree q=0.99`. */
+  thresholdName: string;
+  /** The most surprising events so far, most surprising first: name and −ln P in nats. */
+  top: { name: string; surprise: number }[];
+  /** Events the tracer lost while the sequence was open (its scores may be off by what is missing). */
+  lost: number;
+  model: string;
+}
+
+/** ns timestamps before 2001 are not wall-clock times (the source had no absolute clock). */
+const EPOCH_FLOOR_NS = 978_307_200_000_000_000n;
+
+/** RFC 3339 UTC with nanoseconds, e.g. `2026-11-22T23:40:51.123456789Z`. */
+export function rfc3339Ns(ns: bigint): string {
+  const ms = ns / 1_000_000n;
+  const iso = new Date(Number(ms)).toISOString(); // …T23:40:51.123Z
+  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0');
+  return `${iso.slice(0, 19)}.${frac}Z`;
+}
+
+let host: string | undefined;
+
+/** A Falco-style alert for a sequence whose (prefix) perplexity passed its threshold. */
+export function sequenceAlert(f: SequenceAlertFacts, now: () => Date = () => new Date()): FalcoAlert {
+  const wall = f.ts >= EPOCH_FLOOR_NS;
+  const time = wall ? rfc3339Ns(f.ts) : now().toISOString();
+  const ratio = f.score / f.threshold;
+  const priority: FalcoPriority = ratio >= 2 ? 'Error' : 'Warning';
+  const top = f.top.slice(0, 3).map((t) => `${t.name} (${t.surprise.toFixed(1)} nats)`).join(', ');
+  const proc = f.proc === '' ? '?' : f.proc;
+  const output = `${f.final ? 'Novel' : 'Running'} syscall sequence ${f.seqId} of ${proc} (pid ${f.pid}, tid ${f.tid}): perplexity ` +
+    `${f.score.toPrecision(4)} ${f.final ? 'over all' : 'after'} ${f.length} events exceeds ${f.threshold.toPrecision(4)}` +
+    (top ? `; most surprising: ${top}` : '') + (f.lost > 0 ? `; ${f.lost} events lost meanwhile` : '');
+  host ??= hostname();
+  return {
+    time, priority, rule: NOVEL_SEQUENCE_RULE, output, source: ALERT_SOURCE, tags: ['syscall', 'anomaly', f.model],
+    hostname: host,
+    output_fields: {
+      'evt.time': f.ts.toString(), 'evt.time.wall': wall, 'seq.id': f.seqId, 'proc.name': f.proc, 'proc.pid': f.pid,
+      'thread.tid': f.tid, 'seq.length': f.length, 'seq.final': f.final, 'seq.score': f.score, 'seq.threshold': f.threshold,
+      'seq.threshold_name': f.thresholdName, 'seq.top_events': f.top, 'evt.lost': f.lost, 'model.kind': f.model,
+    },
+  };
+}

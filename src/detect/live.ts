@@ -1,0 +1,440 @@
+/**
+ * @module detect/live
+ * Live scoring of an event stream (`watch`, `serve`): events are cut into sequences as the model was trained
+ * (`live-segment.ts`), each open sequence is advanced by the model's incremental scorer (`models/stream.ts`) as its
+ * events arrive, and the run yields one `SequenceResult` per finished sequence (perplexity, novel or not) and an
+ * `AlertRecord` (Falco conventions, `alert.ts`) as soon as a running sequence passes the threshold for its length.
+ *
+ * Batching: events are queued per sequence; a scoring round pushes one event of every sequence with queued events
+ * in one model call (≤ `maxBatch` sequences a call), rounds repeat until the queues are empty, then the sequences
+ * that ended are closed, together. Rounds run when `batchEvents` events are queued, at end of input, and — with
+ * `latencyMs` > 0, for live sources — at most that long after the first queued event arrived.
+ *
+ * Alerts on prefixes: a running sequence is tested when its scored length reaches a checkpoint — `minEvents`,
+ * 2·`minEvents`, 4·`minEvents`, … — against the prefix threshold calibrated for that length
+ * (`live-thresholds.ts`), or the model's sequence threshold where none was calibrated; at most one alert per
+ * sequence. A finished sequence that is novel and has not alerted yet alerts when it ends. A few early events
+ * therefore never alert, and a normal prefix passes a calibrated checkpoint with probability about 1 − q.
+ *
+ * Bounded memory: at most `maxOpen` sequences are open; a sequence that would open beyond that is not scored and
+ * its events are counted as dropped (`summary().dropped`), never silently. Queued events are at most `batchEvents`
+ * (plus one finished request for the `request` segmentation); the caller's source is not read meanwhile, so a pipe
+ * pushes back on its writer. Per sequence only its running sums and its `topK` most surprising events are kept.
+ */
+import type { SyscallEvent } from '../trace/event.js';
+import type { Segmentation } from '../features/sequences/index.js';
+import type { LanguageModel } from '../models/language-model.js';
+import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
+import { sequenceAlert, type FalcoAlert } from './alert.js';
+import { createLiveSegmenter, type LiveSegmenter, type LiveSink } from './live-segment.js';
+import { prefixThresholdAt, type PrefixThresholds } from './live-thresholds.js';
+
+export interface WatchOptions {
+  /** How the model cuts sequences (the model folder's `segmentation`). */
+  segmentation: { kind: Segmentation; maxLength: number };
+  /** Perplexity above which a finished sequence is novel (e.g. the model's label-free threshold). */
+  threshold: number;
+  /** Name of that threshold, for alerts (default `sequence`). */
+  thresholdName?: string;
+  /** Per-length prefix thresholds; without them the sequence threshold applies at every checkpoint. */
+  prefix?: PrefixThresholds;
+  /** Scored events before a running sequence may alert; first checkpoint (default 16, or `prefix.minEvents`). */
+  minEvents?: number;
+  /** Most sequences open at once (default 10,000). */
+  maxOpen?: number;
+  /** Queued events that start a scoring round (default 8,192). */
+  batchEvents?: number;
+  /** Most sequences in one model call (default 256). */
+  maxBatch?: number;
+  /** Score queued events at most this many ms after they arrive (0: only by count and at end; default 0). */
+  latencyMs?: number;
+  /** Most surprising events kept per sequence for alerts (default 5). */
+  topK?: number;
+  /** Events the tracer has lost so far (read at each sequence's open and alert). */
+  lost?: () => number;
+}
+
+/** One finished sequence. */
+export interface SequenceResult {
+  type: 'sequence';
+  id: string;
+  process: string;
+  pid: number;
+  tid: number;
+  /** Events scored (the end token not counted). */
+  length: number;
+  truncated: boolean;
+  perplexity: number;
+  novel: boolean;
+  threshold: number;
+  /** Whether an alert was raised for it (while running, or at its end). */
+  alerted: boolean;
+}
+
+export interface AlertRecord {
+  type: 'alert';
+  alert: FalcoAlert;
+}
+
+export type WatchRecord = SequenceResult | AlertRecord;
+
+export interface WatchSummary {
+  /** Events read from the source. */
+  events: number;
+  /** Sequences finished and scored. */
+  sequences: number;
+  /** Sequences still open (0 once the run has ended). */
+  open: number;
+  alerts: number;
+  novel: number;
+  dropped: {
+    /** Sequences not scored because `maxOpen` were open, and their events. */
+    sequences: number;
+    events: number;
+    /** Events past a sequence's length cap (the sequence ends with the truncate token). */
+    byCap: number;
+    /** Events that belong to no sequence (connection / request segmentations). */
+    unassigned: number;
+  };
+  /** Events the tracer lost (from `options.lost`). */
+  lost: number;
+  /** Model calls (scoring rounds' pushes and closes) and the events they scored. */
+  modelCalls: number;
+  seconds: number;
+}
+
+/** A running watch: records as they come, a summary at any time, and `stop()` to end at the next event. */
+export interface WatchRun extends AsyncIterable<WatchRecord> {
+  summary(): WatchSummary;
+  /** Ends the run: what is queued is scored, open sequences are ended (as at end of input), the summary is final. */
+  stop(): void;
+}
+
+/** Per open sequence. */
+class LiveSeq {
+  readonly pending: SyscallEvent[] = [];
+  queued = false;
+  ending = false;
+  endTruncated = false;
+  truncated = false;
+  length = 0;
+  n = 0;
+  sum = 0;
+  nextCheck: number;
+  alerted = false;
+  proc: string;
+  readonly pid: number;
+  readonly tid: number;
+  readonly topName: string[] = [];
+  readonly topSurprise: number[] = [];
+  lastTs: bigint;
+
+  constructor(readonly id: string, readonly handle: StreamHandle, first: SyscallEvent, readonly lost0: number, minEvents: number) {
+    this.proc = first.proc;
+    this.pid = first.pid;
+    this.tid = first.tid;
+    this.lastTs = first.ts;
+    this.nextCheck = minEvents;
+  }
+
+  /** Keeps the `k` most surprising events (unordered; sorted when reported). */
+  keepTop(name: string, s: number, k: number): void {
+    const top = this.topSurprise;
+    if (top.length < k) {
+      top.push(s);
+      this.topName.push(name);
+      return;
+    }
+    let m = 0;
+    for (let i = 1; i < top.length; i++) if (top[i]! < top[m]!) m = i;
+    if (s > top[m]!) {
+      top[m] = s;
+      this.topName[m] = name;
+    }
+  }
+
+  top(): { name: string; surprise: number }[] {
+    return this.topSurprise.map((s, i) => ({ name: this.topName[i]!, surprise: Number(s.toFixed(4)) }))
+      .sort((a, b) => b.surprise - a.surprise);
+  }
+}
+
+/** The shared state of sequences that could not be opened (over `maxOpen`). */
+const DROPPED = Symbol('dropped');
+type Slot = LiveSeq | typeof DROPPED;
+
+/** The live pipeline, push-style: `push` events, `score` to run the queued rounds; results collect in `out`. */
+export class LivePipeline implements LiveSink<Slot> {
+  readonly out: WatchRecord[] = [];
+  private readonly seg: LiveSegmenter<Slot>;
+  private readonly queue: LiveSeq[] = [];
+  private queued = 0;
+  private openNow = 0;
+  private readonly o: Required<Omit<WatchOptions, 'prefix' | 'lost'>> & Pick<WatchOptions, 'prefix' | 'lost'>;
+  private readonly t0 = performance.now();
+  private readonly s = {
+    sequences: 0, alerts: 0, novel: 0, droppedSequences: 0, droppedEvents: 0, byCap: 0, modelCalls: 0,
+  };
+  // Reused per model call.
+  private readonly hs: StreamHandle[] = [];
+  private readonly evs: SyscallEvent[] = [];
+  private readonly seqs: LiveSeq[] = [];
+
+  constructor(private readonly model: LanguageModel, private readonly scorer: IncrementalScorer, options: WatchOptions) {
+    const minEvents = options.minEvents ?? options.prefix?.minEvents ?? 16;
+    this.o = {
+      segmentation: options.segmentation, threshold: options.threshold, thresholdName: options.thresholdName ?? 'sequence',
+      prefix: options.prefix, lost: options.lost, minEvents, maxOpen: options.maxOpen ?? 10_000,
+      batchEvents: options.batchEvents ?? 8192, maxBatch: options.maxBatch ?? 256, latencyMs: options.latencyMs ?? 0,
+      topK: options.topK ?? 5,
+    };
+    for (const k of ['minEvents', 'maxOpen', 'batchEvents', 'maxBatch', 'topK'] as const) {
+      const v = this.o[k];
+      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`watch: ${k} must be a positive integer, got ${v}`);
+    }
+    if (!(this.o.latencyMs >= 0)) throw new RangeError(`watch: latencyMs must be >= 0, got ${this.o.latencyMs}`);
+    if (Number.isNaN(this.o.threshold)) throw new RangeError('watch: the threshold is not a number');
+    this.seg = createLiveSegmenter<Slot>(options.segmentation.kind, options.segmentation.maxLength);
+  }
+
+  /** Events queued for scoring. */
+  get pendingEvents(): number {
+    return this.queued;
+  }
+
+  /** Sequences ending or with events waiting for a scoring round. */
+  get pendingSequences(): number {
+    return this.queue.length;
+  }
+
+  // ---- LiveSink
+
+  open(id: string, first: SyscallEvent): Slot {
+    if (this.openNow >= this.o.maxOpen) {
+      this.s.droppedSequences++;
+      return DROPPED;
+    }
+    this.openNow++;
+    return new LiveSeq(id, this.scorer.open(), first, this.o.lost?.() ?? 0, this.o.minEvents);
+  }
+
+  add(s: Slot, ev: SyscallEvent): void {
+    if (s === DROPPED) {
+      this.s.droppedEvents++;
+      return;
+    }
+    if (s.length >= this.o.segmentation.maxLength) {
+      s.truncated = true;
+      this.s.byCap++;
+      return;
+    }
+    s.length++;
+    s.pending.push(ev);
+    if (ev.proc !== '') s.proc = ev.proc;
+    if (!s.queued) {
+      s.queued = true;
+      this.queue.push(s);
+    }
+    this.queued++;
+  }
+
+  end(s: Slot, truncated: boolean): void {
+    if (s === DROPPED) return;
+    s.ending = true;
+    s.endTruncated = truncated || s.truncated;
+    if (!s.queued) {
+      s.queued = true;
+      this.queue.push(s);
+    }
+  }
+
+  // ---- feeding
+
+  /** Feeds one event; true when enough is queued that `score()` should run now. */
+  push(ev: SyscallEvent): boolean {
+    this.seg.push(ev, this);
+    return this.queued >= this.o.batchEvents;
+  }
+
+  /** End of input: ends every open sequence (score afterwards). */
+  flushSegments(): void {
+    this.seg.flush(this);
+  }
+
+  /** Scores everything queued: rounds of pushes, then the closes; results go to `out`. */
+  async score(): Promise<void> {
+    const q = this.queue;
+    if (q.length === 0) return;
+    // Round d pushes the d-th queued event of every sequence that has one; the list shrinks as queues run out.
+    let active = q.filter((s) => s.pending.length > 0);
+    for (let d = 0; active.length > 0; d++) {
+      for (const s of active) {
+        this.hs.push(s.handle);
+        this.evs.push(s.pending[d]!);
+        this.seqs.push(s);
+        if (this.hs.length === this.o.maxBatch) await this.runPush();
+      }
+      if (this.hs.length > 0) await this.runPush();
+      if (active.some((s) => s.pending.length <= d + 1)) active = active.filter((s) => s.pending.length > d + 1);
+    }
+    const closing: LiveSeq[] = [];
+    for (const s of q) {
+      s.pending.length = 0;
+      s.queued = false;
+      if (s.ending) closing.push(s);
+    }
+    q.length = 0;
+    this.queued = 0;
+    for (let i = 0; i < closing.length; i += this.o.maxBatch) await this.runClose(closing.slice(i, i + this.o.maxBatch));
+  }
+
+  private async runPush(): Promise<void> {
+    const lp = await this.scorer.push(this.hs, this.evs);
+    this.s.modelCalls++;
+    const k = this.o.topK;
+    for (let i = 0; i < this.seqs.length; i++) {
+      const s = this.seqs[i]!;
+      const x = lp[i]!;
+      s.sum += x;
+      s.n++;
+      s.lastTs = this.evs[i]!.ts;
+      s.keepTop(this.evs[i]!.name, -x, k);
+      if (s.n === s.nextCheck) {
+        s.nextCheck *= 2;
+        if (!s.alerted) this.check(s);
+      }
+    }
+    this.hs.length = 0;
+    this.evs.length = 0;
+    this.seqs.length = 0;
+  }
+
+  private check(s: LiveSeq): void {
+    const ppl = Math.exp(-s.sum / s.n);
+    const p = this.o.prefix ? prefixThresholdAt(this.o.prefix, s.n) : undefined;
+    const thr = p ?? this.o.threshold;
+    if (!(ppl > thr)) return;
+    this.alert(s, false, ppl, thr, p !== undefined ? `prefix q=${this.o.prefix!.q} @${s.n}` : this.o.thresholdName);
+  }
+
+  private alert(s: LiveSeq, final: boolean, score: number, threshold: number, thresholdName: string): void {
+    s.alerted = true;
+    this.s.alerts++;
+    const alert = sequenceAlert({
+      ts: s.lastTs, seqId: s.id, proc: s.proc, pid: s.pid, tid: s.tid, length: s.n - (final ? 1 : 0), final, score, threshold,
+      thresholdName, top: s.top(), lost: (this.o.lost?.() ?? 0) - s.lost0, model: this.model.kind,
+    });
+    this.out.push({ type: 'alert', alert });
+  }
+
+  private async runClose(seqs: LiveSeq[]): Promise<void> {
+    const lp = await this.scorer.close(seqs.map((s) => s.handle), seqs.map((s) => s.endTruncated));
+    this.s.modelCalls++;
+    for (let i = 0; i < seqs.length; i++) {
+      const s = seqs[i]!;
+      s.sum += lp[i]!;
+      s.n++;
+      this.openNow--;
+      const ppl = Math.exp(-s.sum / s.n);
+      const novel = ppl > this.o.threshold;
+      this.s.sequences++;
+      if (novel) {
+        this.s.novel++;
+        if (!s.alerted) this.alert(s, true, ppl, this.o.threshold, this.o.thresholdName);
+      }
+      this.out.push({
+        type: 'sequence', id: s.id, process: s.proc, pid: s.pid, tid: s.tid, length: s.length, truncated: s.endTruncated,
+        perplexity: ppl, novel, threshold: this.o.threshold, alerted: s.alerted,
+      });
+    }
+  }
+
+  summary(): WatchSummary {
+    const c = this.seg.counts;
+    return {
+      events: c.events, sequences: this.s.sequences, open: this.openNow, alerts: this.s.alerts, novel: this.s.novel,
+      dropped: {
+        sequences: this.s.droppedSequences, events: this.s.droppedEvents, byCap: this.s.byCap + c.droppedByCap, unassigned: c.unassigned,
+      },
+      lost: this.o.lost?.() ?? 0, modelCalls: this.s.modelCalls, seconds: (performance.now() - this.t0) / 1000,
+    };
+  }
+}
+
+const TIMER = Symbol('timer');
+const STOP = Symbol('stop');
+
+/**
+ * Scores `events` live with `model` (which must offer `incremental()`); see the module comment. The model is not
+ * released (the caller owns it); the incremental scorer is, when the run ends.
+ */
+export function watchEvents(model: LanguageModel, events: AsyncIterable<SyscallEvent>, options: WatchOptions): WatchRun {
+  if (!model.incremental) throw new RangeError(`model kind '${model.kind}' cannot score incrementally`);
+  const scorer = model.incremental();
+  let pipe: LivePipeline;
+  try {
+    pipe = new LivePipeline(model, scorer, options);
+  } catch (e) {
+    void scorer.release();
+    throw e;
+  }
+  let stopped = false;
+  let wake: (v: typeof STOP) => void = () => {};
+  const stopP = new Promise<typeof STOP>((r) => (wake = r));
+  const latency = options.latencyMs ?? 0;
+  let used = false;
+  return {
+    summary: () => pipe.summary(),
+    stop() {
+      stopped = true;
+      wake(STOP);
+    },
+    async *[Symbol.asyncIterator]() {
+      if (used) throw new Error('watchEvents: a run can be iterated once');
+      used = true;
+      const it = events[Symbol.asyncIterator]();
+      let next: Promise<IteratorResult<SyscallEvent>> | null = null;
+      let timer: Promise<typeof TIMER> | null = null;
+      let ended = false;
+      try {
+        while (!stopped) {
+          next ??= it.next();
+          let r: IteratorResult<SyscallEvent> | typeof TIMER | typeof STOP;
+          if (latency > 0) {
+            if (pipe.pendingSequences > 0) timer ??= new Promise((res) => setTimeout(res, latency, TIMER));
+            r = await Promise.race(timer ? [next, timer, stopP] : [next, stopP]);
+            if (r === TIMER) {
+              timer = null;
+              await pipe.score();
+              if (pipe.out.length) yield* pipe.out.splice(0);
+              continue;
+            }
+            if (r === STOP) break;
+          } else {
+            r = await next;
+          }
+          next = null;
+          if (r.done) {
+            ended = true;
+            break;
+          }
+          if (pipe.push(r.value)) {
+            timer = null;
+            await pipe.score();
+          }
+          if (pipe.out.length) yield* pipe.out.splice(0);
+        }
+        if (!ended) {
+          ended = true;
+          void it.return?.(); // stopped: let the source clean up, without waiting on it
+        }
+        pipe.flushSegments();
+        await pipe.score();
+        if (pipe.out.length) yield* pipe.out.splice(0);
+      } finally {
+        if (!ended) void it.return?.(); // the consumer left early
+        await scorer.release();
+      }
+    },
+  };
+}
