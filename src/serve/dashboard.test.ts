@@ -1,0 +1,191 @@
+/**
+ * @module serve/dashboard.test
+ * End to end: `syscall-anomaly serve` replays a recorded trace (the committed web-server sample's `io` set, which
+ * the model trained here on the `normal` set finds novel) into the dashboard, and a real browser (Debian's
+ * chromium, headless, driven by playwright-core) checks that the chart and alerts appear, that clicking an alert
+ * and a dot of the chart shows that sequence's events coloured by surprise, and that a trace uploaded from the page
+ * is scored. Saves a screenshot (path printed). Skipped, saying so, only where `/usr/bin/chromium` is absent.
+ * Also: the command refuses to listen beyond loopback without a token.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, copyFile, readFile, rm } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, demoData, trainDemoModel } from './fixture.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+// Code run inside the page (page.evaluate) sees the browser's globals; this project compiles without DOM types.
+declare const window: any;
+declare const document: any;
+
+const SCREENSHOT = join(process.env.TMPDIR ?? tmpdir(), 'syscall-anomaly-dashboard.png');
+
+/** Starts `serve` and resolves to its address once it prints it. */
+function startServe(args: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /dashboard: (http:\/\/\S+)/.exec(out);
+      if (m) resolve({ child, url: m[1], stderr: () => err });
+    });
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('exit', (code) => reject(new Error(`serve exited (${code}) before listening: ${err}`)));
+  });
+}
+
+describe('serve: command line', () => {
+  it('refuses to listen beyond loopback without a token, in one line, exit code 2', () => {
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--model', 'no-such-model', '--host', '0.0.0.0'], {
+      encoding: 'utf8', env: { ...process.env, SYSCALL_ANOMALY_TOKEN: '' },
+    });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^syscall-anomaly: refusing to listen on 0\.0\.0\.0 without a token.*--token.*\n$/);
+  });
+});
+
+describe('serve: live input from stdin', () => {
+  let tmp: string;
+  before(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'sa-serve-stdin-'));
+  });
+  after(async () => {
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('scores JSONL events piped in as they come, and keeps serving after the input ends', async () => {
+    const model = trainDemoModel(join(tmp, 'model'));
+    const child = spawn(process.execPath, [CLI, 'serve', '--model', model, '--input', '-', '--port', '0', '--no-calibrate'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+      child.stdin!.end(gunzipSync(await readFile(demoData().novel)));
+      const until = async (ok: () => boolean) => {
+        while (!ok()) {
+          if (child.exitCode !== null) throw new Error(`serve exited: ${err}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      await until(() => /input <stdin> ended/.test(err));
+      assert.match(err, /ended: 16237 events, 600 sequences, \d+ novel/);
+      const url = /dashboard: (http:\/\/\S+)/.exec(out)![1];
+      const state = await (await fetch(new URL('/api/state', url))).json() as { runs: { label: string; sequences: number; status: string }[]; alerts: unknown[] };
+      assert.deepEqual(state.runs.map((r) => [r.label, r.sequences, r.status]), [['<stdin>', 600, 'done']]);
+      assert.ok(state.alerts.length > 300);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+});
+
+describe('serve: the dashboard in a browser', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install chromium)` }, () => {
+  let tmp: string;
+  let serve: { child: ChildProcess; url: string; stderr: () => string };
+
+  before(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'sa-dashboard-test-'));
+    const model = trainDemoModel(join(tmp, 'model'));
+    const data = join(tmp, 'data');
+    await mkdir(data);
+    await copyFile(demoData().novel, join(data, 'io.jsonl.gz'));
+    serve = await startServe(['--model', model, '--input', demoData().novel, '--port', '0', '--data-dir', data]);
+  });
+
+  after(async () => {
+    if (serve) {
+      const exited = new Promise((r) => serve.child.once('exit', r));
+      serve.child.kill('SIGTERM');
+      await exited;
+    }
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('shows the chart and alerts; a click on an alert or a dot shows the events; an upload is scored', async (t) => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      await page.goto(serve.url);
+      // The chart: uPlot's canvas, the threshold in the legend, the replay finished.
+      await page.waitForSelector('#chart .uplot canvas');
+      await page.waitForFunction(() => document.getElementById('c-seq')!.textContent === '600');
+      assert.match(await page.textContent('#chart .u-legend') ?? '', /normal sequence.*novel sequence.*threshold \d/s);
+      assert.match(await page.textContent('#c-thr-s') ?? '', /quantile/);
+      const novel = Number((await page.textContent('#c-novel'))!.replace(/,/g, ''));
+      assert.ok(novel > 300, `most io requests are novel: ${novel}`);
+      // Alerts, with the syscalls to blame.
+      await page.waitForSelector('#alerts li[data-key]');
+      const first = await page.textContent('#alerts li[data-key]');
+      assert.match(first ?? '', /perplexity [\d.]+ = [\d.]+× threshold/);
+      assert.match(first ?? '', /\d+ %/);
+      // The strongest alert first; click it: its events, coloured by surprise, and the per-syscall bars.
+      await page.selectOption('#alert-sort', 'score');
+      const ratios = await page.$$eval('#alerts li[data-key] .ppl', (els) => els.map((e: any) => Number(/= ([\d.]+)×/.exec(e.textContent)![1])));
+      assert.deepEqual(ratios, [...ratios].sort((a, b) => b - a));
+      const key = await page.getAttribute('#alerts li[data-key]', 'data-key');
+      await page.click('#alerts li[data-key]');
+      await page.waitForSelector('#d-events tr[data-i]');
+      assert.match(await page.textContent('#d-title') ?? '', /NOVEL/);
+      const detail: { key: string; rows: { name: string }[] } = await page.evaluate(() => window.saDashboard.state.detail);
+      assert.equal(detail.key, key);
+      const rows = await page.$$eval('#d-events tr[data-i]', (trs) => trs.map((tr: any) => [tr.querySelector('.nm')!.textContent, tr.style.background]));
+      assert.equal(rows.length, detail.rows.length);
+      assert.deepEqual(rows.map((r) => r[0]), detail.rows.map((r) => r.name));
+      assert.ok(rows.every((r) => /rgba\(220, 38, 38/.test(String(r[1]))), 'every event is shaded by its surprise');
+      assert.ok((await page.$$('#d-bars .bar')).length > 0, 'per-syscall contribution bars');
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      t.diagnostic(`screenshot: ${SCREENSHOT}`);
+      console.log(`dashboard screenshot: ${SCREENSHOT}`);
+      // Click a dot of the chart: a normal sequence of median perplexity.
+      const target = await page.evaluate(() => {
+        const d = window.saDashboard;
+        const u = d.plot();
+        const s = d.state.pts[d.state.run];
+        const normal: number[] = [];
+        for (let i = 0; i < s.x.length; i++) if (!s.nov[i]) normal.push(i);
+        normal.sort((a, b) => s.y[a] - s.y[b]);
+        const best = normal[normal.length >> 1];
+        const r = u.over.getBoundingClientRect();
+        return { key: s.key[best] as string, perplexity: s.y[best] as number, x: r.left + u.valToPos(s.x[best], 'x'), y: r.top + u.valToPos(s.y[best], 'y') };
+      });
+      await page.mouse.move(target.x, target.y);
+      await page.mouse.click(target.x, target.y);
+      // (Identical requests score identically: the dot clicked may be another sequence of the same perplexity.)
+      await page.waitForSelector('#d-title .badge.ok');
+      const clicked = await page.evaluate(() => window.saDashboard.state.detail);
+      assert.notEqual(clicked.key, key);
+      assert.ok(Math.abs(clicked.perplexity - target.perplexity) < 1e-9 * target.perplexity, 'the dot under the mouse');
+      assert.ok((await page.textContent('#d-title') ?? '').includes(clicked.id));
+      // Upload a trace from the page: a new source, scored.
+      await page.setInputFiles('#file', join(tmp, 'data', 'io.jsonl.gz'));
+      await page.click('#upload button');
+      await page.waitForFunction(() => /600 sequences/.test(document.getElementById('score-result')!.textContent ?? ''), undefined, { timeout: 60_000 });
+      assert.match(await page.textContent('#run') ?? '', /upload: io\.jsonl\.gz/);
+      // Its dots arrived over the event stream (batches, after the snapshot) and the chart shows that source.
+      await page.waitForFunction(() => {
+        const st = window.saDashboard.state;
+        return st.runs[st.run].kind === 'upload' && st.pts[st.run].x.length === 600 && st.chartRun === st.run;
+      });
+      // The counters are redrawn at most a few times a second: wait for the last redraw.
+      await page.waitForFunction(() => document.getElementById('c-seq')?.textContent === '600', undefined, { timeout: 10_000 });
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
+    assert.match(serve.stderr(), /input .*io\.jsonl\.gz ended: 16237 events, 600 sequences, \d+ novel/);
+  });
+});
