@@ -3,16 +3,21 @@
  * `syscall-anomaly explain`: finds one sequence (by the id `score` prints) in the data, and shows why the model finds
  * it surprising: its perplexity against the threshold, the most surprising events (−ln P, nats), and the surprise
  * per syscall name and per token field; `--json` prints the whole explanation (per-event surprise included),
- * `--html` writes a self-contained page with every event coloured by surprise.
+ * `--html` writes a self-contained page with every event coloured by surprise. For attention models (a model with
+ * `attentionMany`: the Transformer, the Longformer) each of the most surprising events also shows the earlier events
+ * it attended to most (`ATTENTION_TOP_K` of them, with weights), in the text, the JSON and the HTML view.
  */
 import { writeFile } from 'node:fs/promises';
 import { openData, type DataSpec } from '../features/dataset.js';
-import { explain, explanationHtml, type Explanation } from '../detect/explain.js';
+import { attachAttention, explain, explanationHtml, type Explanation } from '../detect/explain.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder } from '../models/folder.js';
 import { perplexityMany } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
 import { chooseThreshold, readingFor, type ThresholdChoice } from './score.js';
+
+/** How many attended events are shown per flagged event. */
+export const ATTENTION_TOP_K = 5;
 
 /** How many ids an error message lists when the wanted sequence is not in the data. */
 const LIST_IDS = 5;
@@ -58,6 +63,13 @@ function explanationText(exp: Explanation, perplexity: number, threshold: { name
   for (const t of exp.top) {
     out.push(`${String(t.index).padStart(8)}  ${f2(t.nll).padStart(8)}  ${t.name.padEnd(20)}  ${t.proc} (${t.pid}/${t.tid})`);
   }
+  if (exp.attention && exp.attention.length > 0) {
+    out.push('', 'attention of the most surprising events (earlier events they attended to most, weight):');
+    for (const a of exp.attention) {
+      const to = a.to.map((t) => `${t.index < 0 ? 'start' : `#${t.index}`} ${t.name} ${t.weight.toFixed(2)}`).join(', ');
+      out.push(`${String(a.index).padStart(8)}  ${(exp.top.find((t) => t.index === a.index)?.name ?? '').padEnd(20)}  ← ${to || '–'}`);
+    }
+  }
   out.push('', 'by syscall:', '  syscall               count     total      mean       max');
   for (const s of exp.bySyscall.slice(0, sysRows)) {
     out.push(`  ${s.name.padEnd(20)}  ${String(s.count).padStart(5)}  ${f2(s.totalNll).padStart(8)}  ${f2(s.meanNll).padStart(8)}  ${f2(s.maxNll).padStart(8)}`);
@@ -74,8 +86,10 @@ export async function explainCommand(req: ExplainRequest): Promise<void> {
   const seq = await findSequence(openData(req.data, readingFor(manifest, req.lenient)), req.id, req.data.arg);
   const [perplexity] = await perplexityMany(model, [seq]);
   const [surprise] = await model.fieldSurpriseMany([seq]);
+  const rows = model.attentionMany ? (await model.attentionMany([seq], ATTENTION_TOP_K))[0] : undefined;
   await model.release();
   const exp = explain(seq, surprise, req.top);
+  if (rows !== undefined) attachAttention(seq, exp, rows);
   const novel = perplexity > th.value;
   if (req.html !== undefined) {
     const title = `syscall-anomaly: ${seq.id} (${manifest.kind} model, perplexity ${perplexity.toPrecision(4)}${novel ? ', novel' : ''})`;

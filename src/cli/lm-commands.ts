@@ -11,6 +11,7 @@ import { SEGMENTATIONS, type Segmentation } from '../features/sequences/index.js
 import { findModelKind, MODEL_KINDS, modelKindNames, resolveSettings } from '../models/language-model.js';
 import { action, UsageError } from './run.js';
 import type { NovelSet } from './evaluate.js';
+import { COMBINES, type Combine } from '../detect/ensemble.js';
 
 const DATA = 'a trace (CTF folder, strace text, ADFA-LD, JSONL) or an ADFA-LD subset: ADFA-LD.zip:Training_Data_Master';
 /** Default cap on the events of one sequence. */
@@ -28,8 +29,8 @@ function quantile(text: string): number {
   return v;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** `--lenient` skips damage in trace files; refuse it when every data argument is an ADFA-LD subset. */
@@ -38,6 +39,22 @@ function checkLenient(lenient: boolean, specs: DataSpec[]): void {
     throw new UsageError('--lenient applies to CTF, strace and JSONL traces, not to ADFA-LD subsets');
   }
 }
+
+/** `--combine` of an ensemble: z (default) or rank; refused for one model. */
+function parseCombine(models: readonly string[], combine: string | undefined, valid: string | undefined): { combine: Combine; valid: DataSpec | undefined } {
+  if (models.length === 0) throw new UsageError("required option '--model <dir>' not specified");
+  if (models.length === 1) {
+    if (combine !== undefined) throw new UsageError('--combine applies to ensembles (give --model more than once)');
+    if (valid !== undefined) throw new UsageError('--valid applies to ensembles (give --model more than once)');
+  }
+  const c = combine ?? 'z';
+  if (!COMBINES.includes(c as Combine)) throw new UsageError(`--combine must be ${COMBINES.join(' or ')}, got '${c}'`);
+  return { combine: c as Combine, valid: valid !== undefined ? parseDataArg(valid) : undefined };
+}
+
+const ENSEMBLE_MODEL = 'model folder written by train; repeat for an ensemble of models that share a segmentation';
+const COMBINE = "ensembles: 'z' (mean of z-scores of ln perplexity on each model's normal validation sequences) or 'rank' (mean empirical CDF); default z";
+const ENSEMBLE_VALID = 'ensembles: normal data to compute the normalisation on, instead of the statistics stored in the model folders';
 
 function parseNovel(arg: string): NovelSet {
   const at = arg.indexOf('=');
@@ -59,6 +76,8 @@ interface TrainOpts {
   output: string;
   lenient?: boolean;
   json?: boolean;
+  teacher?: string;
+  distillAlpha?: string;
   [setting: string]: unknown;
 }
 
@@ -75,6 +94,8 @@ function registerTrain(program: Command): void {
     .option('--quantile <q>', 'label-free threshold: this quantile of normal validation perplexity', '0.99')
     .requiredOption('-o, --output <dir>', 'model folder to write (an existing model folder is replaced)')
     .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
+    .option('--teacher <dir>', 'distillation: train an LSTM student on the next-name distributions of this model folder (an LSTM or n-gram)')
+    .option('--distill-alpha <x>', 'distillation: weight of the teacher\'s distribution in the targets, the rest on the observed name (default 0.7)')
     .option('--json', 'print the manifest as JSON');
   /** attribute name → (kind, setting key) of every model-kind option */
   const settingOptions = new Map<string, { flag: string; kinds: Map<string, string> }>();
@@ -120,11 +141,22 @@ function registerTrain(program: Command): void {
     }
     const lenient = o.lenient === true;
     checkLenient(lenient, [train, valid, validNovel].filter((s): s is DataSpec => s !== undefined));
+    if (o.distillAlpha !== undefined && o.teacher === undefined) throw new UsageError('--distill-alpha applies with --teacher');
+    let teacher: { dir: string; alpha: number } | undefined;
+    if (o.teacher !== undefined) {
+      if (entry.kind !== 'lstm') throw new UsageError(`--teacher trains an LSTM student: give --model lstm, not ${entry.kind}`);
+      const alpha = o.distillAlpha === undefined ? 0.7 : Number(o.distillAlpha);
+      if (o.distillAlpha !== undefined && (o.distillAlpha.trim() === '' || !(alpha >= 0 && alpha <= 1))) {
+        throw new UsageError(`--distill-alpha must be a number in [0, 1], got '${o.distillAlpha}'`);
+      }
+      if (settings.checkpoint !== '') throw new UsageError('--checkpoint cannot be combined with --teacher');
+      teacher = { dir: o.teacher, alpha };
+    }
     const { trainCommand } = await import('./train.js');
     await trainCommand({
       kind: entry.kind, settings, train, valid, validNovel, segmentation,
       maxLength: o.maxLen !== undefined ? positiveInt('--max-len', o.maxLen) : DEFAULT_MAX_LEN,
-      quantile: quantile(o.quantile), lenient, output: o.output,
+      quantile: quantile(o.quantile), lenient, output: o.output, teacher,
     }, o.json === true);
   }));
 }
@@ -134,43 +166,51 @@ export function registerLmCommands(program: Command): void {
 
   program
     .command('score')
-    .description('score each sequence of the data: id, events, perplexity, novel yes/no')
-    .requiredOption('--model <dir>', 'model folder written by train')
+    .description('score each sequence of the data: id, events, perplexity, novel yes/no (an ensemble: its score and each perplexity)')
+    .requiredOption('--model <dir>', ENSEMBLE_MODEL, collect)
     .argument('<data>', DATA)
-    .option('--threshold <which>', "novel above: 'quantile' (the label-free threshold), 'best-f1', or a perplexity", 'quantile')
+    .option('--threshold <which>', "novel above: 'quantile' (the label-free threshold), 'best-f1', or a perplexity (an ensemble score for ensembles)", 'quantile')
+    .option('--combine <how>', COMBINE)
+    .option('--valid <data>', ENSEMBLE_VALID)
     .option('--json', 'print one JSON document')
     .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
-    .action(action(async (data: string, o: { model: string; threshold: string; json?: boolean; lenient?: boolean }) => {
+    .action(action(async (data: string, o: { model: string[]; threshold: string; combine?: string; valid?: string; json?: boolean; lenient?: boolean }) => {
       const spec = parseDataArg(data);
+      const { combine, valid } = parseCombine(o.model, o.combine, o.valid);
       checkLenient(o.lenient === true, [spec]);
-      const { parseThresholdChoice, scoreCommand } = await import('./score.js');
-      await scoreCommand(o.model, spec, o.json === true, parseThresholdChoice(o.threshold), o.lenient === true);
+      const { parseThresholdChoice, scoreCommandMany } = await import('./score.js');
+      await scoreCommandMany({
+        models: o.model, data: spec, json: o.json === true, threshold: parseThresholdChoice(o.threshold), lenient: o.lenient === true, combine, valid,
+      });
     }));
 
   program
     .command('evaluate')
-    .description('AUC, F1, precision, recall and detection at 1 % false alarms of a model on normal vs novel data')
-    .requiredOption('--model <dir>', 'model folder written by train')
+    .description('AUC, F1, precision, recall and detection at 1 % false alarms of a model (or an ensemble and its members) on normal vs novel data')
+    .requiredOption('--model <dir>', ENSEMBLE_MODEL, collect)
     .requiredOption('--normal <data>', `normal data: ${DATA}`)
     .option('--novel <name=data>', 'a named set of novel data (repeat for several)', collect, [])
+    .option('--combine <how>', COMBINE)
+    .option('--valid <data>', ENSEMBLE_VALID)
     .option('--json', 'print JSON')
     .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
-    .action(action(async (o: { model: string; normal: string; novel: string[]; json?: boolean; lenient?: boolean }) => {
+    .action(action(async (o: { model: string[]; normal: string; novel: string[]; combine?: string; valid?: string; json?: boolean; lenient?: boolean }) => {
       if (o.novel.length === 0) throw new UsageError('evaluate needs at least one --novel <name>=<data>');
+      const { combine, valid } = parseCombine(o.model, o.combine, o.valid);
       const normal = parseDataArg(o.normal);
       const novel = o.novel.map(parseNovel);
       const names = novel.map((n) => n.name);
       const dup = names.find((n, i) => names.indexOf(n) !== i);
       if (dup !== undefined) throw new UsageError(`--novel: the name '${dup}' is used twice`);
-      checkLenient(o.lenient === true, [normal, ...novel.map((n) => n.data)]);
-      const { evaluateCommand } = await import('./evaluate.js');
-      await evaluateCommand(o.model, normal, novel, o.json === true, o.lenient === true);
+      checkLenient(o.lenient === true, [normal, ...novel.map((n) => n.data), ...(valid ? [valid] : [])]);
+      const { evaluateCommandMany } = await import('./evaluate.js');
+      await evaluateCommandMany({ models: o.model, normal, novel, lenient: o.lenient === true, combine, valid }, o.json === true);
     }));
 
   program
     .command('explain')
-    .description('why one sequence is surprising: per-event surprise, per syscall and per field')
-    .requiredOption('--model <dir>', 'model folder written by train')
+    .description('why one sequence is surprising: per-event surprise, per syscall and per field (attention models: what flagged events attended to)')
+    .requiredOption('--model <dir>', 'model folder written by train (one: explanations are per model)', collect)
     .argument('<data>', DATA)
     .requiredOption('--sequence <id>', 'the sequence id, as score prints it')
     .option('--top <k>', 'how many of the most surprising events to list', '10')
@@ -178,13 +218,14 @@ export function registerLmCommands(program: Command): void {
     .option('--threshold <which>', "novel above: 'quantile', 'best-f1', or a perplexity", 'quantile')
     .option('--json', 'print JSON')
     .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
-    .action(action(async (data: string, o: { model: string; sequence: string; top: string; html?: string; threshold: string; json?: boolean; lenient?: boolean }) => {
+    .action(action(async (data: string, o: { model: string[]; sequence: string; top: string; html?: string; threshold: string; json?: boolean; lenient?: boolean }) => {
+      if (o.model.length !== 1) throw new UsageError('explain takes one --model (explain each member of an ensemble on its own)');
       const spec = parseDataArg(data);
       checkLenient(o.lenient === true, [spec]);
       const { explainCommand } = await import('./explain.js');
       const { parseThresholdChoice } = await import('./score.js');
       await explainCommand({
-        modelDir: o.model, data: spec, id: o.sequence, top: positiveInt('--top', o.top), html: o.html, json: o.json === true,
+        modelDir: o.model[0], data: spec, id: o.sequence, top: positiveInt('--top', o.top), html: o.html, json: o.json === true,
         threshold: parseThresholdChoice(o.threshold), lenient: o.lenient === true,
       });
     }));

@@ -3,14 +3,16 @@
  * `syscall-anomaly train`: fits the tokenizer and a language model of the chosen kind on normal training data, sets
  * the label-free threshold at a quantile (default 0.99) of the perplexities of normal validation data (`--valid`) or,
  * without it, of every tenth training sequence held out from fitting, adds the best-F1 threshold when labelled novel
- * data is given (`--valid-novel`), writes the model folder and prints a summary.
+ * data is given (`--valid-novel`), writes the model folder and prints a summary. With `--teacher model/` (LSTM
+ * students only) the student learns from the teacher's next-name distributions (`models/lstm/distill.ts`).
  */
 import type { Segmentation } from '../features/sequences/index.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { filterByPosition, openData, type DataSpec, type Reading } from '../features/dataset.js';
 import { bestF1 } from '../detect/metrics.js';
 import { fitQuantileThreshold } from '../detect/threshold.js';
-import { saveModelFolder, type BestF1Threshold, type DataSummary, type LabelFreeThreshold, type ModelManifest } from '../models/folder.js';
+import { normalStats } from '../models/normal-scores.js';
+import { loadModelFolder, saveModelFolder, type BestF1Threshold, type DataSummary, type LabelFreeThreshold, type ModelManifest } from '../models/folder.js';
 import { findModelKind, scoreStream, type LanguageModel, type ModelSettings } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
 
@@ -26,6 +28,8 @@ export interface TrainRequest {
   quantile: number;
   lenient: boolean;
   output: string;
+  /** Distillation: the teacher's model folder and the weight α of its soft targets. */
+  teacher?: { dir: string; alpha: number };
 }
 
 /** Every HOLD_OUT-th training sequence (positions HOLD_OUT−1, 2·HOLD_OUT−1…) is held out when there is no --valid. */
@@ -49,9 +53,18 @@ async function* counted(seqs: AsyncIterable<Sequence>, label: string, count: { n
 
 /** Perplexity of every sequence of a stream, scored in batches (`SCORE_BATCH`). */
 export async function perplexities(model: LanguageModel, seqs: AsyncIterable<Sequence>, label: string): Promise<Float64Array> {
+  return (await perplexitiesWithIds(model, seqs, label)).ppl;
+}
+
+/** Perplexity and id of every sequence of a stream, in stream order. */
+export async function perplexitiesWithIds(model: LanguageModel, seqs: AsyncIterable<Sequence>, label: string): Promise<{ ids: string[]; ppl: Float64Array }> {
   const out: number[] = [];
-  for await (const r of scoreStream(model, counted(seqs, label, { n: 0 }))) out.push(r.perplexity);
-  return Float64Array.from(out);
+  const ids: string[] = [];
+  for await (const r of scoreStream(model, counted(seqs, label, { n: 0 }))) {
+    out.push(r.perplexity);
+    ids.push(r.seq.id);
+  }
+  return { ids, ppl: Float64Array.from(out) };
 }
 
 /** Fits, sets the thresholds and saves the model folder. */
@@ -65,12 +78,30 @@ export async function trainModel(req: TrainRequest): Promise<{ model: LanguageMo
   const fitCount = { n: 0 };
   const fitStream = () => counted(valid ? train : filterByPosition(train, (i) => !heldOut(i)), 'train: sequences', fitCount);
   const normalStream = () => (valid ? valid : filterByPosition(train, heldOut));
-  const kind = await entry.implementation();
-  const model = await kind.fit({ train: fitStream, valid: normalStream }, req.settings);
+  let model: LanguageModel;
+  let distilledFrom: ModelManifest['training']['distilledFrom'];
+  if (req.teacher) {
+    if (req.kind !== 'lstm') throw new UsageError(`--teacher trains an LSTM student: give --model lstm, not ${req.kind}`);
+    const { fitDistilledLstm } = await import('../models/lstm/distill.js');
+    const teacher = await loadModelFolder(req.teacher.dir);
+    try {
+      const r = await fitDistilledLstm({ train: fitStream, valid: normalStream }, req.settings, teacher.model, req.teacher.alpha).catch((e: unknown) => {
+        throw e instanceof RangeError ? new UsageError(`--teacher ${req.teacher!.dir}: ${e.message}`) : e;
+      });
+      model = r.model;
+      distilledFrom = { teacher: req.teacher.dir, kind: teacher.manifest.kind, ...r.info, teacherSeconds: Math.round(r.info.teacherSeconds * 100) / 100 };
+    } finally {
+      await teacher.model.release();
+    }
+  } else {
+    const kind = await entry.implementation();
+    model = await kind.fit({ train: fitStream, valid: normalStream }, req.settings);
+  }
   if (fitCount.n === 0) throw new UsageError(`${req.train.arg}: no sequences to train on`);
   const trainSummary = train.summary();
 
-  const normal = await perplexities(model, normalStream(), valid ? 'validation: sequences' : 'held-out: sequences');
+  const scored = await perplexitiesWithIds(model, normalStream(), valid ? 'validation: sequences' : 'held-out: sequences');
+  const normal = scored.ppl;
   if (normal.length === 0) {
     throw new UsageError(valid
       ? `${req.valid!.arg}: no validation sequences`
@@ -104,8 +135,10 @@ export async function trainModel(req: TrainRequest): Promise<{ model: LanguageMo
       heldOut: valid ? 0 : normal.length,
       ...(valid ? { valid: valid.summary() } : {}),
       ...(novelSummary ? { validNovel: novelSummary } : {}),
+      ...(distilledFrom ? { distilledFrom } : {}),
     },
     input: { pairing: reading.pairing, formats },
+    normalScores: normalStats(scored.ids, normal, valid ? 'validation' : 'held-out'),
   });
   return { model, manifest };
 }
@@ -138,6 +171,10 @@ export async function trainCommand(req: TrainRequest, json: boolean): Promise<vo
   ];
   if (tr.valid) lines.push(`  valid      ${describeData(tr.valid)}`);
   if (tr.validNovel) lines.push(`  novel      ${describeData(tr.validNovel)}`);
+  if (tr.distilledFrom) {
+    const d = tr.distilledFrom;
+    lines.push(`  teacher    ${d.teacher} (${d.kind}): soft targets α ${d.alpha} on ${int(d.tokens)} tokens (teacher ${d.teacherSeconds.toFixed(1)} s)`);
+  }
   lines.push(`  segments   ${manifest.segmentation.kind}, at most ${int(manifest.segmentation.maxLength)} events`);
   lines.push(`  model      ${Object.entries(manifest.model).map(([k, v]) => `${k} ${typeof v === 'number' ? int(v) : v}`).join(', ')}`);
   lines.push(`  threshold  perplexity > ${th.labelFree.value.toPrecision(6)} (quantile ${th.labelFree.q} of ${int(th.labelFree.fittedOn)} ${th.labelFree.on} sequences)`);

@@ -4,6 +4,11 @@
  * the token fields a model predicts) aggregated per syscall name and per field, the most surprising events, as
  * JSON; and a self-contained HTML page (inline CSS, no scripts, no external assets) that shows the events coloured
  * by surprise for a person to read.
+ *
+ * For attention models (a model with `attentionMany`, e.g. the Transformer), the flagged events (the most surprising
+ * ones) also carry what they attended to: the earlier events with the heaviest attention weights (`attention`). In
+ * the HTML view, hovering over a flagged event (or clicking its number, which targets it) outlines the events it
+ * attended to in blue with their weights — CSS only (`:has`, `:hover`, `:target`); a table lists the same.
  */
 import type { SyscallEvent } from '../trace/event.js';
 import type { Sequence } from '../features/sequences/sequence.js';
@@ -61,6 +66,56 @@ export interface Explanation {
   perEvent: number[];
   /** NLL of each event per field (only when there is more than one field). */
   perField?: Record<string, number[]>;
+  /** For attention models: what each flagged (top) event attended to, in the order of `top`. */
+  attention?: EventAttention[];
+}
+
+/** One predicted token's attention, as attention models give it (`LanguageModel.attentionMany`). */
+export interface AttentionRow {
+  /** The predicted token: event index (the sequence's length = the end token). */
+  from: number;
+  /** Attended events, heaviest first (event index; −1 = the start token). */
+  to: number[];
+  weight: number[];
+}
+
+/** A model that can say what each predicted token attended to (`attentionMany` of the Transformer / Longformer). */
+export interface AttentionProvider {
+  attentionMany(seqs: readonly Sequence[], topK: number): Promise<AttentionRow[][]>;
+}
+
+/** What one flagged event attended to. */
+export interface EventAttention {
+  /** The flagged event's index. */
+  index: number;
+  /** Attended events, heaviest first: index (−1 = the start of the sequence), syscall name, weight in (0, 1]. */
+  to: { index: number; name: string; weight: number }[];
+}
+
+/**
+ * The attention of the explanation's flagged events (`exp.top`), from the model's rows for this sequence; adds it to
+ * `exp` and returns it. Throws RangeError when a row points outside the sequence or forward in time.
+ */
+export function attachAttention(seq: Sequence, exp: Explanation, rows: readonly AttentionRow[]): EventAttention[] {
+  const byFrom = new Map<number, AttentionRow>();
+  for (const r of rows) {
+    if (r.to.length !== r.weight.length) throw new RangeError(`attention row of token ${r.from}: ${r.to.length} targets, ${r.weight.length} weights`);
+    for (const j of r.to) {
+      if (!Number.isInteger(j) || j < -1 || j >= seq.events.length || j > r.from) {
+        throw new RangeError(`attention row of token ${r.from} points at ${j} (the sequence has ${seq.events.length} events; attention looks back)`);
+      }
+    }
+    byFrom.set(r.from, r);
+  }
+  const out = exp.top.map((t) => {
+    const r = byFrom.get(t.index);
+    return {
+      index: t.index,
+      to: r ? r.to.map((j, k) => ({ index: j, name: j < 0 ? '<s>' : seq.events[j].name, weight: r.weight[k] })) : [],
+    };
+  });
+  exp.attention = out;
+  return out;
 }
 
 function describe(ev: SyscallEvent, index: number, nll: number, fields: Record<string, number>): EventSurprise {
@@ -177,12 +232,34 @@ function rowsToShow(exp: Explanation): number[] {
   return [...keep].sort((a, b) => a - b);
 }
 
+/**
+ * CSS that outlines, while flagged event i is hovered or targeted (`#e<i>`), the events it attended to, and shows
+ * each one's weight after its surprise cell. No scripts: `:has()` carries the state from the hovered row to the others.
+ */
+function attentionCss(att: readonly EventAttention[]): string {
+  const out: string[] = [];
+  for (const a of att) {
+    if (a.to.length === 0) continue;
+    const on = `body:has(#e${a.index}:hover,#e${a.index}:target)`;
+    out.push(`${on} #e${a.index}{outline:3px solid #1d4ed8}`);
+    for (const t of a.to) {
+      if (t.index < 0) continue;
+      const alpha = (0.25 + 0.75 * Math.min(1, Math.max(0, t.weight))).toFixed(3);
+      out.push(`${on} #e${t.index}{outline:3px solid rgba(37,99,235,${alpha})}`);
+      out.push(`${on} #e${t.index} td:last-child::after{content:" ← ${t.weight.toFixed(2)}";color:#1d4ed8;font-weight:600}`);
+    }
+  }
+  return out.length ? out.join('\n') + '\n' : '';
+}
+
 /** A self-contained HTML page showing one explained sequence. */
 export function explanationHtml(seq: Sequence, exp: Explanation, title: string): string {
   const max = Math.max(0, ...exp.perEvent);
   const t0 = seq.events[0]?.ts ?? 0n;
   const fields = exp.perField ? exp.byField.map((f) => f.field) : [];
   const topSet = new Set(exp.top.map((t) => t.index));
+  const att = exp.attention ?? [];
+  const attended = new Set(att.filter((a) => a.to.length > 0).map((a) => a.index));
   const rows: string[] = [];
   let prev = -1;
   for (const i of rowsToShow(exp)) {
@@ -193,9 +270,10 @@ export function explanationHtml(seq: Sequence, exp: Explanation, title: string):
       ? fields.map((f) => `<td class="num" style="${shade(exp.perField![f][i], max)}">${fmt(exp.perField![f][i])}</td>`).join('')
       : '';
     const dt = Number(ev.ts - t0) / 1000;
+    const num = attended.has(i) ? `<a href="#e${i}">${i}</a>` : String(i);
     rows.push(
-      `<tr style="${shade(exp.perEvent[i], max)}"${topSet.has(i) ? ' class="top"' : ''}>` +
-      `<td class="num">${i}</td><td class="num">${dt.toFixed(1)}</td><td>${escapeHtml(ev.proc)} ${ev.pid}/${ev.tid}</td>` +
+      `<tr id="e${i}" style="${shade(exp.perEvent[i], max)}"${topSet.has(i) ? ' class="top"' : ''}>` +
+      `<td class="num">${num}</td><td class="num">${dt.toFixed(1)}</td><td>${escapeHtml(ev.proc)} ${ev.pid}/${ev.tid}</td>` +
       `<td class="name">${escapeHtml(ev.name)}</td><td class="args">${escapeHtml(shortArgs(ev))}</td>` +
       `<td class="num">${ev.ret === undefined ? '' : escapeHtml(String(ev.ret))}</td>` +
       `<td class="num">${fmt(exp.perEvent[i])}</td>${fieldCells}</tr>`,
@@ -211,6 +289,15 @@ export function explanationHtml(seq: Sequence, exp: Explanation, title: string):
     `<tr><td>${escapeHtml(f.field)}</td><td class="num">${fmt(f.totalNll)}</td><td class="num">${fmt(f.meanNll)}</td>` +
     `<td class="num">${(100 * f.share).toFixed(1)} %</td></tr>`).join('\n');
   const fieldHead = exp.perField ? fields.map((f) => `<th>${escapeHtml(f)}</th>`).join('') : '';
+  const attCss = attentionCss(att);
+  const attSection = att.length === 0 ? '' : `<h2>Attention of the flagged events</h2>
+<p>What each of the most surprising events attended to (the model's last attention layer, heads averaged): hover over a
+flagged event in the events table, or click its number, to outline these events there with their weights.</p>
+<table><tr><th>#</th><th>syscall</th><th>attended to (event: syscall, weight)</th></tr>
+${att.map((a) => `<tr><td class="num"><a href="#e${a.index}">${a.index}</a></td><td class="name">${escapeHtml(seq.events[a.index]?.name ?? '')}</td>` +
+  `<td>${a.to.map((t) => `${t.index < 0 ? 'start' : t.index}: ${escapeHtml(t.name)} ${t.weight.toFixed(2)}`).join('; ') || '–'}</td></tr>`).join('\n')}
+</table>
+`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>
@@ -224,7 +311,7 @@ th{background:#f3f3f3;position:sticky;top:0}
 tr.top td:first-child{border-left:4px solid #7f1d1d}
 tr.gap td{color:#666;font-style:italic;background:#fafafa}
 .legend span{display:inline-block;width:3em;height:1em;vertical-align:middle}
-</style></head><body>
+${attCss}</style></head><body>
 <h1>${escapeHtml(title)}</h1>
 <p>Sequence <b>${escapeHtml(exp.id)}</b>: ${exp.events} events${exp.truncated ? ' (truncated)' : ''};
 score (mean surprise per token) <b>${fmt(exp.score)}</b> nats; total ${fmt(exp.totalNll)} nats;
@@ -240,7 +327,7 @@ ${sysRows}
 <table><tr><th>field</th><th>total</th><th>mean</th><th>share</th></tr>
 ${fieldRows}
 </table>
-<h2>Events</h2>
+${attSection}<h2>Events</h2>
 <table><tr><th>#</th><th>µs</th><th>process pid/tid</th><th>syscall</th><th>arguments</th><th>ret</th><th>surprise</th>${fieldHead}</tr>
 ${rows.join('\n')}
 </table>

@@ -3,8 +3,9 @@
  * @module eval/main
  * `npm run eval [-- SECTION…]`: the long quality runs on ADFA-LD (`../shared/data/adfa-ld/ADFA-LD.zip`), each
  * printing its table: `ngram` — the n-gram (order 5, interpolated modified Kneser-Ney; `detect/adfa-eval.ts`), seconds;
- * `lstm` — the LSTM language model with the defaults of `eval/adfa-lstm.ts`, minutes. Without arguments both run, the
- * n-gram first. Exit status 1 when a section failed (the others still run), 2 for an unknown section name.
+ * `lstm` — the LSTM language model with the `train` defaults, run as `train` + `evaluate` run it (`eval/adfa-lstm.ts`), minutes; `distill` — a distilled
+ * narrow LSTM beside its teacher, and ensembles, on the web sample and ADFA-LD (`eval/distill.ts`), tens of minutes.
+ * Without arguments all run, in that order. Exit status 1 when a section failed (the others still run), 2 for an unknown section name.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +40,9 @@ export const EVAL_SECTIONS: Record<string, () => Promise<void>> = {
   },
   lstm: async () => {
     await (await import('./adfa-lstm.js')).evalAdfaLstm();
+  },
+  distill: async () => {
+    await (await import('./distill.js')).evalDistill();
   },
 };
 

@@ -3,7 +3,8 @@
  * Model folders on real data: an n-gram fitted on ADFA-LD attack traces is saved and loaded back with bit-identical
  * perplexities; saving replaces an old model folder atomically and refuses anything else; every kind of damage
  * (bad JSON, magic, version, kind, fields, weight bytes) is a one-line `TraceError` naming the file. The weights'
- * tensor file round-trips every element type and rejects truncation.
+ * tensor file round-trips every element type and rejects truncation. Normal validation score statistics (for
+ * ensembles) round-trip, +∞ included; folders without them (written before ensembles) still load.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,7 @@ import { openData, parseDataArg } from '../features/dataset.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder, MANIFEST_FILE, MODEL_MAGIC, readManifest, saveModelFolder, type ManifestInput } from './folder.js';
 import { NGRAM_KIND, NgramLanguageModel, type LanguageModel } from './language-model.js';
+import { normalStats } from './normal-scores.js';
 import { decodeTensors, encodeTensors } from './tensor-file.js';
 
 test('tensor file: every element type round-trips exactly; damage is a TraceError with its byte', () => {
@@ -162,8 +164,12 @@ test('damaged model folders: one-line TraceErrors naming the file', { skip }, as
     await expectError(/not a syscall-anomaly model \(magic "something-else"/);
     await edit((j) => (j.formatVersion = 2));
     await expectError(/model format version 2 is not supported/);
-    await edit((j) => (j.kind = 'transformer'));
-    await expectError(/unknown model kind 'transformer' \(known: ngram/);
+    await edit((j) => (j.kind = 'hmm'));
+    await expectError(/unknown model kind 'hmm' \(known: ngram/);
+    await edit((j) => (j.normalScores = { score: 'log-perplexity', on: 'validation', count: 3, mean: 1, std: -1, scores: [1], stride: 1, ids: 'x' }));
+    await expectError(/manifest field 'normalScores': std is negative/);
+    await edit((j) => (j.normalScores = { score: 'perplexity' }));
+    await expectError(/manifest field 'normalScores': score must be "log-perplexity"/);
     await edit((j) => ((j.segmentation as Record<string, unknown>).kind = 'sentence'));
     await expectError(/unknown segmentation 'sentence'/);
     await edit((j) => delete (j.thresholds as Record<string, unknown>).labelFree);
@@ -179,6 +185,24 @@ test('damaged model folders: one-line TraceErrors naming the file', { skip }, as
     await rm(mf);
     await expectError(/missing: not a syscall-anomaly model folder/);
     await assert.rejects(readManifest(join(root, 'nothing')), /cannot open model folder: no such file or directory/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('normal score statistics round-trip (+∞ included); a folder without them still loads', { skip }, async () => {
+  const { root, dir, model, probe } = await fit().then(async (f) => ({ ...(await fixture()), ...f }));
+  try {
+    const plain = await readManifest(dir);
+    assert.equal(plain.normalScores, undefined, 'folders written without statistics load as before');
+    const ppl = probe.map((s) => (model as NgramLanguageModel).perplexity(s));
+    ppl[1] = Infinity;
+    const stats = normalStats(probe.map((s) => s.id), ppl, 'held-out');
+    await saveModelFolder(dir, model, { ...manifestInput(3), normalScores: stats });
+    const back = await readManifest(dir);
+    assert.deepEqual(back.normalScores, stats);
+    assert.equal(back.normalScores!.scores[1], Infinity);
+    assert.equal(back.normalScores!.count, probe.length);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

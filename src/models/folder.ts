@@ -7,7 +7,9 @@
  *   the score the thresholds apply to (perplexity), the label-free threshold (a quantile of normal validation or
  *   held-out perplexities) and, when labelled novel data was given, the best-F1 threshold; a summary of the training
  *   data (what was read, sequences, events, truncations, date), the expected input (pairing, trace formats seen),
- *   and the weight files with their sizes and SHA-256.
+ *   and the weight files with their sizes and SHA-256; since ensembles, `normalScores`: the model's ln-perplexity
+ *   statistics on the normal validation (or held-out) sequences (`models/normal-scores.ts`, for `detect/ensemble.ts`; optional, older folders lack
+ *   it and still load).
  * - the weight files the kind wrote (`ngram.bin` for the n-gram: a `models/tensor-file` binary with magic + version).
  *
  * Saving is atomic: the folder is built beside the target under a temporary name and renamed into place (an existing
@@ -19,9 +21,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SEGMENTATIONS, type Segmentation } from '../features/sequences/index.js';
-import { TOKEN_FIELDS, type TokenField, type TokenizerJSON } from '../features/tokens/tokenizer.js';
+import { KNOWN_TOKEN_FIELDS, type TokenField, type TokenizerJSON } from '../features/tokens/tokenizer.js';
 import type { PairingMode } from '../trace/event.js';
 import { TraceError } from '../trace/errors.js';
+import { checkNormalStats, type NormalScoreStats } from './normal-scores.js';
 import { findModelKind, modelKindNames, type LanguageModel, type ModelSettings, type SettingValue } from './language-model.js';
 
 export const MODEL_MAGIC = 'syscall-anomaly-model';
@@ -73,16 +76,20 @@ export interface ModelManifest {
     heldOut: number;
     valid?: DataSummary;
     validNovel?: DataSummary;
+    /** A distilled student (`train --teacher`): the teacher folder, its kind, the soft-target weight α. */
+    distilledFrom?: { teacher: string; kind: string; alpha: number; tokens: number; teacherSeconds: number };
   };
   /** What input the model expects: how entries and exits are presented, and the formats it was trained on. */
   input: { pairing: PairingMode; formats: string[] };
   /** Figures the model reports about itself (vocabulary, n-grams, parameters). */
   model: Record<string, SettingValue>;
   files: { name: string; bytes: number; sha256: string }[];
+  /** Scores of the normal validation sequences, for ensembles (absent in folders written before them). */
+  normalScores?: NormalScoreStats;
 }
 
 /** The parts of a manifest the caller decides; the rest comes from the model. */
-export type ManifestInput = Pick<ModelManifest, 'segmentation' | 'thresholds' | 'training' | 'input'>;
+export type ManifestInput = Pick<ModelManifest, 'segmentation' | 'thresholds' | 'training' | 'input' | 'normalScores'>;
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -121,6 +128,7 @@ export async function saveModelFolder(dir: string, model: LanguageModel, input: 
       magic: MODEL_MAGIC, formatVersion: MODEL_FORMAT_VERSION, kind: model.kind, settings: model.settings,
       segmentation: input.segmentation, fields: [...tokenizer.fields], tokenizer, score: 'perplexity',
       thresholds: input.thresholds, training: input.training, input: input.input, model: model.describe(), files,
+      ...(input.normalScores ? { normalScores: input.normalScores } : {}),
     };
     await writeFile(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 1) + '\n');
     if (await exists(target)) {
@@ -230,7 +238,7 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
   const maxLength = c.number(j, 'segmentation.maxLength');
   if (!Number.isInteger(maxLength) || maxLength < 1) c.fail(`segmentation.maxLength must be a positive integer, got ${maxLength}`);
   const fields = c.array(j, 'fields');
-  for (const f of fields) if (!TOKEN_FIELDS.includes(f as TokenField)) c.fail(`unknown token field ${JSON.stringify(f)}`);
+  for (const f of fields) if (!KNOWN_TOKEN_FIELDS.includes(f as TokenField)) c.fail(`unknown token field ${JSON.stringify(f)}`);
   const tokFields = c.array(j, 'tokenizer.fields');
   if (JSON.stringify(tokFields) !== JSON.stringify(fields)) c.fail('manifest fields and tokenizer fields differ');
   c.object(j, 'tokenizer.vocabularies');
@@ -243,6 +251,13 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
   const pairing = c.string(j, 'input.pairing');
   if (pairing !== 'raw' && pairing !== 'paired') c.fail(`input.pairing must be "raw" or "paired", got ${JSON.stringify(pairing)}`);
   c.object(j, 'training');
+  const normalScores = c.get(j, 'normalScores');
+  if (normalScores !== undefined) {
+    const bad = checkNormalStats(normalScores);
+    if (bad !== undefined) c.fail(`manifest field 'normalScores': ${bad}`);
+    const ns = normalScores as NormalScoreStats;
+    ns.scores = ns.scores.map((x) => (x === null ? Infinity : x)); // JSON has no ∞: written as null
+  }
   const files = c.array(j, 'files');
   const m = j as ModelManifest;
   // JSON has no −∞: a threshold of −∞ (alarm on everything) is written as null

@@ -1,0 +1,148 @@
+/**
+ * @module cli/ensemble.test
+ * Ensembles and distillation through the commands, on the committed web-server sample (`data/web-demo`, request
+ * sequences): two n-grams (orders 2 and 4) trained by `train` store their normal validation statistics; `score` with
+ * both gives, per request, the mean of the members' normalised perplexities — recomputed here from the single-model
+ * `score --json` perplexities and the manifests' statistics; `evaluate` (the `cpu` requests — the same calls as
+ * normal ones — standing in for normal test data, to keep it short) reports every member exactly as the
+ * single-model `evaluate` does, plus the ensemble and whether it beats the best member; members with another
+ * segmentation, folders written before ensembles (unless `--valid` is given) and misplaced options are one-line
+ * errors. `train --model lstm --teacher` records its teacher; its misuses are one-line errors.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { combineScores, Normaliser } from '../detect/ensemble.js';
+import { projectData } from '../testing/paths.js';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+
+function cli(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function oneLineError(r: { code: number | null; err: string }, re: RegExp): void {
+  assert.equal(r.code, 2, r.err);
+  const lines = r.err.trim().split('\n');
+  assert.equal(lines.length, 1, r.err);
+  assert.match(lines[0], re);
+}
+
+const NORMAL = projectData('web-demo', 'normal.jsonl.gz');
+const IO = projectData('web-demo', 'io.jsonl.gz');
+/** Requests served beside a CPU hog: the same calls as normal ones (a small stand-in for normal test data). */
+const CPU = projectData('web-demo', 'cpu.jsonl.gz');
+let root = '';
+const dirs: Record<string, string> = {};
+
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'sa-ens-'));
+  for (const [name, args] of Object.entries({
+    ng2: ['--order', '2'], ng4: ['--order', '4'], short: ['--order', '2', '--max-len', '50'],
+  })) {
+    dirs[name] = join(root, name);
+    const r = cli('train', '--model', 'ngram', ...args, '--segment', 'request', '--train', NORMAL, '-o', dirs[name]);
+    assert.equal(r.code, 0, r.err);
+  }
+});
+
+after(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+const manifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+
+test('score with two models: each request\'s ensemble score is the mean of the normalised member perplexities', () => {
+  const single = [dirs.ng2, dirs.ng4].map((d) => {
+    const r = cli('score', '--model', d, IO, '--json');
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out).sequences as { id: string; perplexity: number }[];
+  });
+  for (const combine of ['z', 'rank'] as const) {
+    const r = cli('score', '--model', dirs.ng2, '--model', dirs.ng4, '--combine', combine, IO, '--json');
+    assert.equal(r.code, 0, r.err);
+    const doc = JSON.parse(r.out);
+    assert.equal(doc.ensemble.combine, combine);
+    assert.equal(doc.sequences.length, 600);
+    const norm = [dirs.ng2, dirs.ng4].map((d) => new Normaliser(manifest(d).normalScores, combine));
+    const expected = combineScores(norm, single.map((s) => s.map((x) => x.perplexity)));
+    doc.sequences.forEach((s: { id: string; score: number; perplexities: number[]; novel: boolean }, i: number) => {
+      assert.equal(s.id, single[0][i].id);
+      assert.deepEqual(s.perplexities, [single[0][i].perplexity, single[1][i].perplexity]);
+      assert.ok(Math.abs(s.score - expected[i]) < 1e-12, `${s.id}: ${s.score} vs ${expected[i]}`);
+      assert.equal(s.novel, s.score > doc.threshold.value);
+    });
+    assert.equal(doc.threshold.paired, true, 'both members held out the same training requests');
+    assert.ok(doc.novel > 300, `${combine}: ${doc.novel} of 600 io requests novel`);
+  }
+  const text = cli('score', '--model', dirs.ng2, '--model', dirs.ng4, IO);
+  assert.equal(text.code, 0, text.err);
+  assert.match(text.out.split('\n')[0], /^req:\S+\t\d+\t[-\d.e]+\t(yes|no)\t[\d.e+]+,[\d.e+]+$/);
+  assert.match(text.err, /600 sequences from .*io\.jsonl\.gz: \d+ novel .* at ensemble score \(z\) > /);
+});
+
+test('evaluate with two models: members as evaluated alone, the ensemble, and whether it beats the best member', () => {
+  const r = cli('evaluate', '--model', dirs.ng2, '--model', dirs.ng4, '--normal', CPU, '--novel', `io=${IO}`, '--json');
+  assert.equal(r.code, 0, r.err);
+  const doc = JSON.parse(r.out);
+  for (const [i, d] of [dirs.ng2, dirs.ng4].entries()) {
+    const alone = cli('evaluate', '--model', d, '--normal', CPU, '--novel', `io=${IO}`, '--json');
+    assert.equal(alone.code, 0, alone.err);
+    assert.deepEqual(doc.members[i], JSON.parse(alone.out));
+  }
+  const c = doc.comparison.io;
+  assert.equal(c.ensembleAuc, doc.ensemble.sets.io.auc);
+  assert.equal(c.bestMemberAuc, Math.max(doc.members[0].sets.io.auc, doc.members[1].sets.io.auc));
+  assert.equal(c.beatsBestMember, c.ensembleAuc > c.bestMemberAuc);
+  assert.ok(doc.ensemble.sets.io.auc > 0.9, `ensemble AUC ${doc.ensemble.sets.io.auc}`);
+  assert.ok(doc.ensemble.normal.falseAlarmRate < 0.05, `false alarms ${doc.ensemble.normal.falseAlarmRate}`);
+  const text = cli('evaluate', '--model', dirs.ng2, '--model', dirs.ng4, '--combine', 'rank', '--normal', CPU, '--novel', `io=${IO}`);
+  assert.equal(text.code, 0, text.err);
+  assert.match(text.out, /^ensemble of 2 models, rank-averaged/);
+  assert.match(text.out, /\nio +ensemble \(rank\) +600 /);
+  assert.match(text.out, /\nio: ensemble AUC [\d.]+ (beats|does not beat) the best single model \(/);
+});
+
+test('ensemble errors: segmentation, folders without statistics (unless --valid), misplaced options', () => {
+  oneLineError(cli('score', '--model', dirs.ng2, '--model', dirs.short, IO),
+    /must share a segmentation: .*ng2 has request, at most 100000 events, paired events, .*short has request, at most 50 events/);
+  const old = join(root, 'old');
+  cpSync(dirs.ng4, old, { recursive: true });
+  const m = manifest(old);
+  delete m.normalScores;
+  writeFileSync(join(old, 'manifest.json'), JSON.stringify(m));
+  oneLineError(cli('score', '--model', dirs.ng2, '--model', old, IO), /old: the model folder has no normal validation scores .*give --valid/);
+  const withValid = cli('evaluate', '--model', dirs.ng2, '--model', old, '--valid', IO, '--normal', CPU, '--novel', `io=${IO}`, '--json');
+  assert.equal(withValid.code, 0, withValid.err);
+  const doc = JSON.parse(withValid.out);
+  assert.match(doc.ensemble.normalisation, /computed on .*io\.jsonl\.gz/);
+  assert.equal(doc.ensemble.threshold.paired, true);
+  oneLineError(cli('score', '--model', dirs.ng2, '--combine', 'rank', IO), /--combine applies to ensembles/);
+  oneLineError(cli('score', '--model', dirs.ng2, '--valid', IO, IO), /--valid applies to ensembles/);
+  oneLineError(cli('score', '--model', dirs.ng2, '--model', dirs.ng4, '--combine', 'max', IO), /--combine must be z or rank, got 'max'/);
+  oneLineError(cli('score', '--model', dirs.ng2, '--model', dirs.ng4, '--threshold', 'best-f1', IO), /best-f1 applies to one model/);
+  oneLineError(cli('score', '--model', dirs.ng2, '--model', dirs.ng2, IO), /is given twice/);
+  oneLineError(cli('explain', '--model', dirs.ng2, '--model', dirs.ng4, IO, '--sequence', 'x'), /explain takes one --model/);
+});
+
+test('train --teacher: a distilled LSTM student records its teacher; misuse is a one-line error', () => {
+  const out = join(root, 'student');
+  const r = cli('train', '--model', 'lstm', '--fields', 'name', '--hidden', '8', '--embed', '8', '--epochs', '1', '--segment', 'request',
+    '--train', IO, '--teacher', dirs.ng2, '--distill-alpha', '0.5', '-o', out);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /teacher +.*ng2 \(ngram\): soft targets α 0\.5 on [\d,]+ tokens/);
+  const d = manifest(out).training.distilledFrom;
+  assert.equal(d.kind, 'ngram');
+  assert.equal(d.alpha, 0.5);
+  assert.ok(d.tokens > 5000, `${d.tokens} tokens`);
+  oneLineError(cli('train', '--model', 'ngram', '--train', IO, '--teacher', dirs.ng2, '-o', join(root, 'x')), /--teacher trains an LSTM student/);
+  oneLineError(cli('train', '--model', 'lstm', '--train', IO, '--distill-alpha', '0.5', '-o', join(root, 'x')), /--distill-alpha applies with --teacher/);
+  oneLineError(cli('train', '--model', 'lstm', '--train', IO, '--teacher', dirs.ng2, '--distill-alpha', '2', '-o', join(root, 'x')),
+    /--distill-alpha must be a number in \[0, 1\], got '2'/);
+  oneLineError(cli('train', '--model', 'lstm', '--train', IO, '--teacher', join(root, 'none'), '-o', join(root, 'x')), /none:byte 0: cannot open model folder/);
+});
