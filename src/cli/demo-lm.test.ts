@@ -126,7 +126,8 @@ test('demo --json: every registered demo model, one row per novelty, AUC > 0.7 s
   assert.ok(kinds.includes('ngram'));
   // In a child process, so that the printed JSON is all its stdout; a small, short LSTM keeps the test short.
   const moduleUrl = new URL('./demo-lm.js', import.meta.url).href;
-  const small = `{ lstm: new Map([['hidden', '32'], ['embed', '16'], ['epochs', '2']]) }`;
+  const small = `{ lstm: new Map([['hidden', '32'], ['embed', '16'], ['epochs', '2']]), ` +
+    `transformer: new Map([['width', '32'], ['layers', '1'], ['ffn', '64'], ['embed', '16'], ['epochs', '1']]) }`;
   const script = `const m = await import(${JSON.stringify(moduleUrl)}); await m.demoLanguageModels(true, m.demoModelKinds(), ${small});`;
   const { stdout: text } = await run(process.execPath, ['--input-type=module', '-e', script], { maxBuffer: 1 << 24 });
   type Row = { novelty: string; f1: number; f1LabelFree: number; auroc: number; detectionAt1Far: number };

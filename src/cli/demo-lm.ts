@@ -21,7 +21,8 @@
  * The models (`DEMO_MODELS`): the n-gram over syscall names, the same n-gram predicting the joint token of the name,
  * the call's latency bucket and its returned byte count's bucket (`--predict name,lat,size`: the only one of the
  * three that sees the cpu, connection and ssl novelties, which change timing and sizes but not which calls are
- * made), and the LSTM. Each is reported under its label (`ngram`, `ngram-lat-size`, `lstm`).
+ * made), the LSTM and the Transformer. Each is reported under its label (`ngram`, `ngram-lat-size`, `lstm`,
+ * `transformer`).
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -50,6 +51,7 @@ export const DEMO_MODELS: readonly DemoModel[] = [
   { label: 'ngram', kind: 'ngram' },
   { label: 'ngram-lat-size', kind: 'ngram', settings: new Map([['predict', 'name,lat,size']]) },
   { label: 'lstm', kind: 'lstm' },
+  { label: 'transformer', kind: 'transformer' },
 ];
 /** Model kinds the demo trains. */
 export const DEMO_MODEL_KINDS: readonly string[] = [...new Set(DEMO_MODELS.map((m) => m.kind))];

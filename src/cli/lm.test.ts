@@ -94,7 +94,7 @@ test('train: an n-gram on ADFA-LD Training_Data_Master, 10 % held out for the la
   const m = JSON.parse(trained.out);
   assert.equal(m.magic, 'syscall-anomaly-model');
   assert.equal(m.kind, 'ngram');
-  assert.deepEqual(m.settings, { order: 5, minCount: 1 }, 'the defaults');
+  assert.deepEqual(m.settings, { order: 5, minCount: 1, predict: 'name' }, 'the defaults');
   assert.deepEqual(m.segmentation, { kind: 'trace', maxLength: 100_000 });
   assert.equal(m.training.train.sequences, 833);
   assert.equal(m.training.fitSequences, 750);

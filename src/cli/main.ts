@@ -11,6 +11,8 @@ import { Command } from 'commander';
 import { action, UsageError } from './run.js';
 import { registerLmCommands } from './lm-commands.js';
 import { registerWindowCommands } from './window-commands.js';
+import { registerWatchCommand } from './watch.js';
+import { registerServe } from './serve.js';
 
 const program = new Command();
 program
@@ -69,5 +71,7 @@ program
 
 registerLmCommands(program);
 registerWindowCommands(program);
+registerWatchCommand(program);
+registerServe(program);
 
 await program.parseAsync(process.argv);

@@ -18,13 +18,16 @@
  */
 import type { Sequence } from '../features/sequences/sequence.js';
 import { Tokenizer, type TokenizerJSON } from '../features/tokens/tokenizer.js';
+import { PAD, START } from '../features/tokens/vocabulary.js';
 import { NgramModel } from './ngram/ngram.js';
-import { NgramScorer } from './ngram/scorer.js';
+import { DEFAULT_PREDICT, NgramScorer, parsePredict } from './ngram/scorer.js';
+import { NgramIncrementalScorer } from './ngram/incremental.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TraceError } from '../trace/errors.js';
 import { decodeTensors, encodeTensors, type TensorArray } from './tensor-file.js';
 import { LSTM_DESCRIPTION, LSTM_OPTIONS } from './lstm/options.js';
+import { LONGFORMER_DESCRIPTION, LONGFORMER_OPTIONS, TRANSFORMER_DESCRIPTION, TRANSFORMER_OPTIONS } from './transformer/options.js';
 import type { IncrementalScorer } from './stream.js';
 
 export type SettingValue = number | string;
@@ -63,6 +66,18 @@ export interface LanguageModel {
   release(): Promise<void>;
   /** An event-by-event scorer with state per open sequence (`models/stream.ts`); absent for kinds without one. */
   incremental?(): IncrementalScorer;
+  /**
+   * Attention models: per predicted token (`from`: its index in the `[T + 1]` log-probabilities, i.e. the event index,
+   * T = the end token), the `topK` earlier events it attended to most in the last block, heads averaged (`to`: event
+   * indices, heaviest first, −1 = the start token; `weight`: attention weights). Absent for kinds without attention.
+   */
+  attentionMany?(seqs: readonly Sequence[], topK: number): Promise<{ from: number; to: number[]; weight: number[] }[][]>;
+  /**
+   * The whole next-name distribution at every predicted token, for distillation (`models/lstm/distill.ts`): result i is
+   * `[(T_i + 1) * V]` (row t = P(· | <s> e1 … e_t) over the name vocabulary, V = `tokenizer.vocabulary('name').size`);
+   * absent for kinds without one.
+   */
+  distributionMany?(seqs: readonly Sequence[]): Promise<Float32Array[]>;
 }
 
 /** Sequences per `logProbsMany` call when the commands score a stream. */
@@ -155,8 +170,9 @@ function fromBase64<T extends Int32Array | Float64Array>(s: string, ctor: { new 
 const toBase64 = (a: TensorArray) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 
 /**
- * The n-gram scorer (syscall names, interpolated modified Kneser-Ney) as a `LanguageModel`. Its scoring is
- * synchronous underneath: `logProbs`, `fieldSurprise` and `perplexity` of one sequence are offered too.
+ * The n-gram scorer (syscall names, or the joint token of the `predict` fields; interpolated modified Kneser-Ney) as a
+ * `LanguageModel`. Its scoring is synchronous underneath: `logProbs`, `fieldSurprise` and `perplexity` of one
+ * sequence are offered too.
  */
 export class NgramLanguageModel implements LanguageModel {
   readonly kind = 'ngram';
@@ -168,11 +184,12 @@ export class NgramLanguageModel implements LanguageModel {
   }
 
   logProbs(seq: Sequence): Float64Array {
-    return this.scorer.model.logProbs(this.scorer.tokenizer.encodeField(seq, 'name'));
+    return this.scorer.model.logProbs(this.scorer.encode(seq));
   }
 
+  /** Surprise per event under the predicted field: `name`, or the joint field (`name|lat|size`). */
   fieldSurprise(seq: Sequence): Record<string, Float64Array> {
-    return { name: this.scorer.eventNll(seq) };
+    return { [this.scorer.field]: this.scorer.eventNll(seq) };
   }
 
   perplexity(seq: Sequence): number {
@@ -187,7 +204,28 @@ export class NgramLanguageModel implements LanguageModel {
     return seqs.map((s) => this.fieldSurprise(s));
   }
 
+  /** Next-name distribution at each predicted token (`LanguageModel.distributionMany`; V probabilities per position). */
+  async distributionMany(seqs: readonly Sequence[]): Promise<Float32Array[]> {
+    const m = this.scorer.model;
+    const V = m.vocabSize;
+    if (this.scorer.field !== 'name') throw new RangeError(`the n-gram predicts '${this.scorer.field}', not the name alone: no next-name distribution`);
+    return seqs.map((s) => {
+      const ids = this.scorer.tokenizer.encodeField(s, 'name');
+      const out = new Float32Array((ids.length - 1) * V);
+      for (let i = 1; i < ids.length; i++) {
+        const ctx = ids.subarray(Math.max(0, i - m.order + 1), i);
+        for (let w = 0; w < V; w++) if (w !== PAD && w !== START) out[(i - 1) * V + w] = m.probability(ctx, w); // never predicted: 0
+      }
+      return out;
+    });
+  }
+
   async release(): Promise<void> {}
+
+  /** Event-by-event scoring: the state of a sequence is its last n − 1 predicted token ids (`ngram/incremental.ts`). */
+  incremental(): NgramIncrementalScorer {
+    return new NgramIncrementalScorer(this.scorer.model, this.scorer.tokenizer);
+  }
 
   async save(dir: string): Promise<string[]> {
     const j = this.scorer.model.toJSON();
@@ -203,7 +241,9 @@ export class NgramLanguageModel implements LanguageModel {
   }
 
   describe(): Record<string, SettingValue> {
-    return { order: this.scorer.model.order, vocabulary: this.scorer.model.vocabSize, ngrams: this.scorer.model.size - 1 };
+    const m = this.scorer.model;
+    const predict: Record<string, SettingValue> = this.scorer.field === 'name' ? {} : { predict: this.scorer.predict.join(',') }; // default: as before
+    return { order: m.order, ...predict, vocabulary: m.vocabSize, ngrams: m.size - 1 };
   }
 
   static async load(dir: string, saved: SavedModel): Promise<NgramLanguageModel> {
@@ -228,6 +268,8 @@ export class NgramLanguageModel implements LanguageModel {
         count: toBase64(get('count', Float64Array)), cont: toBase64(get('cont', Int32Array)),
       });
       tokenizer = Tokenizer.fromJSON(saved.tokenizer);
+      const predict = String(saved.settings.predict ?? DEFAULT_PREDICT);
+      if (tokenizer.fields.join(',') !== predict) throw new Error(`the tokenizer's fields ${tokenizer.fields.join(',')} are not the predicted ones (${predict})`);
       return new NgramLanguageModel(new NgramScorer(tokenizer, model), saved.settings);
     } catch (e) {
       if (e instanceof TraceError) throw e;
@@ -239,7 +281,8 @@ export class NgramLanguageModel implements LanguageModel {
 export const NGRAM_KIND: ModelKind = {
   kind: 'ngram',
   async fit(data: TrainingData, settings: ModelSettings): Promise<LanguageModel> {
-    const scorer = await NgramScorer.fitStream(data.train, settings.order as number, settings.minCount as number);
+    const predict = parsePredict(String(settings.predict ?? DEFAULT_PREDICT));
+    const scorer = await NgramScorer.fitStream(data.train, settings.order as number, settings.minCount as number, predict);
     return new NgramLanguageModel(scorer, settings);
   },
   load: (dir, saved) => NgramLanguageModel.load(dir, saved),
@@ -251,12 +294,17 @@ export const NGRAM_KIND: ModelKind = {
 export const MODEL_KINDS: readonly ModelKindEntry[] = [
   {
     kind: 'ngram',
-    description: 'n-gram over syscall names, interpolated modified Kneser-Ney',
+    description: 'n-gram over syscall names (or joint name|lat|size tokens: --predict), interpolated modified Kneser-Ney',
     options: [
       { key: 'order', flag: '--order <n>', description: 'n-gram order (ngram; default 5)', defaultValue: 5, parse: intOption('--order', 1, 12) },
       {
         key: 'minCount', flag: '--min-count <n>', description: 'keep tokens seen at least this often in training (ngram, lstm; default 1)',
         defaultValue: 1, parse: intOption('--min-count', 1, 1_000_000),
+      },
+      {
+        key: 'predict', flag: '--predict <fields>',
+        description: "token fields the n-gram predicts jointly, name first: name, or e.g. name,lat,size (latency and byte-count buckets) (ngram; default name)",
+        defaultValue: DEFAULT_PREDICT, parse: (t) => parsePredict(t).join(','),
       },
     ],
     implementation: async () => NGRAM_KIND,
@@ -266,6 +314,18 @@ export const MODEL_KINDS: readonly ModelKindEntry[] = [
     description: LSTM_DESCRIPTION,
     options: LSTM_OPTIONS,
     implementation: async () => (await import('./lstm/adapter.js')).LSTM_KIND,
+  },
+  {
+    kind: 'transformer',
+    description: TRANSFORMER_DESCRIPTION,
+    options: TRANSFORMER_OPTIONS,
+    implementation: async () => (await import('./transformer/adapter.js')).TRANSFORMER_KIND,
+  },
+  {
+    kind: 'longformer',
+    description: LONGFORMER_DESCRIPTION,
+    options: LONGFORMER_OPTIONS,
+    implementation: async () => (await import('./longformer/adapter.js')).LONGFORMER_KIND,
   },
 ];
 

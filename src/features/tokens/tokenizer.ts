@@ -3,14 +3,32 @@
  * Turns each event of a sequence into a tuple of tokens over Fournier et al.'s seven fields — syscall name, phase
  * (entry/exit/complete), time since the previous event of the sequence (log2 buckets of ns), process name, pid, tid,
  * return-value class (success/error/none) — and each field into integer ids through its own fitted `Vocabulary`.
+ * Two extra fields, not among the seven (`EXTRA_TOKEN_FIELDS`): `lat`, the log2 bucket of the call's own duration
+ * (`latency` ns; `none` without one), and `size`, the log2 bucket of the return value of calls that return a byte
+ * count (`BYTE_COUNT_SYSCALLS`: read/write family, recv/send, sendfile, splice…; `e<errno>` when they fail, `none`
+ * for every other call — so addresses (mmap) and pids never become tokens).
+ * A *joint* tokenizer (`new Tokenizer(fields, minCount, true)`) has one vocabulary over the `|`-joined tokens of its
+ * fields (`name|lat|size` → `read|12|7`): the n-gram's `--predict` setting predicts such composite tokens.
  * An encoded sequence is `<s> e1 … en </s>` (`<trunc>` instead of `</s>` when the segmenter cut the sequence).
  */
 import type { SyscallEvent } from '../../trace/event.js';
 import type { Sequence } from '../sequences/sequence.js';
 import { END, START, TRUNCATE, Vocabulary, type VocabularyJSON } from './vocabulary.js';
 
-export type TokenField = 'name' | 'phase' | 'dt' | 'proc' | 'pid' | 'tid' | 'ret';
+export type TokenField = 'name' | 'phase' | 'dt' | 'proc' | 'pid' | 'tid' | 'ret' | 'lat' | 'size';
+/** Fournier et al.'s seven fields (the LSTM's and transformer's default inputs). */
 export const TOKEN_FIELDS: readonly TokenField[] = ['name', 'phase', 'dt', 'proc', 'pid', 'tid', 'ret'];
+/** Fields beyond the seven: the call's latency bucket and its returned byte count's bucket. */
+export const EXTRA_TOKEN_FIELDS: readonly TokenField[] = ['lat', 'size'];
+/** Every field a tokenizer accepts (validate field names against this). */
+export const KNOWN_TOKEN_FIELDS: readonly TokenField[] = [...TOKEN_FIELDS, ...EXTRA_TOKEN_FIELDS];
+
+/** Syscalls whose non-negative return value is a count of bytes (or of messages, for the *mmsg calls). */
+export const BYTE_COUNT_SYSCALLS: ReadonlySet<string> = new Set([
+  'read', 'write', 'pread', 'pwrite', 'pread64', 'pwrite64', 'readv', 'writev', 'preadv', 'pwritev', 'preadv2', 'pwritev2',
+  'recv', 'recvfrom', 'recvmsg', 'recvmmsg', 'send', 'sendto', 'sendmsg', 'sendmmsg', 'sendfile', 'sendfile64',
+  'splice', 'tee', 'vmsplice', 'copy_file_range', 'getdents', 'getdents64', 'readlink', 'readlinkat', 'getrandom',
+]);
 
 /** Highest log2 bucket of the time delta (≥ 2^40 ns ≈ 18 min all share it). */
 export const MAX_DT_BUCKET = 41;
@@ -35,6 +53,25 @@ export function retClass(ev: SyscallEvent): 'success' | 'error' | 'none' {
   return n < 0 && n > -4096 ? 'error' : 'success';
 }
 
+/** The `lat` token: log2 bucket of the call's duration in ns (as `dtBucket`), `none` when the event has none. */
+export function latencyToken(ev: SyscallEvent): string {
+  const l = ev.latency;
+  if (l === undefined || !Number.isFinite(l)) return 'none';
+  return String(dtBucket(BigInt(Math.max(0, Math.trunc(l)))));
+}
+
+/**
+ * The `size` token: for a call in `BYTE_COUNT_SYSCALLS`, the log2 bucket of its non-negative return value (as
+ * `dtBucket`) or `e<errno>` for an error; `none` for other calls and for events without a return value.
+ */
+export function sizeToken(ev: SyscallEvent): string {
+  const r = ev.ret;
+  if (r === undefined || !BYTE_COUNT_SYSCALLS.has(ev.name)) return 'none';
+  const n = typeof r === 'bigint' ? r : BigInt(Math.trunc(r));
+  if (n < 0n) return n > -4096n ? `e${-n}` : 'none';
+  return String(dtBucket(n));
+}
+
 /** The string token of one field of an event; `prev` is the previous event of the same sequence. */
 export function fieldToken(field: TokenField, ev: SyscallEvent, prev: SyscallEvent | undefined): string {
   switch (field) {
@@ -45,7 +82,17 @@ export function fieldToken(field: TokenField, ev: SyscallEvent, prev: SyscallEve
     case 'pid': return String(ev.pid);
     case 'tid': return String(ev.tid);
     case 'ret': return retClass(ev);
+    case 'lat': return latencyToken(ev);
+    case 'size': return sizeToken(ev);
   }
+}
+
+/** The composite token of several fields: their tokens joined by `|`. */
+export function jointToken(fields: readonly TokenField[], ev: SyscallEvent, prev: SyscallEvent | undefined): string {
+  if (fields.length === 1) return fieldToken(fields[0]!, ev, prev);
+  let s = fieldToken(fields[0]!, ev, prev);
+  for (let i = 1; i < fields.length; i++) s += '|' + fieldToken(fields[i]!, ev, prev);
+  return s;
 }
 
 export interface TokenizerJSON {
@@ -53,29 +100,45 @@ export interface TokenizerJSON {
   version: 1;
   fields: TokenField[];
   minCount: number;
+  /** Present (true) for a joint tokenizer: one vocabulary, keyed by the `|`-joined field names. */
+  joint?: true;
   vocabularies: Record<string, VocabularyJSON>;
 }
 
 export class Tokenizer {
   private vocabs: Vocabulary[] | undefined;
+  /** Field groups, each with one vocabulary: one group per field, or a single group of all fields when joint. */
+  private readonly units: readonly (readonly TokenField[])[];
 
-  constructor(readonly fields: readonly TokenField[], readonly minCount: number) {
+  constructor(readonly fields: readonly TokenField[], readonly minCount: number, readonly joint = false) {
     if (fields.length === 0) throw new RangeError('a tokenizer needs at least one field');
-    for (const f of fields) if (!TOKEN_FIELDS.includes(f)) throw new RangeError(`unknown token field '${f}'`);
+    for (const f of fields) {
+      if (!KNOWN_TOKEN_FIELDS.includes(f)) throw new RangeError(`unknown token field '${f}' (known: ${KNOWN_TOKEN_FIELDS.join(', ')})`);
+    }
     if (new Set(fields).size !== fields.length) throw new RangeError('duplicate token field');
     if (!Number.isInteger(minCount) || minCount < 1) throw new RangeError(`minCount must be a positive integer, got ${minCount}`);
+    this.units = joint ? [fields] : fields.map((f) => [f]);
+  }
+
+  /** The name of the joint field, `name|lat|size` (the single field's name for a one-field tokenizer). */
+  get jointName(): string {
+    return this.fields.join('|');
+  }
+
+  private unitName(u: number): string {
+    return this.units[u]!.join('|');
   }
 
   private counters(): Map<string, number>[] {
-    return this.fields.map(() => new Map<string, number>());
+    return this.units.map(() => new Map<string, number>());
   }
 
   private observe(counts: Map<string, number>[], seq: Sequence): void {
     let prev: SyscallEvent | undefined;
     for (const ev of seq.events) {
-      for (let f = 0; f < this.fields.length; f++) {
-        const t = fieldToken(this.fields[f], ev, prev);
-        counts[f].set(t, (counts[f].get(t) ?? 0) + 1);
+      for (let u = 0; u < this.units.length; u++) {
+        const t = jointToken(this.units[u]!, ev, prev);
+        counts[u].set(t, (counts[u].get(t) ?? 0) + 1);
       }
       prev = ev;
     }
@@ -101,11 +164,15 @@ export class Tokenizer {
     return this.vocabs !== undefined;
   }
 
-  /** The vocabulary of one field. */
-  vocabulary(field: TokenField): Vocabulary {
-    const i = this.fields.indexOf(field);
-    if (i < 0) throw new RangeError(`the tokenizer has no field '${field}' (fields: ${this.fields.join(', ')})`);
-    return this.need()[i];
+  private unitIndex(field: string): number {
+    for (let u = 0; u < this.units.length; u++) if (this.unitName(u) === field) return u;
+    const known = this.units.map((_, u) => this.unitName(u)).join(', ');
+    throw new RangeError(`the tokenizer has no field '${field}' (fields: ${known})`);
+  }
+
+  /** The vocabulary of one field (of a joint tokenizer: its one vocabulary, under `jointName`). */
+  vocabulary(field: TokenField | string): Vocabulary {
+    return this.need()[this.unitIndex(field)];
   }
 
   private need(): Vocabulary[] {
@@ -113,41 +180,54 @@ export class Tokenizer {
     return this.vocabs;
   }
 
-  /** One field of a sequence as ids: `[T + 2]` = `<s>`, one id per event, `</s>` or `<trunc>`. */
-  encodeField(seq: Sequence, field: TokenField): Int32Array {
-    const v = this.vocabulary(field);
+  /**
+   * One field of a sequence as ids: `[T + 2]` = `<s>`, one id per event, `</s>` or `<trunc>`. Of a joint tokenizer,
+   * `field` is its `jointName`.
+   */
+  encodeField(seq: Sequence, field: TokenField | string): Int32Array {
+    const u = this.unitIndex(field);
+    const v = this.need()[u];
+    const unit = this.units[u]!;
     const n = seq.events.length;
     const out = new Int32Array(n + 2); // [T + 2]
     out[0] = START;
     let prev: SyscallEvent | undefined;
     for (let i = 0; i < n; i++) {
       const ev = seq.events[i];
-      out[i + 1] = v.id(fieldToken(field, ev, prev));
+      out[i + 1] = v.id(jointToken(unit, ev, prev));
       prev = ev;
     }
     out[n + 1] = seq.truncated ? TRUNCATE : END;
     return out;
   }
 
-  /** Every field of a sequence, in the order of `fields`: `[F][T + 2]`. */
+  /** The id of one event in the first (a joint tokenizer's only) vocabulary; `prev`: the sequence's previous event. */
+  firstId(ev: SyscallEvent, prev: SyscallEvent | undefined): number {
+    return this.need()[0].id(jointToken(this.units[0]!, ev, prev));
+  }
+
+  /** Every field of a sequence, in the order of `fields`: `[F][T + 2]` (a joint tokenizer: `[1][T + 2]`). */
   encode(seq: Sequence): Int32Array[] {
-    return this.fields.map((f) => this.encodeField(seq, f));
+    return this.units.map((_, u) => this.encodeField(seq, this.unitName(u)));
   }
 
   toJSON(): TokenizerJSON {
     const vocabs = this.need();
     const vocabularies: Record<string, VocabularyJSON> = {};
-    this.fields.forEach((f, i) => (vocabularies[f] = vocabs[i].toJSON()));
-    return { magic: 'syscall-anomaly/tokenizer', version: 1, fields: [...this.fields], minCount: this.minCount, vocabularies };
+    this.units.forEach((_, u) => (vocabularies[this.unitName(u)] = vocabs[u].toJSON()));
+    const base = { magic: 'syscall-anomaly/tokenizer' as const, version: 1 as const, fields: [...this.fields], minCount: this.minCount };
+    return this.joint ? { ...base, joint: true, vocabularies } : { ...base, vocabularies };
   }
 
   static fromJSON(j: TokenizerJSON): Tokenizer {
     if (j?.magic !== 'syscall-anomaly/tokenizer') throw new Error('not a syscall-anomaly tokenizer (bad magic)');
     if (j.version !== 1) throw new Error(`unsupported tokenizer version ${j.version}`);
-    const t = new Tokenizer(j.fields, j.minCount);
-    t.vocabs = j.fields.map((f) => {
-      const v = j.vocabularies[f];
-      if (!v) throw new Error(`tokenizer JSON: no vocabulary for field '${f}'`);
+    if (j.joint !== undefined && j.joint !== true) throw new Error('tokenizer JSON: joint must be true when present');
+    const t = new Tokenizer(j.fields, j.minCount, j.joint === true);
+    t.vocabs = t.units.map((_, u) => {
+      const name = t.unitName(u);
+      const v = j.vocabularies[name];
+      if (!v) throw new Error(`tokenizer JSON: no vocabulary for field '${name}'`);
       return Vocabulary.fromJSON(v);
     });
     return t;

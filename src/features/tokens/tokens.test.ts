@@ -1,12 +1,19 @@
 /**
  * @module features/tokens/tokens.test
- * Vocabulary fitting, field tokens and sequence encoding on small sequences whose ids follow from the rules.
+ * Vocabulary fitting, field tokens and sequence encoding on small sequences whose ids follow from the rules; the
+ * extra fields `lat` and `size` on real events of the committed web-server sample (HTTPS vs plain HTTP), and the
+ * joint tokenizer (one vocabulary over `name|lat|size`).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SyscallEvent } from '../../trace/event.js';
 import type { Sequence } from '../sequences/sequence.js';
-import { END, START, TRUNCATE, Tokenizer, UNKNOWN, Vocabulary, dtBucket, retClass } from './index.js';
+import { openData } from '../dataset.js';
+import { projectData } from '../../testing/paths.js';
+import {
+  BYTE_COUNT_SYSCALLS, END, EXTRA_TOKEN_FIELDS, KNOWN_TOKEN_FIELDS, START, TOKEN_FIELDS, TRUNCATE, Tokenizer, UNKNOWN, Vocabulary,
+  dtBucket, fieldToken, latencyToken, retClass, sizeToken,
+} from './index.js';
 
 function ev(ts: bigint, name: string, ret?: number): SyscallEvent {
   const e: SyscallEvent = { ts, cpu: 0, pid: 10, tid: 11, proc: 'nginx', name, phase: 'complete', args: {} };
@@ -59,4 +66,92 @@ test('Tokenizer encodes every field with start/end and truncate markers', () => 
   assert.throws(() => tok.vocabulary('pid'), RangeError);
   assert.throws(() => new Tokenizer(['name', 'bogus' as 'name'], 1), RangeError);
   assert.throws(() => Tokenizer.fromJSON({ ...tok.toJSON(), magic: 'x' as 'syscall-anomaly/tokenizer' }));
+});
+
+/** The first `n` request sequences of a committed web-server set (perf `syscalls:*`, paired: latency and ret). */
+async function webRequests(set: string, n: number): Promise<Sequence[]> {
+  const src = openData({ kind: 'trace', arg: set, path: projectData('web-novelty', `${set}.jsonl.gz`) },
+    { segmentation: 'request', maxLength: 10_000, pairing: 'paired', lenient: false });
+  const out: Sequence[] = [];
+  for await (const s of src) {
+    out.push(s);
+    if (out.length === n) break;
+  }
+  return out;
+}
+
+test('the seven fields stay the default list; lat and size are extra known fields', () => {
+  assert.deepEqual(TOKEN_FIELDS, ['name', 'phase', 'dt', 'proc', 'pid', 'tid', 'ret']);
+  assert.deepEqual(EXTRA_TOKEN_FIELDS, ['lat', 'size']);
+  assert.deepEqual(KNOWN_TOKEN_FIELDS, [...TOKEN_FIELDS, 'lat', 'size']);
+});
+
+test('lat: log2 bucket of each real call\'s latency; none without one', async () => {
+  const seqs = await webRequests('normal', 50);
+  let n = 0;
+  for (const s of seqs) {
+    for (const e of s.events) {
+      assert.ok(e.latency !== undefined, 'paired perf events carry a latency');
+      assert.equal(fieldToken('lat', e, undefined), String(dtBucket(BigInt(e.latency!))));
+      n++;
+    }
+  }
+  assert.ok(n > 1000);
+  const first = seqs[0]!.events[0]!;
+  assert.equal(latencyToken({ ...first, latency: undefined }), 'none');
+  assert.equal(latencyToken({ ...first, latency: 1024 }), '11');
+});
+
+test('size: byte counts of real reads and writes bucketed, errors as e<errno>, addresses and pids never', async () => {
+  const seqs = await webRequests('normal', 50);
+  const seen = new Map<string, Set<string>>();
+  for (const s of seqs) {
+    for (const e of s.events) {
+      const t = sizeToken(e);
+      let m = seen.get(e.name);
+      if (!m) seen.set(e.name, (m = new Set()));
+      m.add(t);
+      const r = Number(e.ret);
+      if (!BYTE_COUNT_SYSCALLS.has(e.name)) assert.equal(t, 'none', `${e.name} ret ${r}`);
+      else if (r >= 0) assert.equal(t, String(dtBucket(BigInt(r))));
+      else assert.equal(t, `e${-r}`);
+    }
+  }
+  // Apache's non-blocking reads that find nothing: EAGAIN (11); mmap returns an address, getpid a pid: no size.
+  assert.ok(seen.get('read')!.has('e11'));
+  assert.deepEqual([...seen.get('mmap')!], ['none']);
+  assert.deepEqual([...(seen.get('getpid') ?? new Set(['none']))], ['none']);
+  assert.ok([...seen.get('writev')!].every((t) => /^\d+$/.test(t)));
+});
+
+test('size tells a TLS record from a plain request: the request read is 79 bytes over HTTPS, 57 over HTTP', async () => {
+  const sizesOf = (seqs: Sequence[]) => new Set(seqs.flatMap((s) => s.events.filter((e) => e.name === 'read').map((e) => Number(e.ret))));
+  const tls = sizesOf(await webRequests('normal', 40));
+  const plain = sizesOf(await webRequests('ssl', 40));
+  assert.ok(tls.has(79) && !tls.has(57));
+  assert.ok(plain.has(57) && !plain.has(79));
+  // 79 and 57 fall in different log2 buckets (7: 64..127, 6: 32..63), so the size token differs
+  assert.equal(dtBucket(79n), 7);
+  assert.equal(dtBucket(57n), 6);
+});
+
+test('joint tokenizer: one vocabulary over name|lat|size, JSON round trip', async () => {
+  const seqs = await webRequests('normal', 30);
+  const tok = new Tokenizer(['name', 'lat', 'size'], 1, true).fit(seqs);
+  assert.equal(tok.jointName, 'name|lat|size');
+  const v = tok.vocabulary('name|lat|size');
+  const ids = tok.encodeField(seqs[0]!, 'name|lat|size');
+  const e0 = seqs[0]!.events[0]!;
+  assert.equal(v.token(ids[1]!), `${e0.name}|${latencyToken(e0)}|${sizeToken(e0)}`);
+  assert.equal(tok.firstId(e0, undefined), ids[1]);
+  assert.deepEqual(tok.encode(seqs[0]!).map((x) => [...x]), [[...ids]]);
+  assert.ok(v.size > new Tokenizer(['name'], 1).fit(seqs).vocabulary('name').size);
+  assert.throws(() => tok.vocabulary('name'), /no field 'name'/);
+  const j = JSON.parse(JSON.stringify(tok));
+  assert.equal(j.joint, true);
+  assert.deepEqual(Object.keys(j.vocabularies), ['name|lat|size']);
+  const back = Tokenizer.fromJSON(j);
+  assert.deepEqual([...back.encodeField(seqs[1]!, 'name|lat|size')], [...tok.encodeField(seqs[1]!, 'name|lat|size')]);
+  // a plain tokenizer's JSON is unchanged: no joint key
+  assert.equal('joint' in new Tokenizer(['name'], 1).fit(seqs).toJSON(), false);
 });

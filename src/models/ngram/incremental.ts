@@ -1,8 +1,9 @@
 /**
  * @module models/ngram/incremental
  * The n-gram's incremental scorer (`models/stream.ts`): the state of an open sequence is the trie nodes of its last
- * n − 1 predicted token ids (syscall names, or joint `name|lat|size` tokens; `NgramModel.startState` / `step`), kept in one growing `Int32Array` of `order` slots per
- * sequence; slots of closed sequences are reused. One event costs `order` trie look-ups, whatever the prefix length.
+ * n − 1 predicted token ids (syscall names, or joint `name|lat|size` tokens; `NgramModel.startState` / `step`), kept
+ * in one growing `Int32Array` of `order` slots per sequence, with the sequence's last event (for the `dt` field);
+ * slots of closed sequences are reused. One event costs `order` trie look-ups, whatever the prefix length.
  */
 import type { SyscallEvent } from '../../trace/event.js';
 import type { Tokenizer } from '../../features/tokens/tokenizer.js';
