@@ -1,185 +1,140 @@
 /**
  * @module eval/adfa-lstm
- * The LSTM language model on ADFA-LD (Creech & Hu): trained on `Training_Data_Master` only (normal; syscall names
- * only — ADFA has no other field; one trace in ten held out for early stopping), then every
- * `Validation_Data_Master` (normal) and `Attack_Data_Master` trace is scored by its mean negative log-probability
- * per predicted token (`<s> e1 … en </s>`: n + 1 predictions). Reports ROC AUC for all validation traces against
- * all attacks and against each attack kind, plus the AUC of the worst window's mean (`window` events), and times.
- * Anchors: our n-gram 0.84 (detect/adfa-eval), the published LSTM ensemble 0.928 (Kim et al., 2016).
+ * A language model on ADFA-LD (Creech & Hu) exactly as a user gets it with the default settings: `train --model lstm
+ * --train ADFA-LD.zip:Training_Data_Master -o m/` (one trace in ten held out for early stopping and the label-free
+ * threshold), then `evaluate --model m/ --normal …:Validation_Data_Master --novel attack=…:Attack_Data_Master` and
+ * one `--novel` set per attack kind — the same functions the commands run (`cli/train.ts`, `cli/evaluate.ts`), so
+ * the figures are the commands' figures. Every trace is scored by its perplexity (mean surprise per predicted token).
+ * Reports ROC AUC of all validation traces against all attacks and against each attack kind, the detection rate at
+ * 1 % false alarms, the label-free threshold's false alarms and F1, training time and the load average.
+ * Anchors: our n-gram 0.84 (`detect/adfa-eval.ts`), the published LSTM ensemble 0.928 (Kim et al., 2016).
  *
- * Run: `node dist/eval/adfa-lstm.js [key=value …]` (keys of {@link AdfaLstmSettings}, e.g. `hidden=256 epochs=6`).
+ * Run: `node dist/eval/adfa-lstm.js [kind=lstm] [SETTING=VALUE …]`, settings as the `train` options of that model
+ * kind name them in the model folder (e.g. `hidden=128 epochs=6`); without any, the kind's defaults.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { maxWindowMean } from '../detect/adfa-eval.js';
-import { rocAuc } from '../detect/metrics.js';
-import type { Sequence as EventSequence } from '../features/sequences/sequence.js';
-import { Tokenizer } from '../features/tokens/tokenizer.js';
-import { LstmModel, type EpochRecord, type LstmConfig, type Sequence } from '../models/lstm/lstm.js';
+import { evaluateModel, type EvaluateResult } from '../cli/evaluate.js';
+import { DEFAULT_MAX_LEN } from '../cli/lm-commands.js';
+import { trainModel } from '../cli/train.js';
+import { parseDataArg } from '../features/dataset.js';
+import { findModelKind, modelKindNames, resolveSettings, type ModelSettings, type SettingValue } from '../models/language-model.js';
 import { sharedData } from '../testing/paths.js';
-import { iterateAdfaTraces } from '../trace/adfa/adfa.js';
-import type { SyscallEvent } from '../trace/event.js';
 
-export interface AdfaLstmSettings {
-  embed: number;
-  hidden: number;
-  layers: number;
-  chunk: number;
-  batch: number;
-  epochs: number;
-  patience: number;
-  lr: number;
-  warmupSteps: number;
-  labelSmoothing: number;
-  dropout: number;
-  weightDecay: number;
-  threads: number;
-  seed: number;
-  /** Events per window for the local (worst-window) score. */
-  window: number;
+/** The attack kinds of ADFA-LD's `Attack_Data_Master` (each a set of numbered folders). */
+export const ADFA_ATTACKS = ['Adduser', 'Hydra_FTP', 'Hydra_SSH', 'Java_Meterpreter', 'Meterpreter', 'Web_Shell'] as const;
+
+export interface AdfaRunResult {
+  kind: string;
+  /** Every setting, defaults filled in, as saved in the model folder. */
+  settings: ModelSettings;
+  /** What the model says of itself (vocabulary, parameters, epochs run, best held-out loss…). */
+  model: Record<string, SettingValue>;
+  fitSequences: number;
+  heldOut: number;
+  validationTraces: number;
+  attackTraces: number;
+  /** ROC AUC, score = perplexity: all validation traces vs all attacks, and vs each attack kind. */
+  auc: number;
+  aucByKind: Record<string, number>;
+  /** Detection rate at ≤ 1 % false alarms on the validation traces (all attacks; each kind). */
+  detectionAt1: number;
+  detectionAt1ByKind: Record<string, number>;
+  /** At the label-free threshold (0.99 quantile of the held-out training traces): false alarms on Validation, F1 on all attacks. */
+  labelFree: { threshold: number; falseAlarmRate: number; detectionRate: number; f1: number };
+  seconds: { train: number; evaluate: number };
+  /** 1-minute load average at the start, after training and at the end. */
+  load: [number, number, number];
+}
+
+/** Trains with `settings` into a temporary model folder, evaluates it as described in the module header. */
+export async function evaluateOnAdfa(datasetPath: string, kind: string, settings: ModelSettings): Promise<AdfaRunResult> {
+  const subset = (s: string) => parseDataArg(`${datasetPath}:${s}`);
+  const dir = await mkdtemp(join(tmpdir(), `syscall-anomaly-adfa-${kind}-`));
+  try {
+    const load0 = loadavg()[0]!;
+    const t0 = performance.now();
+    const { model, manifest } = await trainModel({
+      kind, settings, train: subset('Training_Data_Master'), valid: undefined, validNovel: undefined, segmentation: 'trace',
+      maxLength: DEFAULT_MAX_LEN, quantile: 0.99, lenient: false, output: dir,
+    });
+    await model.release();
+    const t1 = performance.now();
+    const load1 = loadavg()[0]!;
+    const novel = [
+      { name: 'attack', data: subset('Attack_Data_Master') },
+      ...ADFA_ATTACKS.map((a) => ({ name: a, data: subset(`Attack_Data_Master/${a}`) })),
+    ];
+    const r: EvaluateResult = await evaluateModel(dir, subset('Validation_Data_Master'), novel, false);
+    const t2 = performance.now();
+    const all = r.sets['attack']!;
+    const byKind = (pick: (s: EvaluateResult['sets'][string]) => number) =>
+      Object.fromEntries(ADFA_ATTACKS.map((a) => [a, pick(r.sets[a]!)]));
+    return {
+      kind, settings: manifest.settings, model: manifest.model,
+      fitSequences: manifest.training.fitSequences, heldOut: manifest.training.heldOut,
+      validationTraces: r.normal.data.sequences, attackTraces: all.data.sequences,
+      auc: all.auc, aucByKind: byKind((s) => s.auc),
+      detectionAt1: all.detectionAtFar.detectionRate, detectionAt1ByKind: byKind((s) => s.detectionAtFar.detectionRate),
+      labelFree: { threshold: r.threshold.value, falseAlarmRate: r.normal.falseAlarmRate, detectionRate: all.recall, f1: all.f1 },
+      seconds: { train: (t1 - t0) / 1000, evaluate: (t2 - t1) / 1000 },
+      load: [load0, load1, loadavg()[0]!],
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /**
- * The defaults `npm run eval` uses: the best of the short tuning runs (about 5 minutes on 2 loaded cores). Tuning
- * (held-out loss / AUC): hidden 128, batch 32 x chunk 64, lr 3e-3: 1.20 / 0.827; hidden 128, batch 16 x chunk 32,
- * lr 0.01: 1.02 / 0.835; hidden 256: 0.99 / 0.838; hidden 256 + dropout 0.3, 12 epochs: 0.96 / 0.841. Lower loss
- * barely moves the AUC: scores other than the mean (median, quantiles, trimmed means, counts of surprising events,
- * worst window) and averaging with the n-gram all stayed at 0.82-0.84.
+ * The model kind and its settings from `key=value` arguments: `kind=` picks the model kind (default lstm), every other
+ * key is a setting of that kind, parsed as its `train` option parses it. Throws RangeError naming a bad argument.
  */
-export const DEFAULT_ADFA_LSTM: AdfaLstmSettings = {
-  embed: 64, hidden: 256, layers: 1, chunk: 32, batch: 16, epochs: 12, patience: 3, lr: 0.01, warmupSteps: 50,
-  labelSmoothing: 0, dropout: 0.3, weightDecay: 0.01, threads: 2, seed: 1, window: 10,
-};
-
-export interface AdfaLstmResult {
-  settings: AdfaLstmSettings;
-  trainTraces: number;
-  earlyStoppingTraces: number;
-  trainTokens: number;
-  validationTraces: number;
-  attackTraces: number;
-  /** Syscall-name vocabulary (specials included) and parameter count. */
-  vocabulary: number;
-  parameters: number;
-  history: EpochRecord[];
-  /** AUC, score = mean negative log-probability per token: all validation vs all attacks, and per attack kind. */
-  auc: number;
-  aucByKind: Record<string, number>;
-  /** AUC of the worst window's mean. */
-  aucWindow: number;
-  aucWindowByKind: Record<string, number>;
-  seconds: { read: number; fit: number; score: number; total: number };
-  /** 1-minute load average at the start and the end. */
-  load: [number, number];
-}
-
-function eventSequence(id: string, index: number, names: readonly string[]): EventSequence {
-  const events: SyscallEvent[] = names.map((name, i) => ({
-    ts: BigInt(i), cpu: 0, pid: index, tid: index, proc: '', name, phase: 'entry', args: {},
-  }));
-  return { id, events };
-}
-
-interface Scored { attack: string | undefined; mean: number; window: number }
-
-function aucs(items: readonly Scored[], pick: (s: Scored) => number): { all: number; byKind: Record<string, number> } {
-  const normal = items.filter((s) => s.attack === undefined);
-  const kinds = [...new Set(items.map((s) => s.attack).filter((k): k is string => k !== undefined))].sort();
-  const auc = (subset: readonly Scored[]): number => rocAuc(subset.map(pick), subset.map((s) => s.attack !== undefined));
-  const byKind: Record<string, number> = {};
-  for (const k of kinds) byKind[k] = auc([...normal, ...items.filter((s) => s.attack === k)]);
-  return { all: auc(items), byKind };
-}
-
-/** Trains and scores as described in the module header; `onEpoch` hears training progress. */
-export async function evaluateLstmOnAdfa(datasetPath: string, settings: AdfaLstmSettings,
-  onEpoch?: (r: EpochRecord) => void): Promise<AdfaLstmResult> {
-  const load0 = loadavg()[0]!;
-  const t0 = performance.now();
-  const train: EventSequence[] = [];
-  const rest: { seq: EventSequence; attack: string | undefined }[] = [];
-  for await (const t of iterateAdfaTraces(datasetPath)) {
-    const seq = eventSequence(t.trace.path, t.index, t.names);
-    if (t.trace.set === 'training') train.push(seq);
-    else rest.push({ seq, attack: t.trace.set === 'validation' ? undefined : t.trace.attack ?? 'unknown' });
-  }
-  if (train.length === 0) throw new Error(`${datasetPath}: no Training_Data_Master traces`);
-  const tokenizer = new Tokenizer(['name'], 1).fit(train);
-  const encode = (s: EventSequence): Sequence => [tokenizer.encodeField(s, 'name')];
-  const fitSet = train.filter((_, i) => i % 10 !== 9).map(encode);
-  const stopSet = train.filter((_, i) => i % 10 === 9).map(encode);
-  const vocab = tokenizer.vocabulary('name').size;
-  const config: LstmConfig = {
-    fields: [{ name: 'name', vocab, dim: settings.embed, encoding: 'learned' }], positionDim: 0,
-    hidden: settings.hidden, layers: settings.layers, chunk: settings.chunk, batch: settings.batch, epochs: settings.epochs,
-    patience: settings.patience, lr: settings.lr, warmupSteps: settings.warmupSteps, weightDecay: settings.weightDecay,
-    clipNorm: 1, labelSmoothing: settings.labelSmoothing, dropout: settings.dropout, threads: settings.threads, seed: settings.seed,
-  };
-  const t1 = performance.now();
-  const model = await LstmModel.fit(fitSet, stopSet, config, onEpoch ? { onEpoch } : {});
-  const t2 = performance.now();
-  const logps = await model.logProbsMany(rest.map((r) => encode(r.seq)));
-  const scored: Scored[] = rest.map((r, i) => {
-    const nll = logps[i]!.map((x) => -x);
-    return { attack: r.attack, mean: nll.reduce((a, b) => a + b, 0) / nll.length, window: maxWindowMean(nll, settings.window) };
-  });
-  const t3 = performance.now();
-  await model.release();
-  const mean = aucs(scored, (s) => s.mean);
-  const win = aucs(scored, (s) => s.window);
-  return {
-    settings,
-    trainTraces: fitSet.length, earlyStoppingTraces: stopSet.length,
-    trainTokens: fitSet.reduce((n, s) => n + s[0]!.length, 0),
-    validationTraces: scored.filter((s) => s.attack === undefined).length,
-    attackTraces: scored.filter((s) => s.attack !== undefined).length,
-    vocabulary: vocab, parameters: model.size, history: [...model.history],
-    auc: mean.all, aucByKind: mean.byKind, aucWindow: win.all, aucWindowByKind: win.byKind,
-    seconds: { read: (t1 - t0) / 1000, fit: (t2 - t1) / 1000, score: (t3 - t2) / 1000, total: (t3 - t0) / 1000 },
-    load: [load0, loadavg()[0]!],
-  };
-}
-
-/** Settings from `key=value` arguments over the defaults; throws RangeError on an unknown key or a bad number. */
-export function parseSettings(args: readonly string[]): AdfaLstmSettings {
-  const s: AdfaLstmSettings = { ...DEFAULT_ADFA_LSTM };
+export function parseRunArgs(args: readonly string[]): { kind: string; settings: ModelSettings } {
+  let kind = 'lstm';
+  const given = new Map<string, string>();
   for (const a of args) {
-    const [k, v] = a.split('=') as [string, string | undefined];
-    if (!(k in s) || v === undefined) throw new RangeError(`expected key=value with key one of ${Object.keys(s).join(', ')}; got '${a}'`);
-    const x = Number(v);
-    if (!Number.isFinite(x)) throw new RangeError(`${k}: '${v}' is not a number`);
-    s[k as keyof AdfaLstmSettings] = x;
+    const eq = a.indexOf('=');
+    if (eq <= 0) throw new RangeError(`expected key=value, got '${a}'`);
+    const [k, v] = [a.slice(0, eq), a.slice(eq + 1)];
+    if (k === 'kind') kind = v;
+    else given.set(k, v);
   }
-  return s;
+  const entry = findModelKind(kind);
+  if (!entry) throw new RangeError(`kind=${kind}: unknown model kind (known: ${modelKindNames().join(', ')})`);
+  return { kind, settings: resolveSettings(entry, given) };
 }
 
-/** The result as text: settings, per-epoch history, the AUC table and times. */
-export function formatAdfaLstm(r: AdfaLstmResult): string {
-  const lines = [
-    `ADFA-LD, LSTM: ${r.trainTraces} training traces (${r.trainTokens} tokens) + ${r.earlyStoppingTraces} held out for early stopping; ` +
-      `${r.validationTraces} validation, ${r.attackTraces} attack traces; vocabulary ${r.vocabulary}, ${r.parameters} parameters`,
+/** The result as text: settings, model, the AUC table by attack kind, the label-free operating point, times. */
+export function formatAdfaRun(r: AdfaRunResult): string {
+  const row = (name: string, auc: number, det: number) => `${name.padEnd(17)}  ${auc.toFixed(4).padStart(7)}  ${det.toFixed(3).padStart(19)}`;
+  const lf = r.labelFree;
+  return [
+    `ADFA-LD, ${r.kind} (default settings unless given): ${r.fitSequences} training traces, ${r.heldOut} held out; ` +
+      `${r.validationTraces} validation, ${r.attackTraces} attack traces`,
     `settings: ${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`,
-    'epoch  train loss  held-out loss  tokens/s',
-    ...r.history.map((h) => `${String(h.epoch).padStart(5)}  ${h.trainLoss.toFixed(4).padStart(10)}  ${h.validLoss.toFixed(4).padStart(13)}  ${Math.round(h.tokensPerS).toString().padStart(8)}`),
-    'attack kind        AUC (mean NLL)  AUC (worst window)',
-    ...Object.keys(r.aucByKind).map((k) => `${k.padEnd(17)}  ${r.aucByKind[k]!.toFixed(4).padStart(14)}  ${r.aucWindowByKind[k]!.toFixed(4).padStart(18)}`),
-    `${'all'.padEnd(17)}  ${r.auc.toFixed(4).padStart(14)}  ${r.aucWindow.toFixed(4).padStart(18)}`,
-    `seconds: read ${r.seconds.read.toFixed(1)}, fit ${r.seconds.fit.toFixed(1)}, score ${r.seconds.score.toFixed(1)}, total ${r.seconds.total.toFixed(1)}; ` +
-      `load average ${r.load[0].toFixed(2)} -> ${r.load[1].toFixed(2)}`,
-  ];
-  return lines.join('\n');
+    `model: ${Object.entries(r.model).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    `attack kind            AUC  detection @ 1 % FA`,
+    ...ADFA_ATTACKS.map((a) => row(a, r.aucByKind[a]!, r.detectionAt1ByKind[a]!)),
+    row('all', r.auc, r.detectionAt1),
+    `label-free threshold (perplexity ${lf.threshold.toFixed(3)}): false alarms ${lf.falseAlarmRate.toFixed(3)} on Validation, ` +
+      `detection ${lf.detectionRate.toFixed(3)}, F1 ${lf.f1.toFixed(3)}`,
+    `seconds: train ${r.seconds.train.toFixed(0)}, evaluate ${r.seconds.evaluate.toFixed(0)}; ` +
+      `load average ${r.load.map((x) => x.toFixed(2)).join(' -> ')}`,
+  ].join('\n');
 }
 
-/** `npm run eval` section: runs with the defaults and prints the table; returns the result. */
-export async function evalAdfaLstm(settings: AdfaLstmSettings = DEFAULT_ADFA_LSTM): Promise<AdfaLstmResult> {
-  const r = await evaluateLstmOnAdfa(sharedData('adfa-ld', 'ADFA-LD.zip'), settings, (h) =>
-    console.error(`epoch ${h.epoch}: train loss ${h.trainLoss.toFixed(4)}, held-out loss ${h.validLoss.toFixed(4)}, ${Math.round(h.tokensPerS)} tokens/s`));
-  console.log(formatAdfaLstm(r));
+/** `npm run eval` section: the LSTM with its default settings (or `kind`/`settings`); prints the table. */
+export async function evalAdfaLstm(kind = 'lstm', settings?: ModelSettings): Promise<AdfaRunResult> {
+  const s = settings ?? parseRunArgs([`kind=${kind}`]).settings;
+  const r = await evaluateOnAdfa(sharedData('adfa-ld', 'ADFA-LD.zip'), kind, s);
+  console.log(formatAdfaRun(r));
   return r;
 }
 
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const r = await evalAdfaLstm(parseSettings(process.argv.slice(2)));
-  console.log(JSON.stringify(r));
+  const { kind, settings } = parseRunArgs(process.argv.slice(2));
+  console.log(JSON.stringify(await evalAdfaLstm(kind, settings)));
 }

@@ -10,9 +10,9 @@ import { Tokenizer, type TokenField } from '../../features/tokens/tokenizer.js';
 import { TraceError } from '../../trace/errors.js';
 import type { LanguageModel, ModelKind, ModelSettings, SavedModel, SettingValue, TrainingData } from '../language-model.js';
 import { LstmModel, type LstmConfig, type Sequence } from './lstm.js';
-import { FIELD_ENCODING } from './options.js';
-
-const HOLD_OUT = 10;
+import { AUTO_FIELDS, chooseFields } from './options.js';
+import { checkpointHooks, describeModel, fieldSpecs, nameSurprise, numberSetting, trainAndValid } from '../fit-data.js';
+import { LstmIncrementalScorer } from './incremental.js';
 
 export class LstmLanguageModel implements LanguageModel {
   readonly kind = 'lstm';
@@ -30,7 +30,7 @@ export class LstmLanguageModel implements LanguageModel {
 
   /** The LSTM predicts the syscall name only: its surprise per predicted token. */
   async fieldSurpriseMany(seqs: readonly EventSequence[]): Promise<Record<string, Float64Array>[]> {
-    return (await this.logProbsMany(seqs)).map((lp) => ({ name: lp.map((x) => -x) }));
+    return nameSurprise(await this.logProbsMany(seqs));
   }
 
   save(dir: string): Promise<string[]> {
@@ -38,58 +38,39 @@ export class LstmLanguageModel implements LanguageModel {
   }
 
   describe(): Record<string, SettingValue> {
-    const h = this.model.history;
-    return {
-      fields: this.tokenizer.fields.join(','), vocabulary: this.tokenizer.vocabulary('name').size, parameters: this.model.size,
-      epochs: h.length, validLoss: h.length > 0 ? Number(Math.min(...h.map((r) => r.validLoss)).toFixed(4)) : Number.NaN,
-    };
+    return describeModel(this.tokenizer, this.model.size, this.model.history);
   }
 
   release(): Promise<void> {
     return this.model.release();
   }
+
+  /** Event-by-event scoring with per-sequence (h, c) state: one T = 1 graph run per push (`./incremental.ts`). */
+  incremental(): LstmIncrementalScorer {
+    return new LstmIncrementalScorer(this.model.config, this.model.params, this.tokenizer);
+  }
 }
 
 /** The LSTM config for these settings and fitted vocabularies. */
 export function lstmConfig(settings: ModelSettings, tokenizer: Tokenizer): LstmConfig {
-  const num = (k: string): number => {
-    const v = settings[k];
-    if (typeof v !== 'number') throw new RangeError(`LSTM setting ${k} missing or not a number`);
-    return v;
-  };
+  const num = numberSetting(settings, 'LSTM');
   return {
-    fields: tokenizer.fields.map((f) => ({
-      name: f, vocab: tokenizer.vocabulary(f).size, encoding: FIELD_ENCODING[f].encoding,
-      dim: f === 'name' ? num('embed') : FIELD_ENCODING[f].dim,
-    })),
+    fields: fieldSpecs(tokenizer, num('embed')),
     positionDim: num('positionDim'), hidden: num('hidden'), layers: num('layers'), chunk: num('chunk'), batch: num('batch'),
     epochs: num('epochs'), patience: num('patience'), lr: num('lr'), warmupSteps: 50, weightDecay: 0.01, clipNorm: 1,
     labelSmoothing: 0, dropout: num('dropout'), threads: num('threads'), seed: num('seed'),
   };
 }
 
-async function collect(it: AsyncIterable<EventSequence>): Promise<EventSequence[]> {
-  const out: EventSequence[] = [];
-  for await (const s of it) out.push(s);
-  return out;
-}
-
 export const LSTM_KIND: ModelKind = {
   kind: 'lstm',
   async fit(data: TrainingData, settings: ModelSettings): Promise<LanguageModel> {
-    const all = await collect(data.train());
-    let valid = data.valid ? await collect(data.valid()) : [];
-    let train = all;
-    if (valid.length === 0) {
-      train = all.filter((_, i) => i % HOLD_OUT !== HOLD_OUT - 1);
-      valid = all.filter((_, i) => i % HOLD_OUT === HOLD_OUT - 1);
-    }
-    const fields = String(settings.fields).split(',') as TokenField[];
+    const { train, valid } = await trainAndValid(data);
+    const fields = settings.fields === AUTO_FIELDS ? chooseFields(train) : String(settings.fields).split(',') as TokenField[];
     const tokenizer = new Tokenizer(fields, settings.minCount as number).fit(train);
     const config = lstmConfig(settings, tokenizer);
-    const checkpoint = String(settings.checkpoint ?? '');
     const model = await LstmModel.fit(train.map((s) => tokenizer.encode(s)), valid.map((s) => tokenizer.encode(s)), config,
-      checkpoint === '' ? {} : { checkpoint: { file: checkpoint, everySteps: 200 } });
+      checkpointHooks(settings));
     return new LstmLanguageModel(model, tokenizer, settings);
   },
   async load(dir: string, saved: SavedModel): Promise<LanguageModel> {

@@ -3,9 +3,18 @@
  * The LSTM model kind's settings as `train` options (light: no onnxruntime import, so the registry can list them
  * without loading the engine), and the field encodings it uses: learned embeddings for the syscall name, phase,
  * process and return class; sinusoidal codes for the time-delta bucket, pid, tid and the position in the sequence.
+ *
+ * The size and training defaults suit the web-server demo. On ADFA-LD (`eval/adfa-lstm.ts`, Training_Data_Master
+ * only) they give ROC AUC 0.815 (Validation vs Attack); `--hidden 256 --chunk 32 --batch 16 --lr 0.01 --dropout 0.3
+ * --epochs 20 --patience 3 --position-dim 0` gives 0.846 there (training 307 s at load 0.4–2.9), but as defaults such
+ * settings drop the demo's connection, cpu and ssl AUCs from 0.75 / 0.72 / 0.66 to 0.48 / 0.38 / 0.30 (`--lr 0.01`
+ * alone: ADFA-LD 0.832; demo 0.57 / 0.41 / 0.47).
  */
-import type { ModelOption, SettingValue } from '../language-model.js';
-import { TOKEN_FIELDS, type TokenField } from '../../features/tokens/tokenizer.js';
+import type { ModelOption } from '../language-model.js';
+import { even, fraction, intIn, opt } from '../options.js';
+import type { Sequence as EventSequence } from '../../features/sequences/sequence.js';
+import type { SyscallEvent } from '../../trace/event.js';
+import { fieldToken, KNOWN_TOKEN_FIELDS, TOKEN_FIELDS, type TokenField } from '../../features/tokens/tokenizer.js';
 
 export const LSTM_DESCRIPTION = 'LSTM language model over token fields (onnxruntime; early stopping, resumable checkpoints)';
 
@@ -18,47 +27,54 @@ export const FIELD_ENCODING: Readonly<Record<TokenField, { encoding: 'learned' |
   pid: { encoding: 'sinusoidal', dim: 8 },
   tid: { encoding: 'sinusoidal', dim: 8 },
   ret: { encoding: 'learned', dim: 4 },
+  lat: { encoding: 'learned', dim: 8 },
+  size: { encoding: 'learned', dim: 8 },
 };
 
-function intIn(flag: string, min: number, max: number): (text: string) => number {
-  return (text) => {
-    const v = Number(text);
-    if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < min || v > max) {
-      throw new RangeError(`${flag} must be an integer in ${min}..${max}, got '${text}'`);
+/** The `fields` setting that lets the training data choose (see {@link chooseFields}). */
+export const AUTO_FIELDS = 'auto';
+
+/**
+ * The fields of `auto`: all seven, less those that only name a sequence — a field other than `name` none of whose
+ * values occurs in two training sequences (ADFA-LD's pid, tid and process, which are the trace's index and path; the
+ * tid under per-thread segmentation). Such a value tells the model nothing it can use on other sequences: a test
+ * sequence's value is unknown (`<unk>`) or an arbitrary number. With fewer than two sequences every field is kept.
+ */
+export function chooseFields(train: readonly EventSequence[]): TokenField[] {
+  if (train.length < 2) return [...TOKEN_FIELDS];
+  return TOKEN_FIELDS.filter((field) => {
+    if (field === 'name') return true;
+    const firstSeen = new Map<string, number>(); // value → the first sequence it occurs in
+    for (let s = 0; s < train.length; s++) {
+      let prev: SyscallEvent | undefined;
+      for (const ev of train[s]!.events) {
+        const v = fieldToken(field, ev, prev);
+        prev = ev;
+        const first = firstSeen.get(v);
+        if (first === undefined) firstSeen.set(v, s);
+        else if (first !== s) return true; // shared by two sequences
+      }
     }
-    return v;
-  };
+    return false;
+  });
 }
 
-function positive(flag: string): (text: string) => number {
-  return (text) => {
-    const v = Number(text);
-    if (!(v > 0 && v < 1)) throw new RangeError(`${flag} must be a number in (0, 1), got '${text}'`);
-    return v;
-  };
-}
-
-/** Token fields, comma-separated, starting with `name` (the predicted one). */
+/** Token fields, comma-separated, starting with `name` (the predicted one); or `auto`. */
 export function parseFields(text: string): string {
+  if (text.trim() === AUTO_FIELDS) return AUTO_FIELDS;
   const fields = text.split(',').map((f) => f.trim()).filter((f) => f !== '');
   if (fields[0] !== 'name') throw new RangeError(`--fields must start with name, got '${text}'`);
-  for (const f of fields) if (!TOKEN_FIELDS.includes(f as TokenField)) throw new RangeError(`--fields: unknown field '${f}' (known: ${TOKEN_FIELDS.join(', ')})`);
+  for (const f of fields) if (!KNOWN_TOKEN_FIELDS.includes(f as TokenField)) throw new RangeError(`--fields: unknown field '${f}' (known: ${KNOWN_TOKEN_FIELDS.join(', ')})`);
   if (new Set(fields).size !== fields.length) throw new RangeError(`--fields: a field is given twice in '${text}'`);
   return fields.join(',');
 }
 
-const opt = (key: string, flag: string, description: string, defaultValue: SettingValue, parse: (t: string) => SettingValue): ModelOption =>
-  ({ key, flag, description, defaultValue, parse });
-
 export const LSTM_OPTIONS: readonly ModelOption[] = [
-  opt('fields', '--fields <list>', 'token fields the LSTM reads, name first (lstm)', TOKEN_FIELDS.join(','), parseFields),
+  opt('fields', '--fields <list>', `token fields the LSTM reads, name first, or 'auto': ${TOKEN_FIELDS.join(',')} less those whose ` +
+    'values each occur in one training sequence only (lstm)', AUTO_FIELDS, parseFields),
   opt('minCount', '--min-count <n>', 'keep tokens seen at least this often in training', 1, intIn('--min-count', 1, 1_000_000)),
   opt('embed', '--embed <n>', 'syscall-name embedding width (lstm)', 64, intIn('--embed', 1, 1024)),
-  opt('positionDim', '--position-dim <n>', 'width of the sinusoidal position code, even; 0 = none (lstm)', 8, (t) => {
-    const v = intIn('--position-dim', 0, 256)(t);
-    if (v % 2 !== 0) throw new RangeError(`--position-dim must be even, got ${v}`);
-    return v;
-  }),
+  opt('positionDim', '--position-dim <n>', 'width of the sinusoidal position code, even; 0 = none (lstm)', 8, even('--position-dim', 0, 256)),
   opt('hidden', '--hidden <n>', 'LSTM hidden units (lstm)', 128, intIn('--hidden', 1, 4096)),
   opt('layers', '--layers <n>', 'LSTM layers (lstm)', 1, intIn('--layers', 1, 4)),
   opt('chunk', '--chunk <n>', 'truncated-BPTT chunk length (lstm)', 64, intIn('--chunk', 1, 1024)),
@@ -70,7 +86,7 @@ export const LSTM_OPTIONS: readonly ModelOption[] = [
     if (!(v >= 0 && v < 1)) throw new RangeError(`--dropout must be a number in [0, 1), got '${t}'`);
     return v;
   }),
-  opt('lr', '--lr <x>', 'peak learning rate (lstm)', 0.003, positive('--lr')),
+  opt('lr', '--lr <x>', 'peak learning rate (lstm)', 0.003, fraction('--lr', 0, 1, true)),
   opt('seed', '--seed <n>', 'seed of the initial weights and the shuffling (lstm)', 1, intIn('--seed', 0, 2 ** 31)),
   opt('threads', '--threads <n>', 'onnxruntime threads (lstm)', 2, intIn('--threads', 1, 256)),
   opt('checkpoint', '--checkpoint <file>', 'resume from / write this training checkpoint (lstm)', '', (t) => t),
