@@ -12,10 +12,11 @@ Run with Debian's python3-torch: /usr/bin/python3 bench/lstm_torch.py --seconds 
 """
 import argparse
 import json
-import time
 
 import torch
 import torch.nn as nn
+
+from bench_timing import timed
 
 B, T, V, E, H = 32, 64, 300, 64, 128
 
@@ -30,20 +31,6 @@ class Lstm(nn.Module):
     def forward(self, toks, state):
         y, state = self.lstm(self.emb(toks), state)  # [B, T, H]
         return self.out(y), state  # [B, T, V]
-
-
-def timed(step, seconds: float) -> dict:
-    for _ in range(3):
-        step()
-    steps, best = 0, float('inf')
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        t = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - t)
-        steps += 1
-    elapsed = time.perf_counter() - start
-    return {'tokens_per_s': B * T * steps / elapsed, 'steps': steps, 'ms_per_step': 1000 * elapsed / steps, 'best_ms': 1000 * best}
 
 
 def main() -> None:
@@ -80,9 +67,9 @@ def main() -> None:
             state[0] = st
             float(logp.sum())
 
-    train = timed(train_step, args.seconds)
+    train = timed(train_step, args.seconds, B * T)
     state[0] = (torch.zeros(1, B, H), torch.zeros(1, B, H))
-    score = timed(score_step, args.seconds)
+    score = timed(score_step, args.seconds, B * T)
     print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'train': train, 'score': score}))
 
 

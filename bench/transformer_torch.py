@@ -15,11 +15,12 @@ Run with Debian's python3-torch: /usr/bin/python3 bench/transformer_torch.py --m
 import argparse
 import json
 import math
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from bench_timing import timed
 
 B, T, V, E, D, H, FFN, W = 16, 128, 300, 64, 128, 4, 512, 64
 
@@ -89,20 +90,6 @@ class Model(nn.Module):
         gate, val = self.w13(self.ln2(x)).split(FFN, -1)
         x = x + self.w2(F.silu(gate) * val)
         return self.out(self.lnf(x))  # [B, T, V]
-
-
-def timed(step, seconds: float, tokens: int) -> dict:
-    for _ in range(3):
-        step()
-    steps, best = 0, float('inf')
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        t = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - t)
-        steps += 1
-    elapsed = time.perf_counter() - start
-    return {'tokens_per_s': tokens * steps / elapsed, 'steps': steps, 'ms_per_step': 1000 * elapsed / steps, 'best_ms': 1000 * best}
 
 
 def main() -> None:

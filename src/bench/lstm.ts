@@ -11,17 +11,15 @@
  * spinning OpenMP threads made PyTorch 10-50x slower on this loaded 2-core machine) set in its environment only. Prints a table with the ratios and the
  * load average (the machine is shared: ratios of runs taken together mean more than absolute rates).
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { seededRandom } from '../engine/graph.js';
 import { Runner, Trainer } from '../engine/session.js';
 import { lstmForwardGraph, lstmInitialParams, lstmTrainGraph, type LstmConfig } from '../models/lstm/network.js';
-import { projectRoot } from '../testing/paths.js';
-import { formatTable } from './util.js';
+import { formatTable, fromTorchRate, runTorchBench, timedSteps, type Rate, type TorchRate } from './util.js';
+
+export type { Rate } from './util.js';
 
 const B = 32;
 const T = 64;
@@ -32,29 +30,6 @@ export const BENCH_CONFIG: LstmConfig = {
   chunk: T, batch: B, epochs: 1, patience: 0, lr: 1e-3, warmupSteps: 0, weightDecay: 0, clipNorm: 1,
   labelSmoothing: 0, dropout: 0, threads: 2, seed: 1,
 };
-
-export interface Rate {
-  tokensPerS: number;
-  steps: number;
-  msPerStep: number;
-  /** The fastest single step (on a shared machine, the closest to an uncontended figure). */
-  bestMs: number;
-}
-
-async function timed(step: () => Promise<void>, seconds: number): Promise<Rate> {
-  for (let i = 0; i < 3; i++) await step();
-  let steps = 0;
-  let best = Infinity;
-  const start = performance.now();
-  while (performance.now() - start < seconds * 1000) {
-    const t = performance.now();
-    await step();
-    best = Math.min(best, performance.now() - t);
-    steps++;
-  }
-  const elapsed = performance.now() - start;
-  return { tokensPerS: (B * T * steps) / (elapsed / 1000), steps, msPerStep: elapsed / steps, bestMs: best };
-}
 
 /** Our training and scoring rates; `setupMs` = building graphs and creating both sessions. */
 export async function benchOurLstm(seconds: number): Promise<{ train: Rate; score: Rate; setupMs: number }> {
@@ -83,19 +58,19 @@ export async function benchOurLstm(seconds: number): Promise<{ train: Rate; scor
     await trainer.step('bench', feeds());
     await runner.forward('bench', feeds());
     const setupMs = performance.now() - t0;
-    const train = await timed(async () => {
+    const train = await timedSteps(async () => {
       const r = await trainer.step('bench', feeds());
       h.set(r.outputs['h_out']!);
       c.set(r.outputs['c_out']!);
-    }, seconds);
+    }, seconds, B * T);
     h.fill(0);
     c.fill(0);
     runner.params = trainer.params;
-    const score = await timed(async () => {
+    const score = await timedSteps(async () => {
       const r = await runner.forward('bench', feeds());
       h.set(r['h_out']!);
       c.set(r['c_out']!);
-    }, seconds);
+    }, seconds, B * T);
     return { train, score, setupMs };
   } finally {
     await trainer.release();
@@ -103,30 +78,11 @@ export async function benchOurLstm(seconds: number): Promise<{ train: Rate; scor
   }
 }
 
-interface TorchRate { tokens_per_s: number; steps: number; ms_per_step: number; best_ms: number }
-
 /** PyTorch's rates from `bench/lstm_torch.py` (throws with its stderr when it fails or torch is missing). */
 export async function benchTorchLstm(seconds: number, threads: number): Promise<{ version: string; train: Rate; score: Rate }> {
-  const script = join(projectRoot(), 'bench', 'lstm_torch.py');
-  if (!existsSync(script)) throw new Error(`${script} not found`);
-  const openmp = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
-  const env = {
-    ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', OMP_NUM_THREADS: String(threads), OMP_WAIT_POLICY: 'PASSIVE',
-    ...(existsSync(openmp) ? { LD_LIBRARY_PATH: [openmp, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') } : {}),
-  };
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', [script, '--seconds', String(seconds), '--threads', String(threads)], { env });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
-  });
-  if (code !== 0) throw new Error(`bench/lstm_torch.py failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  const r = JSON.parse(stdout.trim().split('\n').pop()!) as { torch: string; train: TorchRate; score: TorchRate };
-  const conv = (x: TorchRate): Rate => ({ tokensPerS: x.tokens_per_s, steps: x.steps, msPerStep: x.ms_per_step, bestMs: x.best_ms });
-  return { version: r.torch, train: conv(r.train), score: conv(r.score) };
+  const r = await runTorchBench('lstm_torch.py', ['--seconds', String(seconds), '--threads', String(threads)], threads) as
+    { torch: string; train: TorchRate; score: TorchRate };
+  return { version: r.torch, train: fromTorchRate(r.train), score: fromTorchRate(r.score) };
 }
 
 export interface LstmVsTorch {

@@ -11,10 +11,7 @@
  * runs under Debian's `/usr/bin/python3` with OpenMP OpenBLAS (`OPENBLAS_CORETYPE=SkylakeX`, passive OpenMP waiting),
  * as `bench/lstm.ts` sets up. Prints tables with the ratios and the load average (the machine is shared).
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { seededRandom } from '../engine/graph.js';
@@ -22,8 +19,9 @@ import { Runner, Trainer } from '../engine/session.js';
 import {
   transformerForwardGraph, transformerInitialParams, transformerTrainGraph, type TransformerConfig,
 } from '../models/transformer/network.js';
-import { projectRoot } from '../testing/paths.js';
-import { formatTable } from './util.js';
+import { formatTable, fromTorchRate as conv, runTorchBench, timedSteps as timed, type Rate, type TorchRate } from './util.js';
+
+export type { Rate } from './util.js';
 
 const B = 16;
 const T = 128;
@@ -36,28 +34,6 @@ export function benchConfig(kind: 'transformer' | 'longformer'): TransformerConf
     window: kind === 'transformer' ? T : 64, globalStart: kind === 'longformer', chunk: T, batch: B, epochs: 1, patience: 0, lr: 1e-3,
     warmupSteps: 0, weightDecay: 0, clipNorm: 1, labelSmoothing: 0, dropout: 0, threads: 2, seed: 1,
   };
-}
-
-export interface Rate {
-  tokensPerS: number;
-  steps: number;
-  msPerStep: number;
-  bestMs: number;
-}
-
-async function timed(step: () => Promise<void>, seconds: number, tokens: number): Promise<Rate> {
-  for (let i = 0; i < 3; i++) await step();
-  let steps = 0;
-  let best = Infinity;
-  const start = performance.now();
-  while (performance.now() - start < seconds * 1000) {
-    const t = performance.now();
-    await step();
-    best = Math.min(best, performance.now() - t);
-    steps++;
-  }
-  const elapsed = performance.now() - start;
-  return { tokensPerS: (tokens * steps) / (elapsed / 1000), steps, msPerStep: elapsed / steps, bestMs: best };
 }
 
 function feedsFor(rand: () => number, b: number, t: number): Record<string, ort.Tensor> {
@@ -98,33 +74,14 @@ export async function benchOurs(kind: 'transformer' | 'longformer', seconds: num
   }
 }
 
-interface TorchRate { tokens_per_s: number; steps: number; ms_per_step: number; best_ms: number }
-const conv = (x: TorchRate): Rate => ({ tokensPerS: x.tokens_per_s, steps: x.steps, msPerStep: x.ms_per_step, bestMs: x.best_ms });
-
 /** PyTorch's rates from `bench/transformer_torch.py` (throws with its stderr when it fails or torch is missing). */
 export async function benchTorch(kind: 'transformer' | 'longformer', seconds: number, lengths: readonly number[] = []):
   Promise<{ version: string; train?: Rate; score?: Rate; lengths: Record<number, Rate> }> {
-  const script = join(projectRoot(), 'bench', 'transformer_torch.py');
-  if (!existsSync(script)) throw new Error(`${script} not found`);
   const threads = 2;
-  const openmp = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
-  const env = {
-    ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', OMP_NUM_THREADS: String(threads), OMP_WAIT_POLICY: 'PASSIVE',
-    ...(existsSync(openmp) ? { LD_LIBRARY_PATH: [openmp, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') } : {}),
-  };
-  const argv = [script, '--model', kind, '--seconds', String(seconds), '--threads', String(threads)];
-  if (lengths.length > 0) argv.push('--lengths', lengths.join(','));
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', argv, { env });
-    let o = '';
-    let e = '';
-    child.stdout.on('data', (d: Buffer) => { o += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { e += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (c) => resolve({ code: c, stdout: o, stderr: e }));
-  });
-  if (code !== 0) throw new Error(`bench/transformer_torch.py failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  const r = JSON.parse(stdout.trim().split('\n').pop()!) as { torch: string; train?: TorchRate; score?: TorchRate; lengths?: Record<string, TorchRate> };
+  const args = ['--model', kind, '--seconds', String(seconds), '--threads', String(threads)];
+  if (lengths.length > 0) args.push('--lengths', lengths.join(','));
+  const r = await runTorchBench('transformer_torch.py', args, threads) as
+    { torch: string; train?: TorchRate; score?: TorchRate; lengths?: Record<string, TorchRate> };
   return {
     version: r.torch, train: r.train && conv(r.train), score: r.score && conv(r.score),
     lengths: Object.fromEntries(Object.entries(r.lengths ?? {}).map(([k, v]) => [Number(k), conv(v)])),

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { projectRoot } from '../testing/paths.js';
 
 /** GNU time, which reports a child's peak RSS (`%M`, KiB); absent → RSS is not measured. */
 const GNU_TIME = '/usr/bin/time';
@@ -102,4 +103,60 @@ export function mib(kib: number | null): string {
 export function errorLine(s: string): string {
   const lines = s.split('\n').map((l) => l.trim()).filter((l) => l !== '');
   return lines.find((l) => /^(\w*Error\b|error:)|: error\b/i.test(l)) ?? lines[lines.length - 1] ?? '';
+}
+
+/** A steady-state rate of repeated steps (model benches against PyTorch: `./lstm.ts`, `./transformer.ts`). */
+export interface Rate {
+  tokensPerS: number;
+  steps: number;
+  msPerStep: number;
+  /** The fastest single step (on a shared machine, the closest to an uncontended figure). */
+  bestMs: number;
+}
+
+/** Runs `step` 3 times to warm up, then for `seconds`; `tokens` = tokens per step. */
+export async function timedSteps(step: () => Promise<void>, seconds: number, tokens: number): Promise<Rate> {
+  for (let i = 0; i < 3; i++) await step();
+  let steps = 0;
+  let best = Infinity;
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000) {
+    const t = performance.now();
+    await step();
+    best = Math.min(best, performance.now() - t);
+    steps++;
+  }
+  const elapsed = performance.now() - start;
+  return { tokensPerS: (tokens * steps) / (elapsed / 1000), steps, msPerStep: elapsed / steps, bestMs: best };
+}
+
+/** A rate as the PyTorch bench scripts print it. */
+export interface TorchRate { tokens_per_s: number; steps: number; ms_per_step: number; best_ms: number }
+
+export const fromTorchRate = (x: TorchRate): Rate => ({ tokensPerS: x.tokens_per_s, steps: x.steps, msPerStep: x.ms_per_step, bestMs: x.best_ms });
+
+/**
+ * Runs the PyTorch bench script `bench/<name>` under Debian's `/usr/bin/python3` with OpenMP OpenBLAS
+ * (`OPENBLAS_CORETYPE=SkylakeX`, `OMP_WAIT_POLICY=PASSIVE`, `threads` OpenMP threads) and returns the JSON of its last
+ * stdout line; throws with the end of its stderr when it fails (or torch is missing).
+ */
+export async function runTorchBench(name: string, args: readonly string[], threads: number): Promise<unknown> {
+  const script = join(projectRoot(), 'bench', name);
+  if (!existsSync(script)) throw new Error(`${script} not found`);
+  const openmp = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
+  const env = {
+    ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', OMP_NUM_THREADS: String(threads), OMP_WAIT_POLICY: 'PASSIVE',
+    ...(existsSync(openmp) ? { LD_LIBRARY_PATH: [openmp, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') } : {}),
+  };
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn('/usr/bin/python3', [script, ...args], { env });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
+  });
+  if (code !== 0) throw new Error(`bench/${name} failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return JSON.parse(stdout.trim().split('\n').pop()!) as unknown;
 }

@@ -1,6 +1,6 @@
 /**
  * @module models/embedding
- * The token-field input shared by the attention language models (Transformer, Longformer): each field of a token
+ * The token-field input shared by the neural language models (LSTM, Transformer, Longformer): each field of a token
  * tuple becomes a code, and the codes are concatenated.
  *
  *   tokens of each field [B, T] ─┬─ learned field: Gather from a [vocab, dim] table        → [B, T, dim]
@@ -8,9 +8,8 @@
  *   position in the sequence [B, T] (optional) ── sinusoidal                               → [B, T, positionDim]
  *   concat → [B, T, E]
  *
- * The same encodings as the LSTM (`models/lstm/network.ts`, field widths in `models/lstm/options.ts`): learned for
- * the syscall name, phase, process and return class; sinusoidal for the time-delta bucket, pid, tid and position,
- * with the same frequencies and parameter names (`emb.<field>`).
+ * Field widths and encodings are chosen in `models/lstm/options.ts`: learned for the syscall name, phase, process
+ * and return class; sinusoidal for the time-delta bucket, pid, tid and position. Parameter names: `emb.<field>`.
  */
 import type { Graph, Value } from '../engine/graph.js';
 
@@ -72,6 +71,6 @@ export function checkFields(fields: readonly FieldSpec[], positionDim: number, w
     if (f.encoding === 'sinusoidal' && f.dim % 2 !== 0) throw new RangeError(`${what} field ${f.name}: a sinusoidal dim must be even`);
   }
   if (!Number.isSafeInteger(positionDim) || positionDim < 0 || positionDim % 2 !== 0) {
-    throw new RangeError(`${what} positionDim must be an even integer >= 0, got ${positionDim}`);
+    throw new RangeError(`${what} positionDim must be even (an integer >= 0), got ${positionDim}`);
   }
 }

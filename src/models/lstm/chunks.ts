@@ -6,12 +6,13 @@
  * resumed at any step.
  */
 import * as ort from 'onnxruntime-node';
-import { seededRandom } from '../../engine/graph.js';
 import type { FloatArray } from '../../engine/session.js';
 import type { LstmConfig } from './network.js';
 
-/** `seq[field][position]`: field-major token ids (field 0 = syscall name). */
-export type Sequence = readonly (ArrayLike<number>)[];
+import { TokenInputs } from '../token-inputs.js';
+import { drawKeepMasks, type Sequence } from '../training.js';
+
+export { checkSequences, fingerprint, shuffled, type Sequence } from '../training.js';
 
 export interface Slot {
   seq: number;
@@ -39,10 +40,7 @@ export function planChunks(lengths: readonly number[], order: readonly number[],
 }
 
 /** The input buffers of one bucket, refilled for every step. */
-export class ChunkFeeder {
-  readonly toks: BigInt64Array[];
-  readonly pos: BigInt64Array;
-  readonly targets: BigInt64Array;
+export class ChunkFeeder extends TokenInputs {
   readonly h: Float32Array;
   readonly c: Float32Array;
   /** Dropout masks of a training feeder (null without dropout or when scoring). */
@@ -52,13 +50,11 @@ export class ChunkFeeder {
 
   /** `training`: feed dropout masks (when the config has dropout), redrawn by {@link drawMasks}. */
   constructor(private readonly cfg: LstmConfig, private readonly B: number, private readonly T: number, training = false) {
+    super(cfg.fields.length, B * T); // tok_<field>, pos, targets [B, T]
     this.inDim = cfg.fields.reduce((s, f) => s + f.dim, 0) + cfg.positionDim;
     const masks = training && cfg.dropout > 0;
     this.keepIn = masks ? new Float32Array(B * T * this.inDim) : null; // [B, T, E]
     this.keepOut = masks ? new Float32Array(B * T * cfg.hidden) : null; // [B, T, H]
-    this.toks = cfg.fields.map(() => new BigInt64Array(B * T)); // each [B, T]
-    this.pos = new BigInt64Array(B * T); // [B, T]
-    this.targets = new BigInt64Array(B * T); // [B, T]
     this.h = new Float32Array(cfg.layers * B * cfg.hidden); // [L, B, H]
     this.c = new Float32Array(cfg.layers * B * cfg.hidden); // [L, B, H]
   }
@@ -67,9 +63,7 @@ export class ChunkFeeder {
   fill(rows: readonly (Slot | null)[], seqs: readonly Sequence[]): number {
     const { B, T, cfg } = this;
     const H = cfg.hidden;
-    this.targets.fill(-1n);
-    this.pos.fill(0n);
-    for (const t of this.toks) t.fill(0n);
+    this.clear();
     let count = 0;
     for (let b = 0; b < B; b++) {
       const r = rows[b];
@@ -83,10 +77,7 @@ export class ChunkFeeder {
       const seq = seqs[r.seq]!;
       const n = seq[0]!.length;
       for (let t = 0; t < T && r.offset + t + 1 < n; t++) {
-        const p = r.offset + t;
-        for (let f = 0; f < cfg.fields.length; f++) this.toks[f]![b * T + t] = BigInt(seq[f]![p]!);
-        this.pos[b * T + t] = BigInt(p);
-        this.targets[b * T + t] = BigInt(seq[0]![p + 1]!);
+        this.put(b * T + t, seq, r.offset + t);
         count++;
       }
     }
@@ -96,22 +87,15 @@ export class ChunkFeeder {
   /** Draws the dropout masks of optimizer step `step` (a function of the seed and the step, so resuming is exact). */
   drawMasks(step: number): void {
     if (this.keepIn === null || this.keepOut === null) return;
-    const rand = seededRandom((Math.imul(this.cfg.seed + 1, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b)) >>> 0);
-    const p = this.cfg.dropout;
-    const keep = 1 / (1 - p);
-    for (const m of [this.keepIn, this.keepOut]) for (let i = 0; i < m.length; i++) m[i] = rand() < p ? 0 : keep;
+    drawKeepMasks(this.cfg.seed, step, this.cfg.dropout, [this.keepIn, this.keepOut]);
   }
 
   /** The network's inputs (targets included). */
   feeds(): Record<string, ort.Tensor> {
     const { B, T, cfg } = this;
-    const out: Record<string, ort.Tensor> = {
-      h0: new ort.Tensor('float32', this.h, [cfg.layers, B, cfg.hidden]),
-      c0: new ort.Tensor('float32', this.c, [cfg.layers, B, cfg.hidden]),
-      targets: new ort.Tensor('int64', this.targets, [B, T]),
-    };
-    cfg.fields.forEach((f, i) => { out[`tok_${f.name}`] = new ort.Tensor('int64', this.toks[i]!, [B, T]); });
-    if (cfg.positionDim > 0) out['pos'] = new ort.Tensor('int64', this.pos, [B, T]);
+    const out = this.tokenFeeds(cfg.fields, B, T, cfg.positionDim > 0);
+    out['h0'] = new ort.Tensor('float32', this.h, [cfg.layers, B, cfg.hidden]);
+    out['c0'] = new ort.Tensor('float32', this.c, [cfg.layers, B, cfg.hidden]);
     if (this.keepIn !== null && this.keepOut !== null) {
       out['keep_in'] = new ort.Tensor('float32', this.keepIn, [B, T, this.inDim]);
       out['keep_out'] = new ort.Tensor('float32', this.keepOut, [B, T, cfg.hidden]);
@@ -124,54 +108,4 @@ export class ChunkFeeder {
     this.h.set(outputs['h_out']!);
     this.c.set(outputs['c_out']!);
   }
-}
-
-/** Throws RangeError unless every sequence has one id list per field, of equal lengths, inside each vocabulary. */
-export function checkSequences(seqs: readonly Sequence[], cfg: LstmConfig): void {
-  seqs.forEach((seq, s) => {
-    if (seq.length !== cfg.fields.length) throw new RangeError(`sequence ${s}: ${seq.length} fields, expected ${cfg.fields.length}`);
-    const n = seq[0]!.length;
-    seq.forEach((ids, f) => {
-      if (ids.length !== n) throw new RangeError(`sequence ${s}: field ${cfg.fields[f]!.name} has ${ids.length} ids, expected ${n}`);
-      const vocab = cfg.fields[f]!.vocab;
-      for (let i = 0; i < ids.length; i++) {
-        const id = ids[i]!;
-        if (!Number.isInteger(id) || id < 0 || id >= vocab) {
-          throw new RangeError(`sequence ${s}: ${cfg.fields[f]!.name} id ${id} outside [0, ${vocab})`);
-        }
-      }
-    });
-  });
-}
-
-/** A seeded permutation of 0..n-1 (Fisher-Yates over an LCG). */
-export function shuffled(n: number, seed: number): number[] {
-  const order = Array.from({ length: n }, (_, i) => i);
-  let s = seed >>> 0;
-  for (let i = n - 1; i > 0; i--) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const j = s % (i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
-}
-
-/** FNV-1a over the sequences' lengths and ids: a checkpoint is only resumed on the data it was made from. */
-export function fingerprint(seqs: readonly Sequence[]): string {
-  let h = 0x811c9dc5;
-  const mix = (x: number): void => {
-    h ^= x & 0xffff;
-    h = Math.imul(h, 0x01000193) >>> 0;
-    h ^= x >>> 16;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  };
-  mix(seqs.length);
-  for (const seq of seqs) {
-    mix(seq.length);
-    for (const ids of seq) {
-      mix(ids.length);
-      for (let i = 0; i < ids.length; i++) mix(ids[i]!);
-    }
-  }
-  return h.toString(16).padStart(8, '0');
 }

@@ -20,9 +20,9 @@ import { SCORE_BATCH, type LanguageModel, type ModelSettings, type TrainingData 
 import { LstmLanguageModel, lstmConfig } from './adapter.js';
 import { LstmModel } from './lstm.js';
 import { AUTO_FIELDS, chooseFields } from './options.js';
+import { trainAndValid } from '../fit-data.js';
 
 export const DEFAULT_DISTILL_ALPHA = 0.7;
-const HOLD_OUT = 10;
 
 /** The teacher's next-name distributions of `seqs` (`[(T_i + 1) * V_teacher]` each), or undefined when it has none. */
 export function distributionsOf(teacher: LanguageModel): ((seqs: readonly EventSequence[]) => Promise<Float32Array[]>) | undefined {
@@ -57,12 +57,6 @@ export function softTargets(teacherRows: Float32Array, teacherV: number, map: In
   return out;
 }
 
-async function collect(it: AsyncIterable<EventSequence>): Promise<EventSequence[]> {
-  const out: EventSequence[] = [];
-  for await (const s of it) out.push(s);
-  return out;
-}
-
 export interface DistillInfo {
   alpha: number;
   /** Soft-target rows computed (predicted tokens of the training sequences). */
@@ -80,13 +74,7 @@ export async function fitDistilledLstm(data: TrainingData, settings: ModelSettin
   if (String(settings.checkpoint ?? '') !== '') throw new RangeError('--checkpoint cannot be combined with --teacher');
   const dist = distributionsOf(teacher);
   if (dist === undefined) throw new RangeError(`a ${teacher.kind} teacher gives no next-token distributions (LSTM and n-gram teachers do)`);
-  const all = await collect(data.train());
-  let valid = data.valid ? await collect(data.valid()) : [];
-  let train = all;
-  if (valid.length === 0) {
-    train = all.filter((_, i) => i % HOLD_OUT !== HOLD_OUT - 1);
-    valid = all.filter((_, i) => i % HOLD_OUT === HOLD_OUT - 1);
-  }
+  const { train, valid } = await trainAndValid(data);
   const fields = settings.fields === AUTO_FIELDS ? chooseFields(train) : String(settings.fields).split(',') as TokenField[];
   const tokenizer = new Tokenizer(fields, settings.minCount as number).fit(train);
   const config = lstmConfig(settings, tokenizer);

@@ -12,14 +12,20 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Runner, Trainer } from '../../engine/session.js';
-import { learningRate, type AdamConfig, type Schedule } from '../../engine/optim.js';
-import { readWeights, writeWeights } from '../../engine/weights.js';
-import { TraceError } from '../../trace/errors.js';
-import { encodeCheckpoint, readCheckpoint, writeAtomically, type CheckpointHeader, type EpochRecord } from './checkpoint.js';
+import type { AdamConfig, Schedule } from '../../engine/optim.js';
+import { writeWeights } from '../../engine/weights.js';
+import { perplexityOf, readModelMeta, readModelWeights, writeModelMeta } from '../model-files.js';
+import { encodeCheckpoint, readCheckpoint, writeAtomically, type EpochRecord } from './checkpoint.js';
+import {
+  checkEverySteps, checkpointArrays, freshState, resumeRun, runEpochs, sameConfig, type EpochDriver, type FitHooks,
+  type TrainingRun,
+} from '../training.js';
 import { checkSequences, ChunkFeeder, fingerprint, planChunks, shuffled, type Sequence } from './chunks.js';
-import { checkConfig, lstmForwardGraph, lstmInitialParams, lstmTrainGraph, type LstmConfig } from './network.js';
+import * as ort from 'onnxruntime-node';
+import { checkConfig, lstmDistributionGraph, lstmForwardGraph, lstmInitialParams, lstmTrainGraph, type LstmConfig } from './network.js';
 
 export type { EpochRecord } from './checkpoint.js';
+export type { FitHooks, Progress } from '../training.js';
 export type { Sequence } from './chunks.js';
 export * from './network.js';
 
@@ -28,56 +34,16 @@ export function fromTuples(tuples: readonly (readonly number[])[], fieldCount: n
   return Array.from({ length: fieldCount }, (_, f) => tuples.map((tok) => tok[f]!));
 }
 
-/** Where a training run stands, after each step. */
-export interface Progress {
-  /** 1-based epoch and step within it. */
-  epoch: number;
-  step: number;
-  stepsInEpoch: number;
-  /** Optimizer steps of the whole run so far. */
-  totalSteps: number;
-  /** Mean training loss of the epoch's steps so far. */
-  loss: number;
-  /** Target tokens per second since the epoch (or the resumed run) started. */
-  tokensPerS: number;
-  lr: number;
-}
-
-export interface FitHooks {
-  /** Hears each epoch's record as it completes. */
-  onEpoch?: (r: EpochRecord) => void;
-  /** Hears every step; without it, a progress line is drawn on stderr when stderr is a TTY (nothing otherwise). */
-  onProgress?: (p: Progress) => void;
-  /**
-   * Checkpoint file: when it exists the run resumes from it (it must come from the same config and training data),
-   * and it is rewritten atomically every `everySteps` steps and after every epoch.
-   */
-  checkpoint?: { file: string; everySteps: number };
-  /** Hears the optimizer step a run resumed from (only when it did). */
-  onResume?: (totalSteps: number) => void;
-}
-
 const KEY = (B: number, T: number): string => `${B}x${T}`;
 const MODEL_FILE = 'lstm.json';
 const WEIGHTS_FILE = 'lstm.weights';
 const ONNX_FILE = 'lstm.onnx';
 const MODEL_VERSION = 2;
 
-/** A progress line on stderr, redrawn at most 4 times a second. */
-function ttyProgress(): ((p: Progress) => void) | undefined {
-  if (!process.stderr.isTTY) return undefined;
-  let last = 0;
-  return (p) => {
-    const now = performance.now();
-    if (now - last < 250 && p.step !== p.stepsInEpoch) return;
-    last = now;
-    process.stderr.write(`\repoch ${p.epoch} step ${p.step}/${p.stepsInEpoch} loss ${p.loss.toFixed(4)} ` +
-      `${Math.round(p.tokensPerS)} tokens/s lr ${p.lr.toExponential(2)}\x1b[K${p.step === p.stepsInEpoch ? '\n' : ''}`);
-  };
-}
-
 export class LstmModel {
   private readonly runner: Runner;
+  /** Runs the distribution graph (`distributionMany`), made on first use. */
+  private distRunner: Runner | undefined;
 
   private constructor(
     readonly config: LstmConfig,
@@ -101,12 +67,24 @@ export class LstmModel {
   /**
    * Trains on `train` for up to `config.epochs` epochs, validating on `valid` after each; returns the model with the
    * lowest validation loss (the last epoch's without validation data). Stops early after `config.patience` epochs
-   * without improvement.
+   * without improvement. `soft` (distillation, `./distill.ts`): a target distribution per predicted token of each
+   * training sequence, trained against with `Graph.softCrossEntropy` instead of the hard labels.
    */
-  static async fit(train: readonly Sequence[], valid: readonly Sequence[], config: LstmConfig, hooks: FitHooks = {}): Promise<LstmModel> {
+  static async fit(train: readonly Sequence[], valid: readonly Sequence[], config: LstmConfig, hooks: FitHooks = {},
+    soft?: readonly Float32Array[]): Promise<LstmModel> {
     checkConfig(config);
     checkSequences(train, config);
     checkSequences(valid, config);
+    const V = config.fields[0]!.vocab;
+    if (soft !== undefined) {
+      // distillation: soft[i] holds one target distribution [V] per predicted token of train[i] ([(n_i - 1) * V])
+      if (soft.length !== train.length) throw new RangeError(`${soft.length} soft-target arrays for ${train.length} sequences`);
+      soft.forEach((a, i) => {
+        const want = Math.max(0, train[i]![0]!.length - 1) * V;
+        if (a.length !== want) throw new RangeError(`soft targets of sequence ${i}: ${a.length} values, expected ${want}`);
+      });
+      if (hooks.checkpoint !== undefined) throw new RangeError('checkpoints are not supported with soft targets (distillation)');
+    }
     const { batch: B, chunk: T } = config;
     const lengths = train.map((s) => s[0]!.length);
     const plans = Array.from({ length: config.epochs }, (_, e) => planChunks(lengths, shuffled(train.length, config.seed + e), B, T));
@@ -115,105 +93,68 @@ export class LstmModel {
       lr: config.lr, warmupSteps: config.warmupSteps, decay: 'cosine',
       totalSteps: plans.reduce((s, p) => s + p.length, 0), minFraction: 0.1,
     };
-    const trainer = new Trainer(lstmInitialParams(config), adam, schedule, config.threads, () => lstmTrainGraph(config, adam, B, T));
+    const trainer = new Trainer(lstmInitialParams(config), adam, schedule, config.threads,
+      () => lstmTrainGraph(config, adam, B, T, 'float32', soft !== undefined));
     const feeder = new ChunkFeeder(config, B, T, true);
+    const softBuf = soft !== undefined ? new Float32Array(B * T * V) : null; // [B, T, V]
     const data = fingerprint(train);
-    const progress = hooks.onProgress ?? ttyProgress();
     const scorer = new LstmModel(config, trainer.params as Float32Array, new Map(), []);
 
     // The run's state; a checkpoint holds all of it.
-    let st: Omit<CheckpointHeader, 'arrays' | 'config' | 'data'> = {
-      epoch: 0, stepInEpoch: 0, trainerSteps: 0, lossSum: 0, tokens: 0, history: [], best: null, sinceBest: 0, stopped: false,
-    };
-    let bestParams: Float32Array | null = null;
+    const run: TrainingRun = { state: freshState(), bestParams: null };
     const ck = hooks.checkpoint;
     if (ck !== undefined) {
-      if (!Number.isSafeInteger(ck.everySteps) || ck.everySteps < 1) throw new RangeError(`checkpoint everySteps must be >= 1, got ${ck.everySteps}`);
+      checkEverySteps(ck.everySteps);
       const saved = await readCheckpoint(ck.file);
       if (saved !== null) {
-        const { header: h, arrays } = saved;
-        const { threads: _a, ...want } = config;
-        const { threads: _b, ...have } = h.config;
-        if (JSON.stringify(have) !== JSON.stringify(want)) throw new TraceError(ck.file, 16, 'checkpoint was made with another LSTM config');
-        if (h.data !== data) throw new TraceError(ck.file, 16, `checkpoint was made from other training data (${h.data}, now ${data})`);
-        const need = (name: string): Float32Array => {
-          const a = arrays.get(name);
-          if (a === undefined) throw new TraceError(ck.file, 16, `checkpoint lacks array ${name}`);
-          return a;
-        };
-        try {
-          trainer.restore({ params: need('params'), m: need('m'), v: need('v'), steps: h.trainerSteps });
+        resumeRun(ck.file, saved, sameConfig(saved.header.config, config), 'LSTM', data, trainer, run, (need) => {
           feeder.h.set(need('h'));
           feeder.c.set(need('c'));
-        } catch (e) {
-          if (e instanceof TraceError) throw e;
-          throw new TraceError(ck.file, 16, `checkpoint does not fit the model: ${(e as Error).message}`);
-        }
-        bestParams = h.best === null ? null : need('best');
-        const { arrays: _c, config: _d, data: _e, ...rest } = h;
-        st = rest;
-        hooks.onResume?.(h.trainerSteps);
+        });
+        hooks.onResume?.(saved.header.trainerSteps);
       }
     }
-    const save = async (): Promise<void> => {
-      if (ck === undefined) return;
-      const snap = trainer.snapshot();
-      const arrays = new Map<string, Float32Array>([
-        ['params', snap.params as Float32Array], ['m', snap.m as Float32Array], ['v', snap.v as Float32Array],
-        ['h', feeder.h], ['c', feeder.c],
-      ]);
-      if (bestParams !== null) arrays.set('best', bestParams);
-      await writeAtomically(ck.file, encodeCheckpoint({ config, data, ...st }, arrays));
-    };
-
-    try {
-      while (!st.stopped && st.epoch < config.epochs) {
-        const plan = plans[st.epoch]!;
-        const t0 = performance.now();
-        const tokens0 = st.tokens;
-        while (st.stepInEpoch < plan.length) {
-          const n = feeder.fill(plan[st.stepInEpoch]!, train);
-          feeder.drawMasks(trainer.steps);
-          const r = await trainer.step(KEY(B, T), feeder.feeds());
-          feeder.carry(r.outputs);
-          st.lossSum += r.loss;
-          st.tokens += n;
-          st.stepInEpoch++;
-          st.trainerSteps = trainer.steps;
-          progress?.({
-            epoch: st.epoch + 1, step: st.stepInEpoch, stepsInEpoch: plan.length, totalSteps: trainer.steps,
-            loss: st.lossSum / st.stepInEpoch, tokensPerS: (st.tokens - tokens0) / ((performance.now() - t0) / 1000),
-            lr: learningRate(schedule, trainer.steps - 1),
+    const driver: EpochDriver = {
+      stepsIn: (epoch) => plans[epoch]!.length,
+      step: async (epoch, i) => {
+        const rows = plans[epoch]![i]!;
+        const n = feeder.fill(rows, train);
+        feeder.drawMasks(trainer.steps);
+        const feeds = feeder.feeds();
+        if (softBuf !== null) {
+          softBuf.fill(0);
+          rows.forEach((r, b) => {
+            if (r === null) return;
+            const src = soft![r.seq]!;
+            for (let t = 0; t < T && feeder.targets[b * T + t]! >= 0n; t++) {
+              const p = r.offset + t; // input position p predicts token p + 1: soft row p
+              softBuf.set(src.subarray(p * V, (p + 1) * V), (b * T + t) * V);
+            }
           });
-          if (ck !== undefined && st.stepInEpoch % ck.everySteps === 0 && st.stepInEpoch < plan.length) await save();
+          feeds['soft'] = new ort.Tensor('float32', softBuf, [B, T, V]); // [B, T, V]
         }
+        const r = await trainer.step(KEY(B, T), feeds);
+        feeder.carry(r.outputs);
+        return { loss: r.loss, tokens: n };
+      },
+      validLoss: async () => {
         scorer.runner.params = trainer.params;
-        const validLoss = valid.length > 0 ? Math.log(await scorer.perplexity(valid)) : Number.NaN;
-        const record: EpochRecord = {
-          epoch: st.epoch + 1, trainLoss: st.lossSum / Math.max(1, plan.length), validLoss, validPerplexity: Math.exp(validLoss),
-          tokensPerS: (st.tokens - tokens0) / ((performance.now() - t0) / 1000),
-        };
-        st.history.push(record);
-        if (valid.length > 0) {
-          if (st.best === null || validLoss < st.best.loss) {
-            st.best = { loss: validLoss, epoch: record.epoch };
-            st.sinceBest = 0;
-            bestParams = (trainer.params as Float32Array).slice();
-          } else {
-            st.sinceBest++;
-            if (config.patience > 0 && st.sinceBest >= config.patience) st.stopped = true;
-          }
-        }
-        st = { ...st, epoch: st.epoch + 1, stepInEpoch: 0, lossSum: 0, tokens: 0 };
-        await save();
-        hooks.onEpoch?.(record);
-      }
+        return Math.log(await scorer.perplexity(valid));
+      },
+      save: async () => {
+        if (ck === undefined) return;
+        const arrays = checkpointArrays(trainer, run, [['h', feeder.h], ['c', feeder.c]]);
+        await writeAtomically(ck.file, encodeCheckpoint({ config, data, ...run.state }, arrays));
+      },
+    };
+    try {
+      await runEpochs(run, trainer, schedule, driver, config, valid.length > 0, hooks);
     } finally {
       await trainer.release();
       await scorer.release();
     }
-    const final = bestParams ?? (trainer.params as Float32Array).slice();
-    return new LstmModel(config, final, new Map(), st.history);
+    const final = run.bestParams ?? (trainer.params as Float32Array).slice();
+    return new LstmModel(config, final, new Map(), run.state.history);
   }
 
   /** Per-token log-probabilities of many sequences (result i has length n_i - 1), scored `batch` at a time. */
@@ -237,6 +178,39 @@ export class LstmModel {
     return out;
   }
 
+  /**
+   * The whole next-name distribution at every predicted position (for distillation): result i is
+   * `[(n_i - 1) * V]`, row t = P(· | tokens up to t) over the name vocabulary (V = `config.fields[0].vocab`).
+   */
+  async distributionMany(seqs: readonly Sequence[]): Promise<Float32Array[]> {
+    checkSequences(seqs, this.config);
+    const T = this.config.chunk;
+    const V = this.config.fields[0]!.vocab;
+    const B = Math.max(1, Math.min(this.config.batch, seqs.length));
+    this.distRunner ??= new Runner(this.runner.params, this.config.threads, (key) => {
+      const [b, t] = key.split('x').map(Number) as [number, number];
+      return lstmDistributionGraph(this.config, b, t);
+    });
+    const out = seqs.map((s) => new Float32Array(Math.max(0, s[0]!.length - 1) * V));
+    const plan = planChunks(seqs.map((s) => s[0]!.length), seqs.map((_, i) => i), B, T);
+    const feeder = new ChunkFeeder(this.config, B, T);
+    for (const rows of plan) {
+      feeder.fill(rows, seqs);
+      const feeds = feeder.feeds();
+      delete feeds['targets'];
+      const res = await this.distRunner.forward(KEY(B, T), feeds);
+      feeder.carry(res);
+      const probs = res['probs']!; // [B, T, V]
+      rows.forEach((r, b) => {
+        if (r === null) return;
+        for (let t = 0; t < T && feeder.targets[b * T + t]! >= 0n; t++) {
+          out[r.seq]!.set(probs.subarray((b * T + t) * V, (b * T + t + 1) * V), (r.offset + t) * V);
+        }
+      });
+    }
+    return out;
+  }
+
   /** log P(seq[0][t] | tokens before t) for t = 1 .. n-1. */
   async logProbs(seq: Sequence): Promise<Float64Array> {
     return (await this.logProbsMany([seq]))[0]!;
@@ -244,10 +218,7 @@ export class LstmModel {
 
   /** exp(mean negative log-probability) over every predicted token of `seqs`. */
   async perplexity(seqs: readonly Sequence[]): Promise<number> {
-    let sum = 0;
-    let n = 0;
-    for (const lp of await this.logProbsMany(seqs)) for (const x of lp) { sum -= x; n++; }
-    return n === 0 ? Number.NaN : Math.exp(sum / n);
+    return perplexityOf(await this.logProbsMany(seqs));
   }
 
   /**
@@ -258,31 +229,14 @@ export class LstmModel {
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, ONNX_FILE), lstmForwardGraph(this.config, 1, this.config.chunk).bytes);
     await writeWeights(join(dir, WEIGHTS_FILE), this.params);
-    await writeFile(join(dir, MODEL_FILE), JSON.stringify({ kind: 'lstm', version: MODEL_VERSION, config: this.config, history: this.history }, null, 2));
+    await writeModelMeta(join(dir, MODEL_FILE), 'lstm', MODEL_VERSION, this.config, this.history);
     return [MODEL_FILE, WEIGHTS_FILE, ONNX_FILE];
   }
 
   /** Reads a folder written by {@link save}; its saved ONNX graph serves batch-1 scoring. */
   static async load(dir: string): Promise<LstmModel> {
-    const metaFile = join(dir, MODEL_FILE);
-    let meta: { kind: string; version: number; config: LstmConfig; history: EpochRecord[] };
-    try {
-      meta = JSON.parse(await readFile(metaFile, 'utf8')) as typeof meta;
-    } catch (e) {
-      throw new TraceError(metaFile, 0, `unreadable model description: ${(e as Error).message}`);
-    }
-    if (meta.kind !== 'lstm' || meta.version !== MODEL_VERSION) {
-      throw new TraceError(metaFile, 0, `not an LSTM model of version ${MODEL_VERSION} (kind ${meta.kind}, version ${meta.version})`);
-    }
-    try {
-      checkConfig(meta.config);
-    } catch (e) {
-      throw new TraceError(metaFile, 0, `bad LSTM config: ${(e as Error).message}`);
-    }
-    const weightsFile = join(dir, WEIGHTS_FILE);
-    const params = await readWeights(weightsFile);
-    const expected = lstmInitialParams(meta.config).length;
-    if (params.length !== expected) throw new TraceError(weightsFile, 12, `${params.length} weights, the config needs ${expected}`);
+    const meta = await readModelMeta<LstmConfig>(join(dir, MODEL_FILE), 'lstm', MODEL_VERSION, { an: 'an LSTM', name: 'LSTM' }, checkConfig);
+    const params = await readModelWeights(join(dir, WEIGHTS_FILE), lstmInitialParams(meta.config).length);
     const onnx = new Uint8Array(await readFile(join(dir, ONNX_FILE)));
     return new LstmModel(meta.config, params, new Map([[KEY(1, meta.config.chunk), onnx]]), meta.history);
   }
@@ -297,7 +251,9 @@ export class LstmModel {
     return this.params.length;
   }
 
-  release(): Promise<void> {
+  async release(): Promise<void> {
+    await this.distRunner?.release();
+    this.distRunner = undefined;
     return this.runner.release();
   }
 }

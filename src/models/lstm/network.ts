@@ -17,18 +17,15 @@
 import { Graph, type FloatType, type Value } from '../../engine/graph.js';
 import { forwardModel, trainingModel, type BuiltGraph } from '../../engine/session.js';
 import type { AdamConfig } from '../../engine/optim.js';
+import { checkFields, embedFields, type FieldSpec } from '../embedding.js';
+import { checkTrainSettings, integerSetting, type TrainSettings } from '../training.js';
 
-export interface LstmField {
-  name: string;
-  /** Ids run over [0, vocab). */
-  vocab: number;
-  /** Embedding width (even for sinusoidal fields). */
-  dim: number;
-  /** A learned [vocab, dim] table, or a fixed sinusoidal code of the id. */
-  encoding: 'learned' | 'sinusoidal';
-}
+export { sinusoidalFrequencies } from '../embedding.js';
 
-export interface LstmConfig {
+/** An input field: a learned [vocab, dim] table, or a fixed sinusoidal code of the id (`models/embedding`). */
+export type LstmField = FieldSpec;
+
+export interface LstmConfig extends TrainSettings {
   /** Input fields; fields[0] is the syscall name, the one predicted. */
   fields: readonly LstmField[];
   /** Width of the sinusoidal code of each token's position in its sequence (0: no position input). */
@@ -39,47 +36,16 @@ export interface LstmConfig {
   chunk: number;
   /** Parallel sequences per training step. */
   batch: number;
-  /** Most epochs to train (fewer when early stopping ends the run). */
-  epochs: number;
-  /** Stop after this many epochs without a lower validation loss (0: never stop early). */
-  patience: number;
-  /** Peak learning rate: linear warm-up over `warmupSteps`, then cosine decay to 10 % over the planned run. */
-  lr: number;
-  warmupSteps: number;
-  weightDecay: number;
-  clipNorm: number;
-  labelSmoothing: number;
   /** Dropout rate on the network's input codes and on the last layer's output, in training only (0: none). */
   dropout: number;
-  threads: number;
-  seed: number;
 }
 
 /** Checks what the graph builder relies on; throws RangeError naming the bad setting. */
 export function checkConfig(cfg: LstmConfig): void {
-  const posInt = (name: string, v: number, min = 1): void => {
-    if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`LSTM ${name} must be an integer >= ${min}, got ${v}`);
-  };
-  if (cfg.fields.length === 0) throw new RangeError('LSTM needs at least one field');
-  if (cfg.fields[0]!.encoding !== 'learned') throw new RangeError('LSTM field 0 (the predicted one) must be learned');
-  const names = new Set<string>();
-  for (const f of cfg.fields) {
-    if (names.has(f.name)) throw new RangeError(`LSTM field ${f.name} given twice`);
-    names.add(f.name);
-    posInt(`field ${f.name} vocab`, f.vocab);
-    posInt(`field ${f.name} dim`, f.dim);
-    if (f.encoding !== 'learned' && f.encoding !== 'sinusoidal') throw new RangeError(`LSTM field ${f.name}: unknown encoding ${String(f.encoding)}`);
-    if (f.encoding === 'sinusoidal' && f.dim % 2 !== 0) throw new RangeError(`LSTM field ${f.name}: a sinusoidal dim must be even`);
-  }
-  posInt('positionDim', cfg.positionDim, 0);
-  if (cfg.positionDim % 2 !== 0) throw new RangeError('LSTM positionDim must be even');
-  for (const k of ['hidden', 'layers', 'chunk', 'batch', 'epochs', 'threads'] as const) posInt(k, cfg[k]);
-  posInt('patience', cfg.patience, 0);
-  posInt('warmupSteps', cfg.warmupSteps, 0);
-  if (!(cfg.lr > 0)) throw new RangeError(`LSTM lr must be > 0, got ${cfg.lr}`);
-  if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new RangeError(`LSTM dropout must be in [0, 1), got ${cfg.dropout}`);
-  if (!(cfg.labelSmoothing >= 0 && cfg.labelSmoothing < 1)) throw new RangeError(`LSTM labelSmoothing must be in [0, 1), got ${cfg.labelSmoothing}`);
-  if (!(cfg.weightDecay >= 0) || !(cfg.clipNorm >= 0)) throw new RangeError('LSTM weightDecay and clipNorm must be >= 0');
+  checkFields(cfg.fields, cfg.positionDim, 'LSTM');
+  const posInt = integerSetting('LSTM');
+  for (const k of ['hidden', 'layers', 'chunk', 'batch'] as const) posInt(k, cfg[k]);
+  checkTrainSettings(cfg, 'LSTM');
 }
 
 /**
@@ -100,19 +66,6 @@ export interface Net {
   logits: Value; // [B, T, V]
   hOut: Value; // [L, B, H]
   cOut: Value; // [L, B, H]
-}
-
-/** Angular frequencies of a d-wide sinusoidal code: w_k = 10000^(-2k/d), k < d/2 (as in Vaswani et al.). */
-export function sinusoidalFrequencies(d: number): number[] {
-  return Array.from({ length: d / 2 }, (_, k) => 10000 ** (-(2 * k) / d));
-}
-
-/** [sin(id·w), cos(id·w)] of int64 ids [B, T] → [B, T, d]; no parameters. */
-function sinusoidal(g: Graph, ids: Value, d: number): Value {
-  const [B, T] = ids.shape as [number, number];
-  const w = g.const(sinusoidalFrequencies(d), [1, 1, d / 2]); // [1, 1, d/2]
-  const angle = g.mul(g.reshape(g.cast(ids, g.float), [B, T, 1]), w); // [B, T, d/2]
-  return g.concat([g.sin(angle), g.cos(angle)], 2); // [B, T, d]
 }
 
 /**
@@ -150,11 +103,7 @@ export function lstmNet(g: Graph, cfg: LstmConfig, B: number, T: number, recurre
   const pos = cfg.positionDim > 0 ? g.input('pos', 'int64', [B, T]) : null; // [B, T]
   const h0 = g.input('h0', g.float, [L, B, H]);
   const c0 = g.input('c0', g.float, [L, B, H]);
-  const embeds = cfg.fields.map((f, i) => f.encoding === 'learned'
-    ? g.gather(g.param(`emb.${f.name}`, [f.vocab, f.dim], { kind: 'normal', std: 0.1 }, false), toks[i]!) // [B, T, d_f]
-    : sinusoidal(g, toks[i]!, f.dim)); // [B, T, d_f]
-  if (pos !== null) embeds.push(sinusoidal(g, pos, cfg.positionDim)); // [B, T, d_pos]
-  let xb = embeds.length === 1 ? embeds[0]! : g.concat(embeds, 2); // [B, T, E]
+  let xb = embedFields(g, cfg.fields, toks, pos, cfg.positionDim); // [B, T, E]
   const dropout = training && cfg.dropout > 0;
   const keepIn = dropout ? g.input('keep_in', g.float, xb.shape) : null; // [B, T, E]
   const keepOut = dropout ? g.input('keep_out', g.float, [B, T, H]) : null; // [B, T, H]
@@ -235,11 +184,33 @@ export function lstmLoss(g: Graph, cfg: LstmConfig, B: number, T: number): { inp
   return { inputs, targets, net, loss };
 }
 
-/** Training graph: the loss, outputs h_out / c_out, and the AdamW step (see engine/optim). */
-export function lstmTrainGraph(cfg: LstmConfig, adam: AdamConfig, B: number, T: number, float: FloatType = 'float32'): BuiltGraph {
+/**
+ * The distillation loss: mean cross-entropy of the next-name logits against soft target distributions, input
+ * `soft` [B, T, V] (a teacher's next-name probabilities mixed with the one-hot label, made by the trainer), over
+ * the positions whose target [B, T] int64 is >= 0.
+ */
+export function lstmSoftLoss(g: Graph, cfg: LstmConfig, B: number, T: number): { inputs: NetInputs; targets: Value; soft: Value; net: Net; loss: Value } {
+  const { inputs, net } = lstmNet(g, cfg, B, T, 'unrolled', true);
+  const targets = g.input('targets', 'int64', [B, T]); // [B, T]
+  const V = cfg.fields[0]!.vocab;
+  const soft = g.input('soft', g.float, [B, T, V]); // [B, T, V]
+  const mask = g.cast(g.greater(g.reshape(targets, [B * T]), g.const([-1], [], 'int64')), g.float); // [B*T]
+  const loss = g.softCrossEntropy(g.reshape(net.logits, [B * T, V]), g.reshape(soft, [B * T, V]), mask); // []
+  return { inputs, targets, soft, net, loss };
+}
+
+/** Training graph: the loss, outputs h_out / c_out, and the AdamW step (see engine/optim); `soft`: the distillation loss. */
+export function lstmTrainGraph(cfg: LstmConfig, adam: AdamConfig, B: number, T: number, float: FloatType = 'float32', soft = false): BuiltGraph {
   const g = new Graph(float);
-  const { net, loss } = lstmLoss(g, cfg, B, T);
+  const { net, loss } = soft ? lstmSoftLoss(g, cfg, B, T) : lstmLoss(g, cfg, B, T);
   return trainingModel(g, loss, adam, { h_out: net.hOut, c_out: net.cOut });
+}
+
+/** Inference graph of the whole next-name distribution: outputs probs [B, T, V], h_out / c_out [L, B, H]. */
+export function lstmDistributionGraph(cfg: LstmConfig, B: number, T: number): BuiltGraph {
+  const g = new Graph('float32');
+  const { net } = lstmNet(g, cfg, B, T, 'fused');
+  return forwardModel(g, { probs: g.softmax(net.logits), h_out: net.hOut, c_out: net.cOut }); // probs [B, T, V]
 }
 
 /** The seeded initial flat parameters for `cfg`. */

@@ -11,13 +11,11 @@ import type { Sequence as EventSequence } from '../../features/sequences/sequenc
 import { Tokenizer, type TokenField } from '../../features/tokens/tokenizer.js';
 import { TraceError } from '../../trace/errors.js';
 import type { LanguageModel, ModelKind, ModelSettings, SavedModel, SettingValue, TrainingData } from '../language-model.js';
-import { FIELD_ENCODING } from '../lstm/options.js';
+import { checkpointHooks, describeModel, fieldSpecs, nameSurprise, numberSetting, trainAndValid } from '../fit-data.js';
 import type { IncrementalScorer } from '../stream.js';
 import { AttentionIncrementalScorer } from './incremental.js';
 import { AttentionModel, type AttentionRow } from './model.js';
 import type { TransformerConfig } from './network.js';
-
-const HOLD_OUT = 10;
 
 export type AttentionKind = 'transformer' | 'longformer';
 
@@ -34,7 +32,7 @@ export class AttentionLanguageModel implements LanguageModel {
 
   /** The model predicts the syscall name only: its surprise per predicted token. */
   async fieldSurpriseMany(seqs: readonly EventSequence[]): Promise<Record<string, Float64Array>[]> {
-    return (await this.logProbsMany(seqs)).map((lp) => ({ name: lp.map((x) => -x) }));
+    return nameSurprise(await this.logProbsMany(seqs));
   }
 
   /**
@@ -54,12 +52,7 @@ export class AttentionLanguageModel implements LanguageModel {
   }
 
   describe(): Record<string, SettingValue> {
-    const h = this.model.history;
-    return {
-      fields: this.tokenizer.fields.join(','), vocabulary: this.tokenizer.vocabulary('name').size, parameters: this.model.size,
-      window: this.model.config.window, epochs: h.length,
-      validLoss: h.length > 0 ? Number(Math.min(...h.map((r) => r.validLoss)).toFixed(4)) : Number.NaN,
-    };
+    return describeModel(this.tokenizer, this.model.size, this.model.history, { window: this.model.config.window });
   }
 
   release(): Promise<void> {
@@ -69,16 +62,9 @@ export class AttentionLanguageModel implements LanguageModel {
 
 /** The network config for these settings and fitted vocabularies. */
 export function attentionConfig(kind: AttentionKind, settings: ModelSettings, tokenizer: Tokenizer): TransformerConfig {
-  const num = (k: string): number => {
-    const v = settings[k];
-    if (typeof v !== 'number') throw new RangeError(`${kind} setting ${k} missing or not a number`);
-    return v;
-  };
+  const num = numberSetting(settings, kind);
   return {
-    fields: tokenizer.fields.map((f) => ({
-      name: f, vocab: tokenizer.vocabulary(f).size, encoding: FIELD_ENCODING[f].encoding,
-      dim: f === 'name' ? num('embed') : FIELD_ENCODING[f].dim,
-    })),
+    fields: fieldSpecs(tokenizer, num('embed')),
     positionDim: num('positionDim'), width: num('width'), layers: num('layers'), heads: num('heads'), ffn: num('ffn'),
     window: kind === 'transformer' ? num('context') : num('window'), globalStart: kind === 'longformer',
     chunk: num('chunk'), batch: num('batch'), epochs: num('epochs'), patience: num('patience'), lr: num('lr'),
@@ -87,30 +73,17 @@ export function attentionConfig(kind: AttentionKind, settings: ModelSettings, to
   };
 }
 
-async function collect(it: AsyncIterable<EventSequence>): Promise<EventSequence[]> {
-  const out: EventSequence[] = [];
-  for await (const s of it) out.push(s);
-  return out;
-}
-
 /** The model kind `kind` (registered lazily in `MODEL_KINDS`). */
 export function attentionKind(kind: AttentionKind): ModelKind {
   return {
     kind,
     async fit(data: TrainingData, settings: ModelSettings): Promise<LanguageModel> {
-      const all = await collect(data.train());
-      let valid = data.valid ? await collect(data.valid()) : [];
-      let train = all;
-      if (valid.length === 0) {
-        train = all.filter((_, i) => i % HOLD_OUT !== HOLD_OUT - 1);
-        valid = all.filter((_, i) => i % HOLD_OUT === HOLD_OUT - 1);
-      }
+      const { train, valid } = await trainAndValid(data);
       const fields = String(settings.fields).split(',') as TokenField[];
       const tokenizer = new Tokenizer(fields, settings.minCount as number).fit(train);
       const config = attentionConfig(kind, settings, tokenizer);
-      const checkpoint = String(settings.checkpoint ?? '');
       const model = await AttentionModel.fit(kind, train.map((s) => tokenizer.encode(s)), valid.map((s) => tokenizer.encode(s)), config,
-        checkpoint === '' ? {} : { checkpoint: { file: checkpoint, everySteps: 200 } });
+        checkpointHooks(settings));
       return new AttentionLanguageModel(model, tokenizer, settings);
     },
     async load(dir: string, saved: SavedModel): Promise<LanguageModel> {

@@ -19,8 +19,9 @@ import { forwardModel, trainingModel, type BuiltGraph } from '../../engine/sessi
 import type { AdamConfig } from '../../engine/optim.js';
 import { cachedAttention, causalAttention } from '../attention.js';
 import { checkFields, embedFields, fieldTables, inputWidth, type FieldSpec } from '../embedding.js';
+import { checkTrainSettings, integerSetting, type TrainSettings } from '../training.js';
 
-export interface TransformerConfig {
+export interface TransformerConfig extends TrainSettings {
   /** Input fields; fields[0] is the syscall name, the one predicted. */
   fields: readonly FieldSpec[];
   /** Width of the sinusoidal code of each token's position in its sequence (0: none). */
@@ -38,35 +39,17 @@ export interface TransformerConfig {
   chunk: number;
   /** Rows per training step at length `chunk` (shorter buckets get proportionally more). */
   batch: number;
-  epochs: number;
-  /** Stop after this many epochs without a lower validation loss (0: never stop early). */
-  patience: number;
-  /** Peak learning rate: linear warm-up over `warmupSteps`, then cosine decay to 10 % over the planned run. */
-  lr: number;
-  warmupSteps: number;
-  weightDecay: number;
-  clipNorm: number;
-  labelSmoothing: number;
   /** Dropout on the input projection and on each block's two branch outputs, in training only. */
   dropout: number;
-  threads: number;
-  seed: number;
 }
 
 /** Checks what the graph builders rely on; throws RangeError naming the bad setting. */
 export function checkConfig(cfg: TransformerConfig): void {
   checkFields(cfg.fields, cfg.positionDim, 'attention model');
-  const posInt = (name: string, v: number, min = 1): void => {
-    if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`attention model ${name} must be an integer >= ${min}, got ${v}`);
-  };
-  for (const k of ['width', 'layers', 'heads', 'ffn', 'window', 'chunk', 'batch', 'epochs', 'threads'] as const) posInt(k, cfg[k]);
-  posInt('patience', cfg.patience, 0);
-  posInt('warmupSteps', cfg.warmupSteps, 0);
+  const posInt = integerSetting('attention model');
+  for (const k of ['width', 'layers', 'heads', 'ffn', 'window', 'chunk', 'batch'] as const) posInt(k, cfg[k]);
   if (cfg.width % cfg.heads !== 0) throw new RangeError(`attention model width ${cfg.width} is not a multiple of heads ${cfg.heads}`);
-  if (!(cfg.lr > 0)) throw new RangeError(`attention model lr must be > 0, got ${cfg.lr}`);
-  if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new RangeError(`attention model dropout must be in [0, 1), got ${cfg.dropout}`);
-  if (!(cfg.labelSmoothing >= 0 && cfg.labelSmoothing < 1)) throw new RangeError('attention model labelSmoothing must be in [0, 1)');
-  if (!(cfg.weightDecay >= 0) || !(cfg.clipNorm >= 0)) throw new RangeError('attention model weightDecay and clipNorm must be >= 0');
+  checkTrainSettings(cfg, 'attention model');
 }
 
 interface BlockParams {

@@ -5,39 +5,13 @@
  * encodings (`models/lstm/options.ts`: learned name / phase / process / return class, sinusoidal time delta / pid /
  * tid / position). Defaults are sized to train in minutes on 2 cores (the reference used d = 168, FFN 672).
  */
-import type { ModelOption, SettingValue } from '../language-model.js';
+import type { ModelOption } from '../language-model.js';
+import { even, fraction, intIn, opt } from '../options.js';
 import { TOKEN_FIELDS } from '../../features/tokens/tokenizer.js';
 import { parseFields } from '../lstm/options.js';
 
 export const TRANSFORMER_DESCRIPTION = 'causal Transformer language model over token fields (pre-norm, SwiGLU; onnxruntime, incremental scoring)';
 export const LONGFORMER_DESCRIPTION = 'Longformer-style language model: sliding-window causal attention plus a global start token (any length)';
-
-function intIn(flag: string, min: number, max: number): (text: string) => number {
-  return (text) => {
-    const v = Number(text);
-    if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < min || v > max) {
-      throw new RangeError(`${flag} must be an integer in ${min}..${max}, got '${text}'`);
-    }
-    return v;
-  };
-}
-
-function fraction(flag: string, min: number, max: number, openMin: boolean): (text: string) => number {
-  return (text) => {
-    const v = Number(text);
-    if (text.trim() === '' || !(openMin ? v > min : v >= min) || !(v < max)) throw new RangeError(`${flag} must be a number in ${openMin ? '(' : '['}${min}, ${max}), got '${text}'`);
-    return v;
-  };
-}
-
-const even = (flag: string, min: number, max: number) => (t: string): number => {
-  const v = intIn(flag, min, max)(t);
-  if (v % 2 !== 0) throw new RangeError(`${flag} must be even, got ${v}`);
-  return v;
-};
-
-const opt = (key: string, flag: string, description: string, defaultValue: SettingValue, parse: (t: string) => SettingValue): ModelOption =>
-  ({ key, flag, description, defaultValue, parse });
 
 /** The options of one attention kind (`longformer` adds --window and has no context limit). */
 function attentionOptions(kind: 'transformer' | 'longformer'): ModelOption[] {
