@@ -32,7 +32,7 @@ import { bestF1, confusionAt, detectionAtFalseAlarmRate, rocAuc } from '../detec
 import { fitQuantileThreshold } from '../detect/threshold.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { saveModelFolder, type DataSummary } from '../models/folder.js';
-import { findModelKind, perplexityMany, resolveSettings, SCORE_BATCH, type LanguageModel, type ModelSettings } from '../models/language-model.js';
+import { findModelKind, formatSettings, perplexityMany, resolveSettings, SCORE_BATCH, type LanguageModel, type ModelSettings } from '../models/language-model.js';
 import { projectData } from '../testing/paths.js';
 
 export const DEMO_LM_DIR = 'web-novelty';
@@ -258,7 +258,7 @@ export function demoLmTable(r: ModelResult): string {
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ');
-  const settings = Object.entries(r.settings).map(([k, v]) => `${k} ${v}`).join(', ');
+  const settings = formatSettings(r.settings);
   return [
     `${r.label === r.kind ? r.kind : `${r.label}: ${r.kind}`} (${settings}), trained and scored in ${r.seconds.toFixed(1)} s`,
     `label-free threshold: perplexity > ${r.labelFreeThreshold.toPrecision(5)} (quantile ${QUANTILE} of normal validation); ` +

@@ -13,7 +13,7 @@
 import { openData, type DataSpec } from '../features/dataset.js';
 import { bestF1, confusionAt, detectionAtFalseAlarmRate, rocAuc } from '../detect/metrics.js';
 import { loadModelFolder, type DataSummary, type ModelManifest } from '../models/folder.js';
-import type { LanguageModel, ModelSettings } from '../models/language-model.js';
+import { formatSettings, type LanguageModel, type ModelSettings } from '../models/language-model.js';
 import { combineScores, type Combine } from '../detect/ensemble.js';
 import { perplexities } from './train.js';
 import { openEnsemble, perplexitiesMany, readingFor, releaseMembers } from './score.js';
@@ -191,7 +191,7 @@ export function evaluationTable(r: EvaluateResult): string {
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ');
-  const settings = Object.entries(r.model.settings).map(([k, v]) => `${k} ${v}`).join(', ');
+  const settings = formatSettings(r.model.settings);
   return [
     `model ${r.model.dir}: ${r.model.kind} (${settings})`,
     `normal ${r.normal.data.data}: ${r.normal.data.sequences} sequences; threshold perplexity > ${r.threshold.value.toPrecision(6)} ` +
@@ -216,7 +216,7 @@ export function ensembleTable(r: EnsembleEvaluateResult): string {
   const th = r.ensemble.threshold;
   const out = [
     `ensemble of ${r.members.length} models, ${r.ensemble.combine === 'z' ? 'z-scored' : 'rank-averaged'} on normal validation scores (${r.ensemble.normalisation})`,
-    ...r.members.map((m) => `  ${m.model.dir}: ${m.model.kind} (${Object.entries(m.model.settings).map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
+    ...r.members.map((m) => `  ${m.model.dir}: ${m.model.kind} (${formatSettings(m.model.settings)}); ` +
       `threshold perplexity > ${m.threshold.value.toPrecision(6)} → ${(100 * m.normal.falseAlarmRate).toFixed(2)} % false alarms`),
     `normal ${r.ensemble.normal.data.data}: ${r.ensemble.normal.data.sequences} sequences; ensemble threshold ${th.value.toPrecision(6)} ` +
       `(${th.name}) → ${(100 * r.ensemble.normal.falseAlarmRate).toFixed(2)} % false alarms`,

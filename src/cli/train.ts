@@ -13,7 +13,7 @@ import { bestF1 } from '../detect/metrics.js';
 import { fitQuantileThreshold } from '../detect/threshold.js';
 import { normalStats } from '../models/normal-scores.js';
 import { loadModelFolder, saveModelFolder, type BestF1Threshold, type DataSummary, type LabelFreeThreshold, type ModelManifest } from '../models/folder.js';
-import { findModelKind, scoreStream, type LanguageModel, type ModelSettings } from '../models/language-model.js';
+import { findModelKind, formatSettings, scoreStream, type LanguageModel, type ModelSettings } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
 
 export interface TrainRequest {
@@ -163,7 +163,7 @@ export async function trainCommand(req: TrainRequest, json: boolean): Promise<vo
   }
   const tr = manifest.training;
   const th = manifest.thresholds;
-  const settings = Object.entries(manifest.settings).map(([k, v]) => `${k} ${v}`).join(', ');
+  const settings = formatSettings(manifest.settings);
   const lines = [
     `trained ${manifest.kind} model (${settings}) → ${req.output}`,
     `  train      ${describeData(tr.train)}`,

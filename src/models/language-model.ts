@@ -80,6 +80,11 @@ export interface LanguageModel {
   distributionMany?(seqs: readonly Sequence[]): Promise<Float32Array[]>;
 }
 
+/** Settings as one line for summaries (`order 5, minCount 1`); unset text settings (e.g. no checkpoint) left out. */
+export function formatSettings(settings: ModelSettings): string {
+  return Object.entries(settings).filter(([, v]) => v !== '').map(([k, v]) => `${k} ${v}`).join(', ');
+}
+
 /** Sequences per `logProbsMany` call when the commands score a stream. */
 export const SCORE_BATCH = 64;
 
