@@ -42,3 +42,50 @@ export interface IncrementalCapable {
   /** A new incremental scorer over this model's weights (independent of other scorers). */
   incremental(): IncrementalScorer;
 }
+
+/** A handle of a {@link SlotPool}: its sequence's slot, −1 once closed or dropped. */
+interface SlotHandle extends StreamHandle {
+  slot: number;
+}
+
+/**
+ * Slot bookkeeping for incremental scorers that keep each open sequence's state in slot i of flat arrays (the LSTM's
+ * h and c, the n-gram's trie nodes): hands out handles, reuses the slots of closed sequences, counts open ones. A
+ * slot from `open()` is either a freed one or the next new one (one past every slot handed out before), so an owner
+ * grows its arrays when `slot >= capacity`.
+ */
+export class SlotPool {
+  private readonly free: number[] = [];
+  private slots = 0;
+  private nextId = 0;
+  private open_ = 0;
+
+  get openCount(): number {
+    return this.open_;
+  }
+
+  open(): { handle: StreamHandle; slot: number } {
+    const slot = this.free.pop() ?? this.slots++;
+    this.open_++;
+    const handle: SlotHandle = { id: this.nextId++, slot };
+    return { handle, slot };
+  }
+
+  /** The slot of an open handle; RangeError when it is closed. */
+  slotOf(h: StreamHandle): number {
+    const s = (h as SlotHandle).slot;
+    if (s === undefined || s < 0) throw new RangeError(`stream ${h.id} is not open`);
+    return s;
+  }
+
+  /** Frees the handle's slot and returns it (−1, doing nothing, when it was already closed). */
+  close(h: StreamHandle): number {
+    const handle = h as SlotHandle;
+    const s = handle.slot;
+    if (s === undefined || s < 0) return -1;
+    this.free.push(s);
+    handle.slot = -1;
+    this.open_--;
+    return s;
+  }
+}

@@ -16,15 +16,11 @@ import { Runner } from '../../engine/session.js';
 import type { SyscallEvent } from '../../trace/event.js';
 import { fieldToken, type Tokenizer, type TokenField } from '../../features/tokens/tokenizer.js';
 import { END, START, TRUNCATE, type Vocabulary } from '../../features/tokens/vocabulary.js';
-import type { IncrementalScorer, StreamHandle } from '../stream.js';
+import { SlotPool, type IncrementalScorer, type StreamHandle } from '../stream.js';
 import { lstmForwardGraph, type LstmConfig } from './network.js';
 
 /** Largest batch of one graph run (bigger pushes are split). */
 export const MAX_BATCH = 256;
-
-interface Handle extends StreamHandle {
-  slot: number;
-}
 
 /** The input buffers of one batch bucket, with tensors over them (reused every run). */
 class Bucket {
@@ -69,10 +65,7 @@ export class LstmIncrementalScorer implements IncrementalScorer {
   private pos = new Int32Array(0);
   private last: (SyscallEvent | undefined)[] = [];
   private capacity = 0;
-  private slots = 0;
-  private readonly free: number[] = [];
-  private nextId = 0;
-  private open_ = 0;
+  private readonly pool = new SlotPool();
   /** Runs are serialized: the bucket buffers are shared. */
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -91,7 +84,7 @@ export class LstmIncrementalScorer implements IncrementalScorer {
   }
 
   get openCount(): number {
-    return this.open_;
+    return this.pool.openCount;
   }
 
   private grow(n: number): void {
@@ -113,26 +106,19 @@ export class LstmIncrementalScorer implements IncrementalScorer {
   }
 
   open(): StreamHandle {
-    let slot = this.free.pop();
-    if (slot === undefined) {
-      slot = this.slots++;
-      if (slot >= this.capacity) this.grow(this.capacity * 2);
-    }
+    const { handle, slot } = this.pool.open();
+    if (slot >= this.capacity) this.grow(this.capacity * 2);
     const LH = this.L * this.H;
     this.h.fill(0, slot * LH, (slot + 1) * LH);
     this.c.fill(0, slot * LH, (slot + 1) * LH);
     this.toks.fill(START, slot * this.F, (slot + 1) * this.F);
     this.pos[slot] = 0;
     this.last[slot] = undefined;
-    this.open_++;
-    const h: Handle = { id: this.nextId++, slot };
-    return h;
+    return handle;
   }
 
   private slotOf(h: StreamHandle): number {
-    const s = (h as Handle).slot;
-    if (s === undefined || s < 0) throw new RangeError(`stream ${h.id} is not open`);
-    return s;
+    return this.pool.slotOf(h);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -220,12 +206,8 @@ export class LstmIncrementalScorer implements IncrementalScorer {
   }
 
   drop(handle: StreamHandle): void {
-    const h = handle as Handle;
-    if (h.slot < 0) return;
-    this.last[h.slot] = undefined;
-    this.free.push(h.slot);
-    h.slot = -1;
-    this.open_--;
+    const s = this.pool.close(handle);
+    if (s >= 0) this.last[s] = undefined;
   }
 
   async release(): Promise<void> {

@@ -8,23 +8,15 @@
 import type { SyscallEvent } from '../../trace/event.js';
 import type { Tokenizer } from '../../features/tokens/tokenizer.js';
 import { END, TRUNCATE } from '../../features/tokens/vocabulary.js';
-import type { IncrementalScorer, StreamHandle } from '../stream.js';
+import { SlotPool, type IncrementalScorer, type StreamHandle } from '../stream.js';
 import type { NgramModel } from './ngram.js';
-
-interface Handle extends StreamHandle {
-  /** Slot index; -1 once closed or dropped. */
-  slot: number;
-}
 
 export class NgramIncrementalScorer implements IncrementalScorer {
   private nodes: Int32Array;
   private valid: Int32Array;
   /** Per slot, the sequence's last event (the `dt` field's reference). */
   private prev: (SyscallEvent | undefined)[] = [];
-  private readonly free: number[] = [];
-  private slots = 0;
-  private nextId = 0;
-  private open_ = 0;
+  private readonly pool = new SlotPool();
   private readonly order: number;
 
   /** `tokenizer`: the scorer's (one vocabulary: the name's, or a joint one), whose first vocabulary `model` predicts. */
@@ -35,34 +27,27 @@ export class NgramIncrementalScorer implements IncrementalScorer {
   }
 
   get openCount(): number {
-    return this.open_;
+    return this.pool.openCount;
   }
 
   open(): StreamHandle {
-    let slot = this.free.pop();
-    if (slot === undefined) {
-      slot = this.slots++;
-      if (slot >= this.valid.length) {
-        const n = this.valid.length * 2;
-        const nodes = new Int32Array(n * this.order);
-        nodes.set(this.nodes);
-        const valid = new Int32Array(n);
-        valid.set(this.valid);
-        this.nodes = nodes;
-        this.valid = valid;
-      }
+    const { handle, slot } = this.pool.open();
+    if (slot >= this.valid.length) {
+      const n = this.valid.length * 2;
+      const nodes = new Int32Array(n * this.order);
+      nodes.set(this.nodes);
+      const valid = new Int32Array(n);
+      valid.set(this.valid);
+      this.nodes = nodes;
+      this.valid = valid;
     }
     this.valid[slot] = this.model.startState(this.nodes, slot * this.order);
     this.prev[slot] = undefined;
-    this.open_++;
-    const h: Handle = { id: this.nextId++, slot };
-    return h;
+    return handle;
   }
 
   private slotOf(h: StreamHandle): number {
-    const s = (h as Handle).slot;
-    if (s === undefined || s < 0) throw new RangeError(`stream ${h.id} is not open`);
-    return s;
+    return this.pool.slotOf(h);
   }
 
   /** Synchronous push (the async `push` wraps it). */
@@ -92,12 +77,8 @@ export class NgramIncrementalScorer implements IncrementalScorer {
   }
 
   drop(handle: StreamHandle): void {
-    const h = handle as Handle;
-    if (h.slot < 0) return;
-    this.free.push(h.slot);
-    this.prev[h.slot] = undefined;
-    h.slot = -1;
-    this.open_--;
+    const s = this.pool.close(handle);
+    if (s >= 0) this.prev[s] = undefined;
   }
 
   async release(): Promise<void> {}
