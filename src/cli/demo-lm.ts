@@ -32,7 +32,7 @@ import { bestF1, confusionAt, detectionAtFalseAlarmRate, rocAuc } from '../detec
 import { fitQuantileThreshold } from '../detect/threshold.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { saveModelFolder, type DataSummary } from '../models/folder.js';
-import { findModelKind, formatSettings, perplexityMany, resolveSettings, SCORE_BATCH, type LanguageModel, type ModelSettings } from '../models/language-model.js';
+import { findModelKind, formatSettings, passesOver, perplexityAll, resolveSettings, type ModelSettings } from '../models/language-model.js';
 import { projectData } from '../testing/paths.js';
 
 export const DEMO_LM_DIR = 'web-novelty';
@@ -158,17 +158,6 @@ export interface ModelResult {
   mostNovel: { novelty: Novelty; id: string; perplexity: number; path: string };
 }
 
-async function* iterate(seqs: readonly Sequence[]): AsyncGenerator<Sequence> {
-  yield* seqs;
-}
-
-/** Perplexity of every sequence, `SCORE_BATCH` at a time. */
-async function scoreAll(m: LanguageModel, seqs: readonly Sequence[]): Promise<Float64Array> {
-  const out = new Float64Array(seqs.length);
-  for (let i = 0; i < seqs.length; i += SCORE_BATCH) out.set(await perplexityMany(m, seqs.slice(i, i + SCORE_BATCH)), i);
-  return out;
-}
-
 function summaryOf(arg: string, format: string, seqs: readonly Sequence[]): DataSummary {
   const events = seqs.reduce((a, s) => a + s.events.length, 0);
   return { data: arg, format, sequences: seqs.length, events, truncated: seqs.filter((s) => s.truncated).length, droppedByCap: 0, lost: 0, skipped: 0, unassigned: 0 };
@@ -186,12 +175,12 @@ export async function runDemoModel(kind: string, split: DemoSplit, given: Readon
   const entry = findModelKind(kind);
   if (!entry) throw new Error(`model kind '${kind}' is not registered`);
   const settings = resolveSettings(entry, new Map(given));
-  const model = await (await entry.implementation()).fit({ train: () => iterate(split.train), valid: () => iterate(split.valid) }, settings);
+  const model = await (await entry.implementation()).fit({ train: passesOver(split.train), valid: passesOver(split.valid) }, settings);
 
-  const validNormal = await scoreAll(model, split.valid);
+  const validNormal = await perplexityAll(model, split.valid);
   const labelFree = fitQuantileThreshold(validNormal, QUANTILE);
   const validNovel: Record<string, Float64Array> = {};
-  for (const nv of NOVELTIES) validNovel[nv] = await scoreAll(model, split.novel[nv].valid);
+  for (const nv of NOVELTIES) validNovel[nv] = await perplexityAll(model, split.novel[nv].valid);
   const bestOn = (novel: readonly number[]) => {
     const mix = Float64Array.from([...validNormal, ...novel]);
     return bestF1(mix, Array.from(mix, (_, i) => i >= validNormal.length));
@@ -199,12 +188,12 @@ export async function runDemoModel(kind: string, split: DemoSplit, given: Readon
   /** Saved in the model folder: best F1 on normal validation vs every novel validation half (as `train --valid-novel`). */
   const pooled = bestOn(NOVELTIES.flatMap((nv) => [...validNovel[nv]]));
 
-  const testNormal = await scoreAll(model, split.test);
+  const testNormal = await perplexityAll(model, split.test);
   const rows: NoveltyRow[] = [];
   let mostNovel: ModelResult['mostNovel'] | undefined;
   for (const nv of NOVELTIES) {
     const seqs = split.novel[nv].test;
-    const novel = await scoreAll(model, seqs);
+    const novel = await perplexityAll(model, seqs);
     const best = bestOn([...validNovel[nv]]);
     novel.forEach((p, i) => {
       if (!mostNovel || p > mostNovel.perplexity) mostNovel = { novelty: nv, id: seqs[i].id, perplexity: p, path: split.novel[nv].path };

@@ -19,7 +19,7 @@ import { bestF1, confusionAt, detectionAtFalseAlarmRate, rocAuc } from '../detec
 import { fitQuantileThreshold } from '../detect/threshold.js';
 import { combineScores, Normaliser, type Combine } from '../detect/ensemble.js';
 import type { Sequence } from '../features/sequences/sequence.js';
-import { findModelKind, perplexityMany, resolveSettings, SCORE_BATCH, type LanguageModel, type ModelSettings } from '../models/language-model.js';
+import { findModelKind, passesOver, perplexityAll, resolveSettings, type LanguageModel, type ModelSettings } from '../models/language-model.js';
 import { normalStats } from '../models/normal-scores.js';
 import { sharedData } from '../testing/paths.js';
 import { iterateAdfaTraces } from '../trace/adfa/adfa.js';
@@ -52,16 +52,6 @@ export interface ModelFigures {
   speed: { sequences: number; tokens: number; seconds: number; sequencesPerS: number; tokensPerS: number; load: number };
 }
 
-async function* iterate(seqs: readonly Sequence[]): AsyncGenerator<Sequence> {
-  yield* seqs;
-}
-
-async function scoreAll(m: LanguageModel, seqs: readonly Sequence[]): Promise<Float64Array> {
-  const out = new Float64Array(seqs.length);
-  for (let i = 0; i < seqs.length; i += SCORE_BATCH) out.set(await perplexityMany(m, seqs.slice(i, i + SCORE_BATCH)), i);
-  return out;
-}
-
 function figures(normal: Float64Array, novel: Float64Array, threshold: number): SetFigures {
   const scores = Float64Array.from([...normal, ...novel]);
   const labels = Array.from(scores, (_, i) => i >= normal.length);
@@ -74,18 +64,18 @@ function figures(normal: Float64Array, novel: Float64Array, threshold: number): 
 interface Scored { valid: Float64Array; normal: Float64Array; novel: Record<string, Float64Array> }
 
 async function measure(name: string, model: LanguageModel, d: EvalData, trainSeconds: number): Promise<{ fig: ModelFigures; scored: Scored }> {
-  const valid = await scoreAll(model, d.valid);
+  const valid = await perplexityAll(model, d.valid);
   const th = fitQuantileThreshold(valid, 0.99).value;
-  const normal = await scoreAll(model, d.normalTest);
+  const normal = await perplexityAll(model, d.normalTest);
   const novel: Record<string, Float64Array> = {};
-  for (const [k, seqs] of Object.entries(d.novel)) novel[k] = await scoreAll(model, seqs);
+  for (const [k, seqs] of Object.entries(d.novel)) novel[k] = await perplexityAll(model, seqs);
   // speed: the best of SPEED_RUNS passes over (at most SPEED_SEQUENCES of) the test sequences, after the passes above
   const all = [...d.normalTest, ...Object.values(d.novel).flat()].slice(0, SPEED_SEQUENCES);
   const load = loadavg()[0]!;
   let seconds = Infinity;
   for (let run = 0; run < SPEED_RUNS; run++) {
     const t0 = performance.now();
-    await scoreAll(model, all);
+    await perplexityAll(model, all);
     seconds = Math.min(seconds, (performance.now() - t0) / 1000);
   }
   const tokens = all.reduce((a, s) => a + s.events.length + 1, 0);
@@ -115,7 +105,7 @@ export interface DistillResult {
 
 /** Trains teacher, student, narrow baseline and n-gram on `d`, measures each, and the ensembles. */
 export async function runDistill(d: EvalData, log: (s: string) => void = () => {}): Promise<DistillResult> {
-  const data = { train: () => iterate(d.train), valid: () => iterate(d.valid) };
+  const data = { train: passesOver(d.train), valid: passesOver(d.valid) };
   const lstm = (await findModelKind('lstm')!.implementation());
   const ngram = (await findModelKind('ngram')!.implementation());
   const { fitDistilledLstm } = await import('../models/lstm/distill.js');

@@ -100,6 +100,20 @@ export async function perplexityMany(model: LanguageModel, seqs: readonly Sequen
   return (await model.logProbsMany(seqs)).map(perplexityOf);
 }
 
+/** Perplexity of every sequence of an in-memory set, scored `SCORE_BATCH` at a time. */
+export async function perplexityAll(model: LanguageModel, seqs: readonly Sequence[]): Promise<Float64Array> {
+  const out = new Float64Array(seqs.length);
+  for (let i = 0; i < seqs.length; i += SCORE_BATCH) out.set(await perplexityMany(model, seqs.slice(i, i + SCORE_BATCH)), i);
+  return out;
+}
+
+/** An in-memory set of sequences as `TrainingData` wants it: a fresh async pass per call. */
+export function passesOver(seqs: readonly Sequence[]): () => AsyncIterable<Sequence> {
+  return async function* pass() {
+    yield* seqs;
+  };
+}
+
 /** The items of a stream in arrays of `size` (the last one shorter). */
 export async function* inBatches<T>(items: AsyncIterable<T>, size: number = SCORE_BATCH): AsyncGenerator<T[]> {
   let batch: T[] = [];
