@@ -5,19 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, truncateSync, chmodSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sharedData } from '../testing/paths.js';
-
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
-
-function cli(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { cli } from './cli-process.js';
 
 const EXPECTED: Array<[string, number, number | undefined]> = [
   ['many-threads', 240_644, 78_085],

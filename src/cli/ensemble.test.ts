@@ -11,27 +11,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { combineScores, Normaliser } from '../detect/ensemble.js';
 import { projectData } from '../testing/paths.js';
-
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
-
-function cli(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function oneLineError(r: { code: number | null; err: string }, re: RegExp): void {
-  assert.equal(r.code, 2, r.err);
-  const lines = r.err.trim().split('\n');
-  assert.equal(lines.length, 1, r.err);
-  assert.match(lines[0], re);
-}
+import { cli, oneLineError } from './cli-process.js';
 
 const NORMAL = projectData('web-demo', 'normal.jsonl.gz');
 const IO = projectData('web-demo', 'io.jsonl.gz');

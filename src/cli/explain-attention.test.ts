@@ -8,22 +8,15 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { findModelKind } from '../models/language-model.js';
 import { projectData } from '../testing/paths.js';
+import { cli } from './cli-process.js';
 
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const IO = projectData('web-demo', 'io.jsonl.gz');
 const skip = findModelKind('transformer') ? undefined : 'no transformer model kind registered yet';
-
-function cli(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 let root = '';
 before(() => {

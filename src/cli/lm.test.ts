@@ -12,11 +12,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sharedData } from '../testing/paths.js';
 import { iterateAdfaTraces } from '../trace/adfa/adfa.js';
 import type { SyscallEvent } from '../trace/event.js';
@@ -27,21 +25,7 @@ import { perplexityOf } from '../models/language-model.js';
 import { LstmCpuScorer } from '../models/lstm/cpu.js';
 import type { LstmConfig } from '../models/lstm/network.js';
 import { readWeights } from '../engine/weights.js';
-
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
-
-function cli(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-/** Exit code 2 and exactly one stderr line matching `re`, no stack. */
-function oneLineError(r: { code: number | null; err: string }, re: RegExp): void {
-  assert.equal(r.code, 2, r.err);
-  const lines = r.err.trim().split('\n');
-  assert.equal(lines.length, 1, r.err);
-  assert.match(lines[0], re);
-}
+import { cli, oneLineError } from './cli-process.js';
 
 const zip = sharedData('adfa-ld', 'ADFA-LD.zip');
 const skip = existsSync(zip) ? undefined : `${zip} not found`;

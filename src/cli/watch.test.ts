@@ -12,21 +12,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { projectData } from '../testing/paths.js';
 import { emptyCounts, type SyscallEvent } from '../trace/event.js';
 import { PerfScriptParser } from './watch-perf.js';
+import { runCli as cli, MAIN } from './cli-process.js';
 
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const IO = projectData('web-demo', 'io.jsonl.gz');
 const NORMAL = projectData('web-demo', 'normal.jsonl.gz');
 const SOCKET = projectData('web-demo', 'socket.jsonl.gz');
-
-function cli(args: string[], input?: string | Buffer): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', maxBuffer: 256 << 20, input });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'sa-watch-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));

@@ -7,22 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openTrace } from '../trace/open.js';
 import { projectData, sharedData } from '../testing/paths.js';
 import { WindowSet } from '../features/windows/index.js';
 import { demoWindowSets } from './demo-windows.js';
-
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
-
-function cli(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { cli } from './cli-process.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'sa-windows-'));
