@@ -4,9 +4,29 @@
  * is built as a double-precision graph, reduced to a scalar by a fixed random projection, and both the analytic
  * gradient and the perturbed losses are computed by onnxruntime itself.
  */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { gradients } from './autodiff.js';
 import { Graph, seededRandom, size, type Value } from './graph.js';
+
+/** One gradient check: a name, the inputs' shapes and draws, and the graph function under test. */
+export type GradCheckCase = [name: string, inputs: CheckInput[], fn: (g: Graph, xs: Value[]) => Value];
+
+/**
+ * Registers one test per case (for test files): the gradient must be real (max > 1e-3) and within `tol` relative
+ * error of float64 central differences.
+ */
+export function gradCheckTests(cases: readonly GradCheckCase[], tol: number): void {
+  for (const [name, inputs, fn] of cases) {
+    test(`gradient of ${name} matches float64 central differences`, async (t) => {
+      const r = await gradCheck(inputs, fn);
+      t.diagnostic(`relative error ${r.relError.toExponential(2)}`);
+      assert.ok(r.maxGrad > 1e-3, `gradient is vacuous (max ${r.maxGrad})`);
+      assert.ok(r.relError < tol, `relative error ${r.relError.toExponential(2)} >= ${tol}`);
+    });
+  }
+}
 
 /** How to draw an input's entries: any sign, positive (for log/sqrt/pow), or |x| >= 0.2 (kinks of relu). */
 export type Draw = 'normal' | 'positive' | 'awayFromZero';

@@ -8,15 +8,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { gradCheck, type CheckInput } from '../engine/gradcheck.js';
-import { Graph, seededRandom, type Value } from '../engine/graph.js';
+import { gradCheckTests, type CheckInput, type GradCheckCase } from '../engine/gradcheck.js';
+import { Graph, seededRandom } from '../engine/graph.js';
 import { blockwiseAttention, denseAttention } from './attention.js';
 import { silu } from './transformer/network.js';
 
 const TOL = 1e-6;
 const n = (...shape: number[]): CheckInput => ({ shape, draw: 'normal' });
 
-const cases: [string, CheckInput[], (g: Graph, x: Value[]) => Value][] = [
+const cases: GradCheckCase[] = [
   ['dense causal attention', [n(1, 2, 5, 3), n(1, 2, 5, 3), n(1, 2, 5, 3)], (g, [q, k, v]) => denseAttention(g, q!, k!, v!, 8, false).out],
   ['dense band attention (window 2) with the global start token', [n(2, 1, 5, 2), n(2, 1, 5, 2), n(2, 1, 5, 2)],
     (g, [q, k, v]) => denseAttention(g, q!, k!, v!, 2, true).out],
@@ -27,14 +27,7 @@ const cases: [string, CheckInput[], (g: Graph, x: Value[]) => Value][] = [
   ['SwiGLU gate silu(x)·y (the float64 form)', [n(2, 4), n(2, 4)], (g, [x, y]) => g.mul(silu(g, x!), y!)],
 ];
 
-for (const [name, inputs, fn] of cases) {
-  test(`gradient of ${name} matches float64 central differences`, async (t) => {
-    const r = await gradCheck(inputs, fn);
-    t.diagnostic(`relative error ${r.relError.toExponential(2)}`);
-    assert.ok(r.maxGrad > 1e-3, `gradient is vacuous (max ${r.maxGrad})`);
-    assert.ok(r.relError < TOL, `relative error ${r.relError.toExponential(2)} >= ${TOL}`);
-  });
-}
+gradCheckTests(cases, TOL);
 
 test('blockwise and dense attention give the same outputs for the same window', async () => {
   for (const globalStart of [false, true]) {
