@@ -199,6 +199,14 @@ export class NgramModel {
     return h < 0 ? -1 : this.child.get(h * this.vocabSize + w) ?? -1;
   }
 
+  /** Kneser-Ney discounted count of trie node `x` (−1: the token was never seen there) at context depth `k`. */
+  private discounted(x: number, k: number): number {
+    if (x < 0) return 0;
+    const a = this.adj[x];
+    const d = this.discounts[k + 1];
+    return Math.max(a - (a === 1 ? d[0] : a === 2 ? d[1] : d[2]), 0);
+  }
+
   /**
    * P(w | context) where `ctxNodes[k]` is the trie node of the last k context tokens (k = 0..m; node 0 = empty),
    * -1 where that context was never seen.
@@ -210,14 +218,7 @@ export class NgramModel {
       if (h < 0) break;
       const tot = this.total[h];
       if (tot <= 0) continue;
-      const x = this.childOf(h, w);
-      let num = 0;
-      if (x >= 0) {
-        const a = this.adj[x];
-        const d = this.discounts[k + 1];
-        num = Math.max(a - (a === 1 ? d[0] : a === 2 ? d[1] : d[2]), 0);
-      }
-      p = num / tot + this.gamma[h] * p;
+      p = this.discounted(this.childOf(h, w), k) / tot + this.gamma[h] * p;
     }
     return p;
   }
@@ -283,13 +284,7 @@ export class NgramModel {
       next[k] = x;
       const tot = this.total[h];
       if (tot <= 0) continue;
-      let num = 0;
-      if (x >= 0) {
-        const a = this.adj[x];
-        const d = this.discounts[k + 1];
-        num = Math.max(a - (a === 1 ? d[0] : a === 2 ? d[1] : d[2]), 0);
-      }
-      p = num / tot + this.gamma[h] * p;
+      p = this.discounted(x, k) / tot + this.gamma[h] * p;
     }
     for (; k < valid; k++) next[k] = -1;
     out[outAt] = Math.log(p);
