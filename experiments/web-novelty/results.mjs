@@ -3,7 +3,7 @@
  * @module experiments/web-novelty/results
  * Train + evaluate on the full recording (the last step of run.sh), with the project's own commands only:
  *
- *   train    --model ngram|lstm --segment request --train normal/train.jsonl.gz --valid normal/valid.jsonl.gz
+ *   train    --model KIND [settings] --segment request --train normal/train.jsonl.gz --valid normal/valid.jsonl.gz
  *   evaluate --model M --normal normal/valid.jsonl.gz --novel <n>=<n>/valid.jsonl.gz …   (validation: best-F1 thresholds)
  *   evaluate --model M --normal normal/test.jsonl.gz  --novel <n>=<n>/test.jsonl.gz …    (test: AUC, label-free F1)
  *   score    --model M --threshold <validation best-F1 threshold of n> <n>/test.jsonl.gz   (test F1 at that threshold)
@@ -12,8 +12,9 @@
  * (F1 at the threshold chosen on validation, F1 at the label-free threshold, ROC AUC) beside the reference figures.
  *
  *   node results.mjs CLI OUT RESULTS.md      (CLI: path to cli/main.js; OUT: the recordings folder)
- * Model settings: LSTM_ARGS (extra `train` options for the LSTM; default none: the registry's defaults), MODELS
- * (default "ngram lstm"); REUSE_MODELS=1 keeps model folders already trained in OUT/models.
+ * Models: MODELS, labels of the demo's models (`DEMO_MODELS` in cli/demo-lm.ts: each a kind and its settings, e.g.
+ * `ngram-lat-size` = `--model ngram --predict name,lat,size`; default: all of them) or plain kinds at their defaults;
+ * LSTM_ARGS: extra `train` options for every LSTM; REUSE_MODELS=1 keeps model folders already trained in OUT/models.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -25,9 +26,20 @@ if (!cli || !out || !resultsPath) {
   process.exit(2);
 }
 const NOVELTIES = ['connection', 'cpu', 'io', 'opcache', 'socket', 'ssl'];
-const MODELS = (process.env.MODELS ?? 'ngram lstm').split(/\s+/).filter(Boolean);
 const LSTM_ARGS = (process.env.LSTM_ARGS ?? '').split(/\s+/).filter(Boolean);
-const metrics = await import(new URL('../detect/metrics.js', new URL(`file://${cli}`)).href);
+const dist = (rel) => import(new URL(rel, new URL(`file://${cli}`)).href);
+const metrics = await dist('../detect/metrics.js');
+const { DEMO_MODELS, demoModel } = await dist('./demo-lm.js');
+const { findModelKind } = await dist('../models/language-model.js');
+const MODELS = (process.env.MODELS ?? DEMO_MODELS.map((m) => m.label).join(' ')).split(/\s+/).filter(Boolean);
+/** `train` options of a model label: --model KIND and its settings as flags. */
+function modelArgs(label) {
+  const m = demoModel(label);
+  const entry = findModelKind(m.kind);
+  if (!entry) throw new Error(`unknown model '${label}'`);
+  const flags = [...(m.settings ?? new Map())].flatMap(([k, v]) => [entry.options.find((o) => o.key === k).flag.split(' ')[0], v]);
+  return ['--model', m.kind, ...flags, ...(m.kind === 'lstm' ? LSTM_ARGS : [])];
+}
 
 function sa(args, opts = {}) {
   process.stderr.write(`syscall-anomaly ${args.join(' ')}\n`);
@@ -45,18 +57,18 @@ const results = {};
 const evaluateTables = {};
 /** What each set held (from the evaluate / train summaries): `cond/part` → DataSummary. */
 const summaries = {};
-for (const kind of MODELS) {
-  const model = join(out, 'models', kind);
+for (const label of MODELS) {
+  const model = join(out, 'models', label);
   mkdirSync(join(out, 'models'), { recursive: true });
   const t0 = Date.now();
   const reuse = process.env.REUSE_MODELS === '1' && existsSync(join(model, 'manifest.json'));
   if (!reuse) {
-    sa(['train', '--model', kind, '--segment', 'request', '--max-len', '10000', '--train', file('normal', 'train'),
-      '--valid', file('normal', 'valid'), ...(kind === 'lstm' ? LSTM_ARGS : []), '-o', model]);
+    sa(['train', ...modelArgs(label), '--segment', 'request', '--max-len', '10000', '--train', file('normal', 'train'),
+      '--valid', file('normal', 'valid'), '-o', model]);
   }
   const novelArgs = (part) => NOVELTIES.flatMap((n) => ['--novel', `${n}=${file(n, part)}`]);
   const valid = JSON.parse(sa(['evaluate', '--model', model, '--normal', file('normal', 'valid'), ...novelArgs('valid'), '--json']));
-  evaluateTables[kind] = sa(['evaluate', '--model', model, '--normal', file('normal', 'test'), ...novelArgs('test')]);
+  evaluateTables[label] = sa(['evaluate', '--model', model, '--normal', file('normal', 'test'), ...novelArgs('test')]);
   const test = JSON.parse(sa(['evaluate', '--model', model, '--normal', file('normal', 'test'), ...novelArgs('test'), '--json']));
   const manifest = JSON.parse(readFileSync(join(model, 'manifest.json'), 'utf8'));
   const trainSeconds = reuse ? manifest.training.seconds : (Date.now() - t0) / 1000;
@@ -81,7 +93,7 @@ for (const kind of MODELS) {
       aurocCheck: metrics.rocAuc(s, labels),
     });
   }
-  results[kind] = { trainSeconds, settings: test.model.settings, labelFree: test.threshold, rows };
+  results[label] = { trainSeconds, settings: test.model.settings, labelFree: test.threshold, rows };
 }
 
 // ---- RESULTS.md
@@ -117,17 +129,17 @@ for (const c of conds) {
   }
 }
 const tables = [];
-for (const kind of MODELS) {
-  const r = results[kind];
+for (const label of MODELS) {
+  const r = results[label];
   const mean = r.rows.reduce((a, x) => a + x.f1, 0) / r.rows.length;
   const worst = r.rows.reduce((a, x) => (x.f1 < a.f1 ? x : a));
-  tables.push(`### ${kind} (${Object.entries(r.settings).map(([k, v]) => `${k} ${v}`).join(', ')}), trained in ${r.trainSeconds.toFixed(0)} s`, '');
+  tables.push(`### ${label} (${Object.entries(r.settings).map(([k, v]) => `${k} ${v}`).join(', ')}), trained in ${r.trainSeconds.toFixed(0)} s`, '');
   tables.push(`Label-free threshold: perplexity > ${r.labelFree.value.toPrecision(5)} (${r.labelFree.name}).`, '');
   tables.push('| novelty | normal test | novel test | F1 (threshold from validation) | (perplexity >) | F1 (label-free) | ROC AUC |');
   tables.push('|---|---:|---:|---:|---:|---:|---:|');
   for (const x of r.rows) tables.push(`| ${x.novelty} | ${x.normal} | ${x.novel} | ${f3(x.f1)} | ${x.threshold.toPrecision(4)} | ${f3(x.f1LabelFree)} | ${f3(x.auroc)} |`);
   tables.push(`| **mean** | | | **${f3(mean)}** (worst: ${worst.novelty} ${f3(worst.f1)}) | | ${f3(r.rows.reduce((a, x) => a + x.f1LabelFree, 0) / r.rows.length)} | ${f3(r.rows.reduce((a, x) => a + x.auroc, 0) / r.rows.length)} |`, '');
-  tables.push('`syscall-anomaly evaluate` on the test blocks (F1 there is at the label-free threshold; "best F1" is chosen on the test data itself):', '', '```', evaluateTables[kind].trimEnd(), '```', '');
+  tables.push('`syscall-anomaly evaluate` on the test blocks (F1 there is at the label-free threshold; "best F1" is chosen on the test data itself):', '', '```', evaluateTables[label].trimEnd(), '```', '');
 }
 const generated = [
   '<!-- generated by experiments/web-novelty/results.mjs -->',

@@ -132,7 +132,7 @@ test('demo --json: every registered demo model, one row per novelty, AUC > 0.7 s
   const { stdout: text } = await run(process.execPath, ['--input-type=module', '-e', script], { maxBuffer: 1 << 24 });
   type Row = { novelty: string; f1: number; f1LabelFree: number; auroc: number; detectionAt1Far: number };
   const j = JSON.parse(text) as { models: Record<string, Row[]>; mostNovel: { model: string; novelty: string; id: string; explain: string }[] };
-  assert.deepEqual(Object.keys(j.models), kinds);
+  assert.deepEqual(Object.keys(j.models), [...kinds, 'ensemble']);
   for (const [kind, rows] of Object.entries(j.models)) {
     assert.deepEqual(rows.map((x) => x.novelty), [...NOVELTIES]);
     for (const x of rows) for (const v of [x.f1, x.f1LabelFree, x.auroc, x.detectionAt1Far]) assert.ok(v >= 0 && v <= 1, `${kind} ${x.novelty}: ${v}`);
@@ -141,10 +141,12 @@ test('demo --json: every registered demo model, one row per novelty, AUC > 0.7 s
   assert.deepEqual(j.mostNovel.map((w) => w.model), kinds);
   // Timing and byte counts: a CPU hog and plain HTTP leave the calls unchanged, but not their latency and sizes.
   const auc = (model: string, nv: string) => j.models[model]!.find((x) => x.novelty === nv)!.auroc;
-  assert.ok(kinds.includes('ngram-lat-size'));
-  for (const nv of ['cpu', 'ssl']) {
-    assert.ok(auc('ngram-lat-size', nv) > auc('ngram', nv) + 0.2, `${nv}: AUC ${auc('ngram-lat-size', nv)} vs ${auc('ngram', nv)} by name`);
-  }
+  assert.ok(kinds.includes('ngram-size') && kinds.includes('lstm-lat'));
+  assert.ok(auc('ngram-size', 'ssl') > auc('ngram', 'ssl') + 0.2, `ssl: AUC ${auc('ngram-size', 'ssl')} vs ${auc('ngram', 'ssl')} by name`);
+  assert.ok(auc('lstm-lat', 'cpu') > auc('ngram', 'cpu') + 0.1, `cpu: AUC ${auc('lstm-lat', 'cpu')} vs ${auc('ngram', 'cpu')} by name`);
+  // the ensemble of the two keeps what each sees
+  assert.ok(auc('ensemble', 'ssl') > 0.9 && auc('ensemble', 'cpu') > auc('ngram', 'cpu') + 0.1,
+    `ensemble AUC: ssl ${auc('ensemble', 'ssl')}, cpu ${auc('ensemble', 'cpu')}`);
   for (const w of j.mostNovel) {
     assert.ok(w.explain.startsWith('syscall-anomaly explain --model '), w.explain);
     assert.ok(w.explain.endsWith(` ${demoSetPath(w.novelty as 'cpu')} --sequence '${w.id}'`), w.explain);

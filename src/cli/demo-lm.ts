@@ -18,11 +18,12 @@
  * 1 % false-alarm rate. The fitted model is saved in a temporary model folder so that the printed `explain` command
  * line for the most novel test request works as is.
  *
- * The models (`DEMO_MODELS`): the n-gram over syscall names, the same n-gram predicting the joint token of the name,
- * the call's latency bucket and its returned byte count's bucket (`--predict name,lat,size`: the only one of the
- * three that sees the cpu, connection and ssl novelties, which change timing and sizes but not which calls are
- * made), the LSTM and the Transformer. Each is reported under its label (`ngram`, `ngram-lat-size`, `lstm`,
- * `transformer`).
+ * The models (`DEMO_MODELS`): the n-gram over syscall names; the n-gram predicting the joint token of the name and
+ * the returned byte count's bucket (`--predict name,size`: sizes tell plain HTTP from TLS records); the LSTM
+ * predicting the name and the call's latency bucket (`--predict name,lat`: a CPU hog or a smaller worker pool
+ * changes timing, not which calls are made), reading every field but pid and tid (which name one server run's
+ * workers); the Transformer over names. Each is reported under its label (`ngram`, `ngram-size`, `lstm-lat`,
+ * `transformer`), and then their ensemble (`DEMO_ENSEMBLE`: z-scored log perplexities, averaged; `ensemble`).
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,8 @@ import { join } from 'node:path';
 import { openData, type Reading } from '../features/dataset.js';
 import { bestF1, confusionAt, detectionAtFalseAlarmRate, rocAuc } from '../detect/metrics.js';
 import { fitQuantileThreshold } from '../detect/threshold.js';
+import { combineScores, Normaliser } from '../detect/ensemble.js';
+import { normalStats } from '../models/normal-scores.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { saveModelFolder, type DataSummary } from '../models/folder.js';
 import { findModelKind, formatSettings, passesOver, perplexityAll, resolveSettings, type ModelSettings } from '../models/language-model.js';
@@ -49,10 +52,12 @@ export interface DemoModel {
 /** The models the demo trains, in order (the LSTM trains in about a minute here; the n-grams in seconds). */
 export const DEMO_MODELS: readonly DemoModel[] = [
   { label: 'ngram', kind: 'ngram' },
-  { label: 'ngram-lat-size', kind: 'ngram', settings: new Map([['predict', 'name,lat,size']]) },
-  { label: 'lstm', kind: 'lstm' },
+  { label: 'ngram-size', kind: 'ngram', settings: new Map([['predict', 'name,size']]) },
+  { label: 'lstm-lat', kind: 'lstm', settings: new Map([['predict', 'name,lat'], ['fields', 'name,phase,dt,proc,ret']]) },
   { label: 'transformer', kind: 'transformer' },
 ];
+/** The demo models whose ensemble the demo reports (when it ran them all): one sees sizes, the other timing. */
+export const DEMO_ENSEMBLE: readonly string[] = ['ngram-size', 'lstm-lat'];
 /** Model kinds the demo trains. */
 export const DEMO_MODEL_KINDS: readonly string[] = [...new Set(DEMO_MODELS.map((m) => m.kind))];
 
@@ -156,6 +161,15 @@ export interface ModelResult {
   rows: NoveltyRow[];
   /** The test request with the highest perplexity among the novel sets. */
   mostNovel: { novelty: Novelty; id: string; perplexity: number; path: string };
+  scores: DemoScores;
+}
+
+/** A scorer's scores (perplexities, or an ensemble's combined scores) on every demo set. */
+export interface DemoScores {
+  validNormal: Float64Array;
+  validNovel: Record<string, Float64Array>;
+  testNormal: Float64Array;
+  testNovel: Record<string, Float64Array>;
 }
 
 function summaryOf(arg: string, format: string, seqs: readonly Sequence[]): DataSummary {
@@ -189,26 +203,17 @@ export async function runDemoModel(kind: string, split: DemoSplit, given: Readon
   const pooled = bestOn(NOVELTIES.flatMap((nv) => [...validNovel[nv]]));
 
   const testNormal = await perplexityAll(model, split.test);
-  const rows: NoveltyRow[] = [];
+  const testNovel: Record<string, Float64Array> = {};
   let mostNovel: ModelResult['mostNovel'] | undefined;
   for (const nv of NOVELTIES) {
     const seqs = split.novel[nv].test;
-    const novel = await perplexityAll(model, seqs);
-    const best = bestOn([...validNovel[nv]]);
+    const novel = testNovel[nv] = await perplexityAll(model, seqs);
     novel.forEach((p, i) => {
       if (!mostNovel || p > mostNovel.perplexity) mostNovel = { novelty: nv, id: seqs[i].id, perplexity: p, path: split.novel[nv].path };
     });
-    const scores = Float64Array.from([...testNormal, ...novel]);
-    const labels = Array.from(scores, (_, i) => i >= testNormal.length);
-    rows.push({
-      novelty: nv, normal: testNormal.length, novel: novel.length,
-      bestF1Threshold: best.threshold,
-      f1: confusionAt(scores, labels, best.threshold).f1,
-      f1LabelFree: confusionAt(scores, labels, labelFree.value).f1,
-      auroc: rocAuc(scores, labels),
-      detectionAt1Far: detectionAtFalseAlarmRate(scores, labels, FAR).recall,
-    });
   }
+  const scores: DemoScores = { validNormal, validNovel, testNormal, testNovel };
+  const rows = noveltyRows(scores, labelFree.value);
   const seconds = (performance.now() - t0) / 1000;
   const modelDir = await mkdtemp(join(tmpdir(), `syscall-anomaly-demo-${kind}-`));
   const trainSummary = summaryOf(demoSetPath('normal'), 'jsonl', split.train);
@@ -229,8 +234,53 @@ export async function runDemoModel(kind: string, split: DemoSplit, given: Readon
   return {
     label, kind, settings, modelDir, seconds,
     labelFreeThreshold: labelFree.value,
-    rows, mostNovel: mostNovel!,
+    rows, mostNovel: mostNovel!, scores,
   };
+}
+
+/** The per-novelty table of one scorer (a model or an ensemble): thresholds from validation, figures on test. */
+export function noveltyRows(s: DemoScores, labelFree: number): NoveltyRow[] {
+  return NOVELTIES.map((nv) => {
+    const mix = Float64Array.from([...s.validNormal, ...s.validNovel[nv]!]);
+    const best = bestF1(mix, Array.from(mix, (_, i) => i >= s.validNormal.length));
+    const scores = Float64Array.from([...s.testNormal, ...s.testNovel[nv]!]);
+    const labels = Array.from(scores, (_, i) => i >= s.testNormal.length);
+    return {
+      novelty: nv, normal: s.testNormal.length, novel: s.testNovel[nv]!.length,
+      bestF1Threshold: best.threshold,
+      f1: confusionAt(scores, labels, best.threshold).f1,
+      f1LabelFree: confusionAt(scores, labels, labelFree).f1,
+      auroc: rocAuc(scores, labels),
+      detectionAt1Far: detectionAtFalseAlarmRate(scores, labels, FAR).recall,
+    };
+  });
+}
+
+export interface EnsembleResult {
+  label: 'ensemble';
+  members: string[];
+  /** Quantile `QUANTILE` of the ensemble's scores on normal validation. */
+  labelFreeThreshold: number;
+  rows: NoveltyRow[];
+}
+
+/**
+ * The ensemble of some demo results (`detect/ensemble.ts`, `z`): each member's ln perplexity z-scored with its mean
+ * and standard deviation on the normal validation requests, then averaged — as `evaluate --model a/ --model b/`
+ * does with the statistics stored in the model folders.
+ */
+export function demoEnsemble(members: readonly ModelResult[], split: DemoSplit): EnsembleResult {
+  const ids = split.valid.map((s) => s.id);
+  const normalisers = members.map((m) => new Normaliser(normalStats(ids, m.scores.validNormal, 'validation'), 'z'));
+  const combine = (pick: (s: DemoScores) => Float64Array) => combineScores(normalisers, members.map((m) => pick(m.scores)));
+  const scores: DemoScores = {
+    validNormal: combine((s) => s.validNormal), testNormal: combine((s) => s.testNormal),
+    validNovel: Object.fromEntries(NOVELTIES.map((nv) => [nv, combine((s) => s.validNovel[nv]!)])),
+    testNovel: Object.fromEntries(NOVELTIES.map((nv) => [nv, combine((s) => s.testNovel[nv]!)])),
+  };
+  // combined scores are already on the common scale: the label-free threshold is their own validation quantile
+  const labelFree = fitQuantileThreshold(scores.validNormal, QUANTILE).value;
+  return { label: 'ensemble', members: members.map((m) => m.label), labelFreeThreshold: labelFree, rows: noveltyRows(scores, labelFree) };
 }
 
 /** The `explain` command line for a model result's most novel test request. */
@@ -240,20 +290,35 @@ export function explainCommandLine(r: ModelResult): string {
 
 const f3 = (x: number) => (Number.isNaN(x) ? '–' : x.toFixed(3));
 
-export function demoLmTable(r: ModelResult): string {
-  const head = ['novelty', 'normal', 'novel', 'F1 (best-F1 thr.)', '(ppl >)', 'F1 (label-free thr.)', 'ROC AUC', 'detection @1% FA'];
-  const rows = r.rows.map((x) => [
+/** The rows of a per-novelty table, aligned, with the mean F1 last; `score`: what the thresholds are on. */
+function rowLines(rows: readonly NoveltyRow[], score: string): string[] {
+  const head = ['novelty', 'normal', 'novel', 'F1 (best-F1 thr.)', `(${score} >)`, 'F1 (label-free thr.)', 'ROC AUC', 'detection @1% FA'];
+  const cells = rows.map((x) => [
     x.novelty, String(x.normal), String(x.novel), f3(x.f1), x.bestF1Threshold.toPrecision(4), f3(x.f1LabelFree), f3(x.auroc), f3(x.detectionAt1Far),
   ]);
-  const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ');
+  const mean = (k: 'f1' | 'f1LabelFree' | 'auroc' | 'detectionAt1Far') => f3(rows.reduce((a, x) => a + x[k], 0) / rows.length);
+  cells.push(['mean', '', '', mean('f1'), '', mean('f1LabelFree'), mean('auroc'), mean('detectionAt1Far')]);
+  const width = head.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
+  const line = (c: string[]) => c.map((x, i) => (i === 0 ? x.padEnd(width[i]) : x.padStart(width[i]))).join('  ');
+  return [line(head), ...cells.map(line)];
+}
+
+const THRESHOLDS_LINE = 'best-F1 threshold: per novelty, on normal validation + that novelty\'s validation half';
+
+export function ensembleTable(e: EnsembleResult): string {
+  return [
+    `ensemble of ${e.members.join(' + ')} (z: ln perplexity standardised on normal validation, averaged)`,
+    `label-free threshold: score > ${e.labelFreeThreshold.toPrecision(5)} (quantile ${QUANTILE} of normal validation); ${THRESHOLDS_LINE}`,
+    ...rowLines(e.rows, 'score'),
+  ].join('\n') + '\n';
+}
+
+export function demoLmTable(r: ModelResult): string {
   const settings = formatSettings(r.settings);
   return [
     `${r.label === r.kind ? r.kind : `${r.label}: ${r.kind}`} (${settings}), trained and scored in ${r.seconds.toFixed(1)} s`,
-    `label-free threshold: perplexity > ${r.labelFreeThreshold.toPrecision(5)} (quantile ${QUANTILE} of normal validation); ` +
-      'best-F1 threshold: per novelty, on normal validation + that novelty\'s validation half',
-    line(head),
-    ...rows.map(line),
+    `label-free threshold: perplexity > ${r.labelFreeThreshold.toPrecision(5)} (quantile ${QUANTILE} of normal validation); ${THRESHOLDS_LINE}`,
+    ...rowLines(r.rows, 'ppl'),
     `where to look: the most novel test request is ${r.mostNovel.novelty} ${r.mostNovel.id} (perplexity ${r.mostNovel.perplexity.toPrecision(5)}):`,
     `  ${explainCommandLine(r)}`,
   ].join('\n') + '\n';
@@ -277,9 +342,11 @@ export async function runDemoLanguageModels(labels: readonly string[], settings:
 /** The demo: every registered model of `DEMO_MODELS` (or the given labels), a table per model or `--json`. */
 export async function demoLanguageModels(json: boolean, kinds: readonly string[] = demoModelKinds(), settings: DemoSettings = {}): Promise<void> {
   const { split, results } = await runDemoLanguageModels(kinds, settings);
+  const members = DEMO_ENSEMBLE.map((l) => results.find((r) => r.label === l));
+  const ensemble = members.every((m) => m !== undefined) ? demoEnsemble(members as ModelResult[], split) : undefined;
   if (json) {
     const out: Record<string, unknown> = {};
-    for (const r of results) {
+    for (const r of [...results, ...(ensemble ? [ensemble] : [])]) {
       out[r.label] = r.rows.map((x) => ({ ...x, labelFreeThreshold: r.labelFreeThreshold }));
     }
     const where = results.map((r) => ({ model: r.label, ...r.mostNovel, explain: explainCommandLine(r) }));
@@ -294,6 +361,7 @@ export async function demoLanguageModels(json: boolean, kinds: readonly string[]
     + `novel (half validation, half test): ${NOVELTIES.map((nv) => `${nv} ${count(nv)}`).join(', ')}. Scores on test data only.\n\n`,
   );
   for (const r of results) process.stdout.write(demoLmTable(r) + '\n');
+  if (ensemble) process.stdout.write(ensembleTable(ensemble) + '\n');
   process.stdout.write(
     'Root cause: run the explain line above (add --html out.html for the events coloured by surprise); it ranks the\n'
     + 'syscalls and fields that made the request novel.\n',

@@ -5,11 +5,12 @@
  * fields' codes, the checkpoint hook and the summary of a training history.
  */
 import type { Sequence as EventSequence } from '../features/sequences/sequence.js';
-import type { Tokenizer } from '../features/tokens/tokenizer.js';
+import { Tokenizer, type TokenField } from '../features/tokens/tokenizer.js';
 import type { EpochRecord } from './checkpoint.js';
 import type { FieldSpec } from './embedding.js';
 import type { ModelSettings, SettingValue, TrainingData } from './language-model.js';
 import { FIELD_ENCODING } from './lstm/options.js';
+import { DEFAULT_PREDICT, parsePredict } from './options.js';
 import type { FitHooks } from './training.js';
 
 /** Without validation sequences, every HOLD_OUT-th training sequence validates instead. */
@@ -41,12 +42,30 @@ export function numberSetting(settings: ModelSettings, what: string): (key: stri
   };
 }
 
-/** The tokenizer's fields as network input fields (`FIELD_ENCODING`; the syscall name `embed` wide). */
+/**
+ * The tokenizer of a neural model: the `predict` fields joined into its first unit (what the network reads first and
+ * predicts), then every other input field on its own. With `predict` = `name` it is the plain per-field tokenizer.
+ */
+export function neuralTokenizer(inputs: readonly TokenField[], predict: readonly TokenField[], minCount: number): Tokenizer {
+  if (inputs[0] !== 'name' || predict[0] !== 'name') throw new RangeError('the input and predicted fields both start with name');
+  return new Tokenizer([...predict, ...inputs.filter((f) => !predict.includes(f))], minCount, predict.length);
+}
+
+/** The `predict` setting as fields (`name` when absent: models saved before the setting existed). */
+export function predictSetting(settings: ModelSettings): TokenField[] {
+  return parsePredict(String(settings.predict ?? DEFAULT_PREDICT));
+}
+
+/**
+ * The tokenizer's units as network input fields (`FIELD_ENCODING`): the predicted unit learned and `embed` wide (its
+ * graph name joins the field names with `_`: `name_lat_size`), each other field as encoded there.
+ */
 export function fieldSpecs(tokenizer: Tokenizer, embed: number): FieldSpec[] {
-  return tokenizer.fields.map((f) => ({
-    name: f, vocab: tokenizer.vocabulary(f).size, encoding: FIELD_ENCODING[f].encoding,
-    dim: f === 'name' ? embed : FIELD_ENCODING[f].dim,
-  }));
+  return tokenizer.unitNames.map((u, i) => {
+    if (i === 0) return { name: u.replaceAll('|', '_'), vocab: tokenizer.vocabulary(u).size, encoding: 'learned', dim: embed };
+    const f = u as TokenField;
+    return { name: f, vocab: tokenizer.vocabulary(f).size, encoding: FIELD_ENCODING[f].encoding, dim: FIELD_ENCODING[f].dim };
+  });
 }
 
 /** The fit hooks of the `checkpoint` setting ('' = none). */
@@ -60,16 +79,23 @@ export function bestValidLoss(history: readonly EpochRecord[]): number {
   return history.length > 0 ? Number(Math.min(...history.map((r) => r.validLoss)).toFixed(4)) : Number.NaN;
 }
 
-/** A neural model's `describe()`: fields, name vocabulary, parameters, `extra`, epochs trained and the best validation loss. */
+/**
+ * A neural model's `describe()`: fields, predicted fields (when more than the name), the predicted unit's vocabulary,
+ * parameters, `extra`, epochs trained and the best validation loss.
+ */
 export function describeModel(tokenizer: Tokenizer, parameters: number, history: readonly EpochRecord[],
   extra: Record<string, SettingValue> = {}): Record<string, SettingValue> {
   return {
-    fields: tokenizer.fields.join(','), vocabulary: tokenizer.vocabulary('name').size, parameters, ...extra,
+    fields: tokenizer.fields.join(','), ...(tokenizer.predicted.length > 1 ? { predict: tokenizer.predicted.join(',') } : {}),
+    vocabulary: tokenizer.vocabulary(tokenizer.jointName).size, parameters, ...extra,
     epochs: history.length, validLoss: bestValidLoss(history),
   };
 }
 
-/** Per-field surprise of a model that predicts the syscall name only: −log P of each predicted name. */
-export function nameSurprise(logProbs: readonly Float64Array[]): Record<string, Float64Array>[] {
-  return logProbs.map((lp) => ({ name: lp.map((x) => -x) }));
+/**
+ * Per-field surprise of a model that predicts one unit (the name, or a joint `name|lat|size`): −log P of each
+ * predicted token, under the unit's name.
+ */
+export function predictedSurprise(unit: string, logProbs: readonly Float64Array[]): Record<string, Float64Array>[] {
+  return logProbs.map((lp) => ({ [unit]: lp.map((x) => -x) }));
 }

@@ -20,7 +20,8 @@ import type { Sequence } from '../features/sequences/sequence.js';
 import { Tokenizer, type TokenizerJSON } from '../features/tokens/tokenizer.js';
 import { PAD, START } from '../features/tokens/vocabulary.js';
 import { NgramModel } from './ngram/ngram.js';
-import { DEFAULT_PREDICT, NgramScorer, parsePredict } from './ngram/scorer.js';
+import { NgramScorer } from './ngram/scorer.js';
+import { DEFAULT_PREDICT, parsePredict, predictOption } from './options.js';
 import { NgramIncrementalScorer } from './ngram/incremental.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -73,8 +74,9 @@ export interface LanguageModel {
    */
   attentionMany?(seqs: readonly Sequence[], topK: number): Promise<{ from: number; to: number[]; weight: number[] }[][]>;
   /**
-   * The whole next-name distribution at every predicted token, for distillation (`models/lstm/distill.ts`): result i is
-   * `[(T_i + 1) * V]` (row t = P(· | <s> e1 … e_t) over the name vocabulary, V = `tokenizer.vocabulary('name').size`);
+   * The whole next-token distribution at every predicted token, for distillation (`models/lstm/distill.ts`): result i
+   * is `[(T_i + 1) * V]` (row t = P(· | <s> e1 … e_t) over the predicted unit's vocabulary, V =
+   * `tokenizer.vocabulary(tokenizer.jointName).size`: the name's, or e.g. `name|lat|size`'s);
    * absent for kinds without one.
    */
   distributionMany?(seqs: readonly Sequence[]): Promise<Float32Array[]>;
@@ -223,13 +225,12 @@ export class NgramLanguageModel implements LanguageModel {
     return seqs.map((s) => this.fieldSurprise(s));
   }
 
-  /** Next-name distribution at each predicted token (`LanguageModel.distributionMany`; V probabilities per position). */
+  /** Next-token distribution (of the predicted unit) at each predicted token (`LanguageModel.distributionMany`; V probabilities per position). */
   async distributionMany(seqs: readonly Sequence[]): Promise<Float32Array[]> {
     const m = this.scorer.model;
     const V = m.vocabSize;
-    if (this.scorer.field !== 'name') throw new RangeError(`the n-gram predicts '${this.scorer.field}', not the name alone: no next-name distribution`);
     return seqs.map((s) => {
-      const ids = this.scorer.tokenizer.encodeField(s, 'name');
+      const ids = this.scorer.encode(s);
       const out = new Float32Array((ids.length - 1) * V);
       for (let i = 1; i < ids.length; i++) {
         const ctx = ids.subarray(Math.max(0, i - m.order + 1), i);
@@ -320,11 +321,7 @@ export const MODEL_KINDS: readonly ModelKindEntry[] = [
         key: 'minCount', flag: '--min-count <n>', description: 'keep tokens seen at least this often in training (ngram, lstm; default 1)',
         defaultValue: 1, parse: intOption('--min-count', 1, 1_000_000),
       },
-      {
-        key: 'predict', flag: '--predict <fields>',
-        description: "token fields the n-gram predicts jointly, name first: name, or e.g. name,lat,size (latency and byte-count buckets) (ngram; default name)",
-        defaultValue: DEFAULT_PREDICT, parse: (t) => parsePredict(t).join(','),
-      },
+      predictOption('ngram'),
     ],
     implementation: async () => NGRAM_KIND,
   },

@@ -4,7 +4,31 @@
  * `./transformer/options.ts`; light: no onnxruntime import). Each returns a parser that throws RangeError naming the
  * flag and the text it got.
  */
+import { KNOWN_TOKEN_FIELDS, type TokenField } from '../features/tokens/tokenizer.js';
 import type { ModelOption, SettingValue } from './language-model.js';
+
+/** The default predicted fields: the syscall name alone. */
+export const DEFAULT_PREDICT = 'name';
+
+/** Parses a `--predict` list: known token fields, comma-separated, `name` first, none twice. */
+export function parsePredict(text: string): TokenField[] {
+  const fields = text.split(',').map((f) => f.trim()).filter((f) => f !== '');
+  if (fields[0] !== 'name') throw new RangeError(`--predict must start with name, got '${text}'`);
+  for (const f of fields) {
+    if (!KNOWN_TOKEN_FIELDS.includes(f as TokenField)) throw new RangeError(`--predict: unknown field '${f}' (known: ${KNOWN_TOKEN_FIELDS.join(', ')})`);
+  }
+  if (new Set(fields).size !== fields.length) throw new RangeError(`--predict: a field is given twice in '${text}'`);
+  return fields as TokenField[];
+}
+
+/**
+ * The `predict` option, shared by every kind: the token fields a model predicts jointly (one vocabulary over their
+ * `|`-joined tokens), `name` first. `kinds`: the kinds named in the help text.
+ */
+export function predictOption(kinds: string): ModelOption {
+  return opt('predict', '--predict <fields>', 'token fields the model predicts jointly, name first: name, or e.g. name,lat,size ' +
+    `(the call's latency and byte-count buckets) (${kinds}; default name)`, DEFAULT_PREDICT, (t) => parsePredict(t).join(','));
+}
 
 /** An integer in min..max (digits only). */
 export function intIn(flag: string, min: number, max: number): (text: string) => number {

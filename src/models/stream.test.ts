@@ -6,7 +6,7 @@
  * truncate token — are opened, pushed and closed in a seeded random interleaving, in batches of several sizes; every
  * per-token log-probability must equal `logProbsMany`'s within 1e-5. A kind must have a row in `SMALL_SETTINGS`
  * (a new kind's author adds one); `VARIANT_SETTINGS` adds settings under which a kind scores differently (the n-gram
- * predicting joint `name|lat|size` tokens).
+ * predicting joint `name|lat|size` tokens; the neural kinds reading and predicting such a joint unit).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,6 +29,10 @@ export const SMALL_SETTINGS: Record<string, Record<string, SettingValue>> = {
 /** Further settings of a kind checked too, where they change what its incremental scorer does. */
 export const VARIANT_SETTINGS: readonly { kind: string; label: string; settings: Record<string, SettingValue> }[] = [
   { kind: 'ngram', label: 'ngram --predict name,lat,size', settings: { order: 4, predict: 'name,lat,size' } },
+  // The neural kinds read and predict the joint unit first, then the other fields each on its own.
+  { kind: 'lstm', label: 'lstm --predict name,lat,size', settings: { ...SMALL_SETTINGS.lstm, predict: 'name,lat,size' } },
+  { kind: 'transformer', label: 'transformer --predict name,size', settings: { ...SMALL_SETTINGS.transformer, predict: 'name,size' } },
+  { kind: 'longformer', label: 'longformer --predict name,lat', settings: { ...SMALL_SETTINGS.longformer, predict: 'name,lat' } },
 ];
 
 const TOLERANCE = 1e-5;
@@ -99,6 +103,8 @@ for (const { entry, label, small } of ROWS) {
     assert.ok(seqs.some((s) => s.truncated) && seqs.some((s) => !s.truncated), 'the sample has cut and whole sequences');
     const model = await kind.fit({ train: async function* () { yield* train; } }, settingsFor(entry.kind, small));
     try {
+      // the predicted unit is what was asked for (the name alone by default)
+      assert.equal(model.tokenizer.jointName, String(small?.predict ?? 'name').replaceAll(',', '|'));
       if (!model.incremental) {
         t.skip(`model kind '${entry.kind}' offers no incremental scorer`);
         return;

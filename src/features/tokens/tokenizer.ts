@@ -7,8 +7,11 @@
  * (`latency` ns; `none` without one), and `size`, the log2 bucket of the return value of calls that return a byte
  * count (`BYTE_COUNT_SYSCALLS`: read/write family, recv/send, sendfile, splice…; `e<errno>` when they fail, `none`
  * for every other call — so addresses (mmap) and pids never become tokens).
- * A *joint* tokenizer (`new Tokenizer(fields, minCount, true)`) has one vocabulary over the `|`-joined tokens of its
- * fields (`name|lat|size` → `read|12|7`): the n-gram's `--predict` setting predicts such composite tokens.
+ * The leading `joined` fields of a tokenizer share one vocabulary over their `|`-joined tokens (`name|lat|size` →
+ * `read|12|7`): the *predicted unit*, which every language model predicts (the `--predict` setting). A tokenizer
+ * whose fields are all joined (`new Tokenizer(fields, minCount, fields.length)`) is *joint*: the n-gram's; the
+ * neural models read the predicted unit and then each further field on its own (`new Tokenizer([name, lat, size,
+ * phase, dt], 1, 3)` → units `name|lat|size`, `phase`, `dt`).
  * An encoded sequence is `<s> e1 … en </s>` (`<trunc>` instead of `</s>` when the segmenter cut the sequence).
  */
 import type { SyscallEvent } from '../../trace/event.js';
@@ -102,27 +105,46 @@ export interface TokenizerJSON {
   minCount: number;
   /** Present (true) for a joint tokenizer: one vocabulary, keyed by the `|`-joined field names. */
   joint?: true;
+  /** Present (2 … fields − 1) when only the leading `joined` fields share the first vocabulary. */
+  joined?: number;
   vocabularies: Record<string, VocabularyJSON>;
 }
 
 export class Tokenizer {
   private vocabs: Vocabulary[] | undefined;
-  /** Field groups, each with one vocabulary: one group per field, or a single group of all fields when joint. */
+  /** Field groups, each with one vocabulary: the first `joined` fields together, then one group per field. */
   private readonly units: readonly (readonly TokenField[])[];
 
-  constructor(readonly fields: readonly TokenField[], readonly minCount: number, readonly joint = false) {
+  /** `joined`: how many leading fields share the first vocabulary (1: none; `fields.length`: a joint tokenizer). */
+  constructor(readonly fields: readonly TokenField[], readonly minCount: number, readonly joined = 1) {
     if (fields.length === 0) throw new RangeError('a tokenizer needs at least one field');
     for (const f of fields) {
       if (!KNOWN_TOKEN_FIELDS.includes(f)) throw new RangeError(`unknown token field '${f}' (known: ${KNOWN_TOKEN_FIELDS.join(', ')})`);
     }
     if (new Set(fields).size !== fields.length) throw new RangeError('duplicate token field');
     if (!Number.isInteger(minCount) || minCount < 1) throw new RangeError(`minCount must be a positive integer, got ${minCount}`);
-    this.units = joint ? [fields] : fields.map((f) => [f]);
+    if (!Number.isInteger(joined) || joined < 1 || joined > fields.length) throw new RangeError(`joined must be an integer in 1..${fields.length}, got ${joined}`);
+    this.units = [fields.slice(0, joined), ...fields.slice(joined).map((f) => [f])];
   }
 
-  /** The name of the joint field, `name|lat|size` (the single field's name for a one-field tokenizer). */
+  /** True when every field shares one vocabulary (and there are several). */
+  get joint(): boolean {
+    return this.units.length === 1 && this.fields.length > 1;
+  }
+
+  /** The fields of the predicted unit (the first vocabulary): `['name']`, or e.g. `['name', 'lat', 'size']`. */
+  get predicted(): readonly TokenField[] {
+    return this.units[0]!;
+  }
+
+  /** The name of the predicted unit: `name`, or the `|`-joined names of its fields (`name|lat|size`). */
   get jointName(): string {
-    return this.fields.join('|');
+    return this.unitName(0);
+  }
+
+  /** The name of every unit, in order (`['name|lat|size', 'phase', 'dt']`): the keys of `vocabulary` and `encodeField`. */
+  get unitNames(): string[] {
+    return this.units.map((_, u) => this.unitName(u));
   }
 
   private unitName(u: number): string {
@@ -206,7 +228,13 @@ export class Tokenizer {
     return this.need()[0].id(jointToken(this.units[0]!, ev, prev));
   }
 
-  /** Every field of a sequence, in the order of `fields`: `[F][T + 2]` (a joint tokenizer: `[1][T + 2]`). */
+  /** The ids of one event, one per unit, written to `out` from `at` (incremental scoring). */
+  eventIds(ev: SyscallEvent, prev: SyscallEvent | undefined, out: Int32Array | number[], at = 0): void {
+    const v = this.need();
+    for (let u = 0; u < this.units.length; u++) out[at + u] = v[u]!.id(jointToken(this.units[u]!, ev, prev));
+  }
+
+  /** Every unit of a sequence, in order (`unitNames`): `[U][T + 2]` (a joint tokenizer: `[1][T + 2]`). */
   encode(seq: Sequence): Int32Array[] {
     return this.units.map((_, u) => this.encodeField(seq, this.unitName(u)));
   }
@@ -216,14 +244,16 @@ export class Tokenizer {
     const vocabularies: Record<string, VocabularyJSON> = {};
     this.units.forEach((_, u) => (vocabularies[this.unitName(u)] = vocabs[u].toJSON()));
     const base = { magic: 'syscall-anomaly/tokenizer' as const, version: 1 as const, fields: [...this.fields], minCount: this.minCount };
-    return this.joint ? { ...base, joint: true, vocabularies } : { ...base, vocabularies };
+    if (this.joint) return { ...base, joint: true, vocabularies };
+    return this.joined > 1 ? { ...base, joined: this.joined, vocabularies } : { ...base, vocabularies };
   }
 
   static fromJSON(j: TokenizerJSON): Tokenizer {
     if (j?.magic !== 'syscall-anomaly/tokenizer') throw new Error('not a syscall-anomaly tokenizer (bad magic)');
     if (j.version !== 1) throw new Error(`unsupported tokenizer version ${j.version}`);
     if (j.joint !== undefined && j.joint !== true) throw new Error('tokenizer JSON: joint must be true when present');
-    const t = new Tokenizer(j.fields, j.minCount, j.joint === true);
+    if (j.joined !== undefined && (j.joint !== undefined || !Number.isInteger(j.joined))) throw new Error('tokenizer JSON: bad joined');
+    const t = new Tokenizer(j.fields, j.minCount, j.joint === true ? j.fields.length : j.joined ?? 1);
     t.vocabs = t.units.map((_, u) => {
       const name = t.unitName(u);
       const v = j.vocabularies[name];

@@ -137,7 +137,7 @@ test('size tells a TLS record from a plain request: the request read is 79 bytes
 
 test('joint tokenizer: one vocabulary over name|lat|size, JSON round trip', async () => {
   const seqs = await webRequests('normal', 30);
-  const tok = new Tokenizer(['name', 'lat', 'size'], 1, true).fit(seqs);
+  const tok = new Tokenizer(['name', 'lat', 'size'], 1, 3).fit(seqs);
   assert.equal(tok.jointName, 'name|lat|size');
   const v = tok.vocabulary('name|lat|size');
   const ids = tok.encodeField(seqs[0]!, 'name|lat|size');
@@ -154,4 +154,31 @@ test('joint tokenizer: one vocabulary over name|lat|size, JSON round trip', asyn
   assert.deepEqual([...back.encodeField(seqs[1]!, 'name|lat|size')], [...tok.encodeField(seqs[1]!, 'name|lat|size')]);
   // a plain tokenizer's JSON is unchanged: no joint key
   assert.equal('joint' in new Tokenizer(['name'], 1).fit(seqs).toJSON(), false);
+});
+
+test('a tokenizer joining its leading fields: the predicted unit name|lat|size, then one vocabulary per other field', async () => {
+  const seqs = await webRequests('normal', 30);
+  const tok = new Tokenizer(['name', 'lat', 'size', 'phase', 'dt'], 1, 3).fit(seqs);
+  assert.deepEqual(tok.unitNames, ['name|lat|size', 'phase', 'dt']);
+  assert.deepEqual(tok.predicted, ['name', 'lat', 'size']);
+  assert.equal(tok.jointName, 'name|lat|size');
+  assert.equal(tok.joint, false);
+  const enc = tok.encode(seqs[0]!);
+  assert.equal(enc.length, 3);
+  // the same ids as a joint tokenizer of the predicted fields and plain ones of the others
+  const joint = new Tokenizer(['name', 'lat', 'size'], 1, 3).fit(seqs);
+  const plain = new Tokenizer(['phase', 'dt'], 1).fit(seqs);
+  assert.deepEqual([...enc[0]!], [...joint.encodeField(seqs[0]!, 'name|lat|size')]);
+  assert.deepEqual([...enc[2]!], [...plain.encodeField(seqs[0]!, 'dt')]);
+  // event by event (incremental scoring) as in full
+  const evs = seqs[0]!.events;
+  const ids = new Int32Array(3 * evs.length);
+  evs.forEach((e, i) => tok.eventIds(e, evs[i - 1], ids, 3 * i));
+  for (let i = 0; i < evs.length; i++) assert.deepEqual([...ids.subarray(3 * i, 3 * i + 3)], enc.map((u) => u[i + 1]));
+  const j = JSON.parse(JSON.stringify(tok));
+  assert.equal(j.joined, 3);
+  assert.equal('joint' in j, false);
+  const back = Tokenizer.fromJSON(j);
+  assert.deepEqual(back.encode(seqs[1]!).map((x) => [...x]), tok.encode(seqs[1]!).map((x) => [...x]));
+  assert.throws(() => new Tokenizer(['name', 'lat'], 1, 3), /joined must be an integer in 1\.\.2/);
 });

@@ -11,7 +11,9 @@ import { TraceError } from '../../trace/errors.js';
 import type { LanguageModel, ModelKind, ModelSettings, SavedModel, SettingValue, TrainingData } from '../language-model.js';
 import { LstmModel, type LstmConfig, type Sequence } from './lstm.js';
 import { AUTO_FIELDS, chooseFields } from './options.js';
-import { checkpointHooks, describeModel, fieldSpecs, nameSurprise, numberSetting, trainAndValid } from '../fit-data.js';
+import {
+  checkpointHooks, describeModel, fieldSpecs, neuralTokenizer, numberSetting, predictedSurprise, predictSetting, trainAndValid,
+} from '../fit-data.js';
 import { LstmIncrementalScorer } from './incremental.js';
 
 export class LstmLanguageModel implements LanguageModel {
@@ -30,7 +32,7 @@ export class LstmLanguageModel implements LanguageModel {
 
   /** The LSTM predicts the syscall name only: its surprise per predicted token. */
   async fieldSurpriseMany(seqs: readonly EventSequence[]): Promise<Record<string, Float64Array>[]> {
-    return nameSurprise(await this.logProbsMany(seqs));
+    return predictedSurprise(this.tokenizer.jointName, await this.logProbsMany(seqs));
   }
 
   save(dir: string): Promise<string[]> {
@@ -67,7 +69,7 @@ export const LSTM_KIND: ModelKind = {
   async fit(data: TrainingData, settings: ModelSettings): Promise<LanguageModel> {
     const { train, valid } = await trainAndValid(data);
     const fields = settings.fields === AUTO_FIELDS ? chooseFields(train) : String(settings.fields).split(',') as TokenField[];
-    const tokenizer = new Tokenizer(fields, settings.minCount as number).fit(train);
+    const tokenizer = neuralTokenizer(fields, predictSetting(settings), settings.minCount as number).fit(train);
     const config = lstmConfig(settings, tokenizer);
     const model = await LstmModel.fit(train.map((s) => tokenizer.encode(s)), valid.map((s) => tokenizer.encode(s)), config,
       checkpointHooks(settings));

@@ -20,7 +20,7 @@ import { SCORE_BATCH, type LanguageModel, type ModelSettings, type TrainingData 
 import { LstmLanguageModel, lstmConfig } from './adapter.js';
 import { LstmModel } from './lstm.js';
 import { AUTO_FIELDS, chooseFields } from './options.js';
-import { trainAndValid } from '../fit-data.js';
+import { neuralTokenizer, predictSetting, trainAndValid } from '../fit-data.js';
 
 export const DEFAULT_DISTILL_ALPHA = 0.7;
 
@@ -76,10 +76,14 @@ export async function fitDistilledLstm(data: TrainingData, settings: ModelSettin
   if (dist === undefined) throw new RangeError(`a ${teacher.kind} teacher gives no next-token distributions (LSTM and n-gram teachers do)`);
   const { train, valid } = await trainAndValid(data);
   const fields = settings.fields === AUTO_FIELDS ? chooseFields(train) : String(settings.fields).split(',') as TokenField[];
-  const tokenizer = new Tokenizer(fields, settings.minCount as number).fit(train);
+  const tokenizer = neuralTokenizer(fields, predictSetting(settings), settings.minCount as number).fit(train);
+  const unit = tokenizer.jointName;
+  if (teacher.tokenizer.jointName !== unit) {
+    throw new RangeError(`the teacher predicts '${teacher.tokenizer.jointName}', the student '${unit}': give the student --predict ${teacher.tokenizer.predicted.join(',')}`);
+  }
   const config = lstmConfig(settings, tokenizer);
-  const map = vocabularyMap(tokenizer.vocabulary('name'), teacher.tokenizer.vocabulary('name'));
-  const teacherV = teacher.tokenizer.vocabulary('name').size;
+  const map = vocabularyMap(tokenizer.vocabulary(unit), teacher.tokenizer.vocabulary(unit));
+  const teacherV = teacher.tokenizer.vocabulary(unit).size;
   const encoded = train.map((s) => tokenizer.encode(s));
   const soft: Float32Array[] = [];
   let tokens = 0;

@@ -8,14 +8,14 @@
  * tok_<field> [B, 1], pos [B, 1], h0 / c0 [L, B, H], targets [B, 1] (the new event's name; -1 on padding rows);
  * outputs logp [B, 1] and the new h / c [L, B, H], copied back into the per-sequence state.
  *
- * Tokens are encoded exactly as `Tokenizer.encode` does (`fieldToken` on the event and the previous event of the
+ * Tokens are encoded exactly as `Tokenizer.encode` does (`Tokenizer.eventIds` on the event and the previous event of the
  * same sequence), so the log-probabilities equal full scoring's up to float32 rounding.
  */
 import * as ort from 'onnxruntime-node';
 import { Runner } from '../../engine/session.js';
 import type { SyscallEvent } from '../../trace/event.js';
-import { fieldToken, type Tokenizer, type TokenField } from '../../features/tokens/tokenizer.js';
-import { END, START, TRUNCATE, type Vocabulary } from '../../features/tokens/vocabulary.js';
+import type { Tokenizer } from '../../features/tokens/tokenizer.js';
+import { END, START, TRUNCATE } from '../../features/tokens/vocabulary.js';
 import { SlotPool, type IncrementalScorer, type StreamHandle } from '../stream.js';
 import { lstmForwardGraph, type LstmConfig } from './network.js';
 
@@ -54,9 +54,6 @@ export class LstmIncrementalScorer implements IncrementalScorer {
   private readonly L: number;
   private readonly H: number;
   private readonly F: number;
-  private readonly fields: readonly TokenField[];
-  private readonly vocabs: Vocabulary[];
-  private readonly nameField: number;
   private readonly buckets = new Map<number, Bucket>();
   // Per slot: h, c [L, H]; input tuple [F]; input position; last event.
   private h = new Float32Array(0);
@@ -69,16 +66,13 @@ export class LstmIncrementalScorer implements IncrementalScorer {
   /** Runs are serialized: the bucket buffers are shared. */
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly cfg: LstmConfig, params: Float32Array, tokenizer: Tokenizer) {
+  constructor(private readonly cfg: LstmConfig, params: Float32Array, private readonly tokenizer: Tokenizer) {
     this.L = cfg.layers;
     this.H = cfg.hidden;
     this.F = cfg.fields.length;
-    this.fields = tokenizer.fields;
-    if (this.fields.length !== this.F || this.fields.some((f, i) => cfg.fields[i]!.name !== f)) {
+    if (tokenizer.unitNames.length !== this.F || tokenizer.unitNames.some((u, i) => cfg.fields[i]!.name !== u.replaceAll('|', '_'))) {
       throw new RangeError('LSTM incremental scorer: the tokenizer fields differ from the network fields');
     }
-    this.vocabs = this.fields.map((f) => tokenizer.vocabulary(f));
-    this.nameField = this.fields.indexOf('name');
     this.runner = new Runner(params, cfg.threads, (key) => lstmForwardGraph(cfg, Number(key), 1));
     this.grow(64);
   }
@@ -176,8 +170,8 @@ export class LstmIncrementalScorer implements IncrementalScorer {
       for (let i = 0; i < slots.length; i++) {
         const ev = events[i]!;
         const prev = this.last[slots[i]!];
-        for (let f = 0; f < F; f++) tuples[i * F + f] = this.vocabs[f]!.id(fieldToken(this.fields[f]!, ev, prev));
-        targets[i] = tuples[i * F + this.nameField]!;
+        this.tokenizer.eventIds(ev, prev, tuples, i * F);
+        targets[i] = tuples[i * F]!; // the predicted unit comes first
       }
       for (let i = 0; i < slots.length; i += MAX_BATCH) {
         await this.run(slots.slice(i, i + MAX_BATCH), targets.slice(i, i + MAX_BATCH), out, i, true);

@@ -11,7 +11,7 @@
  * alone: ADFA-LD 0.832; demo 0.57 / 0.41 / 0.47).
  */
 import type { ModelOption } from '../language-model.js';
-import { even, fraction, intIn, opt } from '../options.js';
+import { even, fraction, intIn, opt, predictOption } from '../options.js';
 import type { Sequence as EventSequence } from '../../features/sequences/sequence.js';
 import type { SyscallEvent } from '../../trace/event.js';
 import { fieldToken, KNOWN_TOKEN_FIELDS, TOKEN_FIELDS, type TokenField } from '../../features/tokens/tokenizer.js';
@@ -72,8 +72,9 @@ export function parseFields(text: string): string {
 export const LSTM_OPTIONS: readonly ModelOption[] = [
   opt('fields', '--fields <list>', `token fields the LSTM reads, name first, or 'auto': ${TOKEN_FIELDS.join(',')} less those whose ` +
     'values each occur in one training sequence only (lstm)', AUTO_FIELDS, parseFields),
+  predictOption('lstm'),
   opt('minCount', '--min-count <n>', 'keep tokens seen at least this often in training', 1, intIn('--min-count', 1, 1_000_000)),
-  opt('embed', '--embed <n>', 'syscall-name embedding width (lstm)', 64, intIn('--embed', 1, 1024)),
+  opt('embed', '--embed <n>', 'embedding width of the predicted unit (the syscall name) (lstm)', 64, intIn('--embed', 1, 1024)),
   opt('positionDim', '--position-dim <n>', 'width of the sinusoidal position code, even; 0 = none (lstm)', 8, even('--position-dim', 0, 256)),
   opt('hidden', '--hidden <n>', 'LSTM hidden units (lstm)', 128, intIn('--hidden', 1, 4096)),
   opt('layers', '--layers <n>', 'LSTM layers (lstm)', 1, intIn('--layers', 1, 4)),

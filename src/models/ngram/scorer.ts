@@ -7,7 +7,7 @@
  * surprise is that of its name, latency bucket and size bucket together.
  */
 import type { Sequence } from '../../features/sequences/sequence.js';
-import { KNOWN_TOKEN_FIELDS, Tokenizer, type TokenField, type TokenizerJSON } from '../../features/tokens/tokenizer.js';
+import { Tokenizer, type TokenField, type TokenizerJSON } from '../../features/tokens/tokenizer.js';
 import { NgramBuilder, NgramModel, type NgramJSON } from './ngram.js';
 
 export interface NgramScorerJSON {
@@ -17,23 +17,11 @@ export interface NgramScorerJSON {
   model: NgramJSON;
 }
 
-/** The default predicted fields: the syscall name alone. */
-export const DEFAULT_PREDICT = 'name';
-
-/** Parses a `--predict` list: known token fields, comma-separated, `name` first, none twice. */
-export function parsePredict(text: string): TokenField[] {
-  const fields = text.split(',').map((f) => f.trim()).filter((f) => f !== '');
-  if (fields[0] !== 'name') throw new RangeError(`--predict must start with name, got '${text}'`);
-  for (const f of fields) {
-    if (!KNOWN_TOKEN_FIELDS.includes(f as TokenField)) throw new RangeError(`--predict: unknown field '${f}' (known: ${KNOWN_TOKEN_FIELDS.join(', ')})`);
-  }
-  if (new Set(fields).size !== fields.length) throw new RangeError(`--predict: a field is given twice in '${text}'`);
-  return fields as TokenField[];
-}
+export { DEFAULT_PREDICT, parsePredict } from '../options.js';
 
 /** The tokenizer predicting `fields`: the plain name tokenizer for `name` alone, else a joint one. */
 export function predictTokenizer(fields: readonly TokenField[], minCount: number): Tokenizer {
-  return new Tokenizer(fields, minCount, fields.length > 1);
+  return new Tokenizer(fields, minCount, fields.length);
 }
 
 export class NgramScorer {

@@ -11,7 +11,9 @@ import type { Sequence as EventSequence } from '../../features/sequences/sequenc
 import { Tokenizer, type TokenField } from '../../features/tokens/tokenizer.js';
 import { TraceError } from '../../trace/errors.js';
 import type { LanguageModel, ModelKind, ModelSettings, SavedModel, SettingValue, TrainingData } from '../language-model.js';
-import { checkpointHooks, describeModel, fieldSpecs, nameSurprise, numberSetting, trainAndValid } from '../fit-data.js';
+import {
+  checkpointHooks, describeModel, fieldSpecs, neuralTokenizer, numberSetting, predictedSurprise, predictSetting, trainAndValid,
+} from '../fit-data.js';
 import type { IncrementalScorer } from '../stream.js';
 import { AttentionIncrementalScorer } from './incremental.js';
 import { AttentionModel, type AttentionRow } from './model.js';
@@ -32,7 +34,7 @@ export class AttentionLanguageModel implements LanguageModel {
 
   /** The model predicts the syscall name only: its surprise per predicted token. */
   async fieldSurpriseMany(seqs: readonly EventSequence[]): Promise<Record<string, Float64Array>[]> {
-    return nameSurprise(await this.logProbsMany(seqs));
+    return predictedSurprise(this.tokenizer.jointName, await this.logProbsMany(seqs));
   }
 
   /**
@@ -80,7 +82,7 @@ export function attentionKind(kind: AttentionKind): ModelKind {
     async fit(data: TrainingData, settings: ModelSettings): Promise<LanguageModel> {
       const { train, valid } = await trainAndValid(data);
       const fields = String(settings.fields).split(',') as TokenField[];
-      const tokenizer = new Tokenizer(fields, settings.minCount as number).fit(train);
+      const tokenizer = neuralTokenizer(fields, predictSetting(settings), settings.minCount as number).fit(train);
       const config = attentionConfig(kind, settings, tokenizer);
       const model = await AttentionModel.fit(kind, train.map((s) => tokenizer.encode(s)), valid.map((s) => tokenizer.encode(s)), config,
         checkpointHooks(settings));

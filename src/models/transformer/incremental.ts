@@ -12,7 +12,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { Runner } from '../../engine/session.js';
-import { fieldToken, type Tokenizer } from '../../features/tokens/tokenizer.js';
+import type { Tokenizer } from '../../features/tokens/tokenizer.js';
 import { END, START, TRUNCATE } from '../../features/tokens/vocabulary.js';
 import type { SyscallEvent } from '../../trace/event.js';
 import { MASKED } from '../attention.js';
@@ -50,7 +50,7 @@ export class AttentionIncrementalScorer implements IncrementalScorer {
   private readonly V: number;
 
   constructor(private readonly cfg: TransformerConfig, params: Float32Array, private readonly tokenizer: Tokenizer) {
-    if (tokenizer.fields.length !== cfg.fields.length || tokenizer.fields.some((f, i) => f !== cfg.fields[i]!.name)) {
+    if (tokenizer.unitNames.length !== cfg.fields.length || tokenizer.unitNames.some((u, i) => u.replaceAll('|', '_') !== cfg.fields[i]!.name)) {
       throw new RangeError('incremental scorer: the tokenizer fields differ from the model fields');
     }
     this.runner = new Runner(params, cfg.threads, (key) => {
@@ -189,7 +189,8 @@ export class AttentionIncrementalScorer implements IncrementalScorer {
     const out = new Float64Array(handles.length);
     const rows = states.map((s, i) => {
       const ev = events[i]!;
-      const ids = this.tokenizer.fields.map((f) => this.tokenizer.vocabulary(f).id(fieldToken(f, ev, s.prev)));
+      const ids: number[] = [];
+      this.tokenizer.eventIds(ev, s.prev, ids);
       out[i] = s.logp[ids[0]!]!;
       s.prev = ev;
       return { ids, pos: s.pos, state: s };

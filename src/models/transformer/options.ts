@@ -6,7 +6,7 @@
  * tid / position). Defaults are sized to train in minutes on 2 cores (the reference used d = 168, FFN 672).
  */
 import type { ModelOption } from '../language-model.js';
-import { even, fraction, intIn, opt } from '../options.js';
+import { even, fraction, intIn, opt, predictOption } from '../options.js';
 import { TOKEN_FIELDS } from '../../features/tokens/tokenizer.js';
 import { parseFields } from '../lstm/options.js';
 
@@ -18,8 +18,9 @@ function attentionOptions(kind: 'transformer' | 'longformer'): ModelOption[] {
   const k = `(${kind})`;
   const out: ModelOption[] = [
     opt('fields', '--fields <list>', `token fields the model reads, name first ${k}`, TOKEN_FIELDS.join(','), parseFields),
+    predictOption(kind),
     opt('minCount', '--min-count <n>', 'keep tokens seen at least this often in training', 1, intIn('--min-count', 1, 1_000_000)),
-    opt('embed', '--embed <n>', `syscall-name embedding width ${k}`, 64, intIn('--embed', 1, 1024)),
+    opt('embed', '--embed <n>', `embedding width of the predicted unit (the syscall name) ${k}`, 64, intIn('--embed', 1, 1024)),
     opt('positionDim', '--position-dim <n>', `width of the sinusoidal position code, even; 0 = none ${k}`, 16, even('--position-dim', 0, 256)),
     opt('width', '--width <n>', `model width d, a multiple of --heads ${k}`, 64, intIn('--width', 1, 4096)),
     opt('layers', '--layers <n>', `attention blocks ${k}`, 2, intIn('--layers', 1, 24)),
