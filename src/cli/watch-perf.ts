@@ -17,7 +17,7 @@ import { emptyCounts, type FieldValue, type PairingMode, type ReaderCounts, type
 import { TraceError } from '../trace/errors.js';
 import { flattenBatches, readLines } from '../trace/jsonl/lines.js';
 import { SyscallPairer } from '../trace/pairing.js';
-import { eventSpec, mmapPages, perfErrorLine } from '../trace/record/record.js';
+import { eventSpec, perfErrorLine } from '../trace/record/record.js';
 import { X86_64_SYSCALLS } from '../trace/syscalls/x86_64.js';
 import type { LiveSource } from './watch-source.js';
 import { UsageError } from './run.js';
@@ -98,9 +98,21 @@ export class PerfScriptParser {
   }
 }
 
-/** The `perf record` argv for streaming: syscall tracepoints of a process, a command, or the whole system. */
-export function perfLiveArgs(target: { pid: number } | { command: string[] } | { system: true }, events: 'syscalls' | 'raw_syscalls'): string[] {
-  const args = ['record', '-q', '-o', '-', '-k', 'mono', '-m', String(mmapPages()), '-e', eventSpec(events)];
+/**
+ * Ring-buffer pages per CPU of a live capture (1 MiB). perf record wakes and writes only when a CPU's buffer is half
+ * full, so the buffer bounds how late events reach `watch`: `record`'s 32–64 MiB held a web server's events (9 k
+ * syscall events/s) for about a minute; 1 MiB passes them on within about a second, and lost none there, where
+ * 128 KiB lost 5 % of them (experiments/web-novelty/LIVE.md). A quieter process waits longer for its half buffer.
+ */
+export const LIVE_PERF_PAGES = 256;
+
+/**
+ * The `perf record` argv for streaming: syscall tracepoints of a process, a command, or the whole system, with
+ * `pages` ring-buffer pages per CPU (a power of two).
+ */
+export function perfLiveArgs(target: { pid: number } | { command: string[] } | { system: true }, events: 'syscalls' | 'raw_syscalls',
+  pages = LIVE_PERF_PAGES): string[] {
+  const args = ['record', '-q', '-o', '-', '-k', 'mono', '-m', String(pages), '-e', eventSpec(events)];
   if ('pid' in target) return [...args, '-p', String(target.pid)];
   if ('command' in target) return [...args, '--', ...target.command];
   return [...args, '-a'];
@@ -110,7 +122,7 @@ export const PERF_SCRIPT_ARGS = ['script', '-i', '-', '-F', 'comm,pid,tid,cpu,ti
 
 /** perf record | perf script, parsed as it streams. */
 export function perfSource(target: { pid: number } | { command: string[] } | { system: true }, events: 'syscalls' | 'raw_syscalls',
-  pairing: PairingMode, lenient: boolean): LiveSource {
+  pairing: PairingMode, lenient: boolean, pages = LIVE_PERF_PAGES): LiveSource {
   const label = 'pid' in target ? `perf -p ${target.pid}` : 'command' in target ? `perf -- ${target.command.join(' ')}` : 'perf -a';
   const counts: ReaderCounts = emptyCounts();
   let rec: ChildProcess | undefined;
@@ -122,7 +134,7 @@ export function perfSource(target: { pid: number } | { command: string[] } | { s
   return { format: 'perf-script', path: label, counts, stop, [Symbol.asyncIterator]: () => flattenBatches(batches()) };
 
   async function* batches(): AsyncGenerator<SyscallEvent[], void, undefined> {
-    const r = spawn('perf', perfLiveArgs(target, events), { stdio: ['inherit', 'pipe', 'pipe'] });
+    const r = spawn('perf', perfLiveArgs(target, events, pages), { stdio: ['inherit', 'pipe', 'pipe'] });
     rec = r;
     const started = await new Promise<Error | null>((resolve) => { r.once('spawn', () => resolve(null)); r.once('error', resolve); });
     if (started !== null) {

@@ -125,6 +125,13 @@ test('watch: bad input ends with one line naming the file and line, exit code 2'
   const u = cli(['watch', '--model', model, '--input', file, '--strace']);
   assert.equal(u.code, 2);
   assert.match(u.err, /give exactly one source/);
+  // the live perf buffer: only with --perf, a power of two
+  const pb = cli(['watch', '--model', model, '--input', file, '--perf-buffer', '64']);
+  assert.equal(pb.code, 2);
+  assert.match(pb.err, /--perf-buffer applies with --perf/);
+  const p2 = cli(['watch', '--model', model, '--perf', '--perf-buffer', '100', '--', '/bin/true']);
+  assert.equal(p2.code, 2);
+  assert.match(p2.err, /--perf-buffer must be a power of two, got 100/);
 });
 
 test('watch --strace scores a small program live', (t) => {

@@ -22,6 +22,8 @@ export interface WatchArgs {
   perf: boolean;
   /** With perf: raw_syscalls tracepoints (numbers; 2 tracepoints instead of ~700 per CPU) instead of syscalls:*. */
   rawSyscalls: boolean;
+  /** With perf: ring-buffer pages per CPU (perf hands events on when half of one is full). */
+  perfPages?: number;
   pid?: number;
   command: string[];
   threshold: string;
@@ -51,6 +53,8 @@ export function registerWatchCommand(program: Command): void {
     .option('--strace', 'run strace -f -yy -ttt -T: attach to --pid, or start the command given after --')
     .option('--perf', 'run perf record -o - | perf script (syscall tracepoints): of --pid, of the command after --, or system-wide')
     .option('--raw-syscalls', 'with --perf: raw_syscalls:sys_enter/sys_exit (numbers only; far quicker to start and stop) instead of syscalls:*')
+    .option('--perf-buffer <pages>', 'with --perf: ring-buffer pages per CPU, a power of two; perf passes events on when half of one is full, ' +
+      'so fewer pages alert sooner and more lose fewer events in bursts (default 256 = 1 MiB)')
     .option('-p, --pid <pid>', 'with --strace or --perf: the process to watch')
     .option('--threshold <which>', "novel above: 'quantile' (the label-free threshold), 'best-f1', or a perplexity", 'quantile')
     .option('--calibrate <data>', "normal data to calibrate per-length prefix thresholds on at start-up (default: the model's validation data, or its held-out training sequences, when the files are there)")
@@ -95,6 +99,13 @@ export function registerWatchCommand(program: Command): void {
         throw new UsageError('watch --strace: give either --pid P or a command after --, not both or neither');
       }
       if (args.rawSyscalls && !args.perf) throw new UsageError('--raw-syscalls applies with --perf');
+      const pages = str('perfBuffer');
+      if (pages !== undefined) {
+        if (!args.perf) throw new UsageError('--perf-buffer applies with --perf');
+        const v = positiveInt('--perf-buffer', pages);
+        if ((v & (v - 1)) !== 0) throw new UsageError(`--perf-buffer must be a power of two, got ${v}`);
+        args.perfPages = v;
+      }
       if (args.perf && args.pid !== undefined && command.length > 0) throw new UsageError('watch --perf: give --pid P or a command after --, not both');
       if (args.input !== undefined && (args.pid !== undefined || command.length > 0)) throw new UsageError('watch: --pid and a command apply with --strace or --perf');
       await watchCommand(args);
@@ -130,7 +141,7 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
     const target = a.pid !== undefined ? { pid: a.pid } : a.command.length > 0 ? { command: a.command } : { system: true as const };
     const source = a.strace
       ? src.straceSource(target as { pid: number } | { command: string[] }, pairing, a.lenient)
-      : a.perf ? (await import('./watch-perf.js')).perfSource(target, a.rawSyscalls ? 'raw_syscalls' : 'syscalls', pairing, a.lenient) : recorded!;
+      : a.perf ? (await import('./watch-perf.js')).perfSource(target, a.rawSyscalls ? 'raw_syscalls' : 'syscalls', pairing, a.lenient, a.perfPages) : recorded!;
     const live = a.strace || a.perf || a.input === '-';
     const run = watchEvents(model, source, {
       segmentation: manifest.segmentation, threshold: th.value, thresholdName: th.name, prefix, minEvents,

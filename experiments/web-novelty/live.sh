@@ -1,0 +1,59 @@
+#!/bin/bash
+# Live detection of the CPU novelty (issue 7's check: `watch` alerts on a CPU-stress novelty while it happens, from a
+# live capture). Uses run.sh's setup (MariaDB, certificate, document root; run `run.sh` with STEPS="install setup"
+# first on a fresh machine) and the committed sample:
+#   1. trains the demo's `lstm-lat` model (LSTM predicting name + latency bucket; fields without pid/tid) on
+#      data/web-novelty/normal.jsonl.gz, unless $OUT/live/model exists;
+#   2. starts Apache (the normal condition) under `syscall-anomaly watch --perf -- setsid apache2 …`: perf streams
+#      into watch (`perf record -o - | perf script`), which segments requests and scores them as events arrive;
+#   3. drives it with wrk as run.sh does (64 connections, pace.lua) in phases: warm-up, normal, cpu (stress-ng
+#      --matrix 0 on every core, started with the phase and stopped after it), normal again;
+#   4. stamps every line watch prints with the wall-clock time it arrived (live-tally.mjs stamp) and writes, per
+#      phase and per 5-second slot, finished requests, novel ones and alerts (live-tally.mjs report → LIVE.md).
+# Usage (root, from the repository root, CLI built): experiments/web-novelty/live.sh   (about 3 minutes)
+# PHASE seconds per phase (default 30); OUT as run.sh.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=run.sh
+source "$here/run.sh"
+PHASE=${PHASE:-30}
+PERF_BUFFER=${PERF_BUFFER:-256}   # watch --perf-buffer: ring-buffer pages per CPU (32 lost 5 % of the events here)
+live=$OUT/live
+mkdir -p "$live"
+model=$live/model
+if [ ! -f "$model/manifest.json" ]; then
+  log "live: training lstm-lat on the committed normal sample → $model"
+  node "$CLI" train --model lstm --predict name,lat --fields name,phase,dt,proc,ret --segment request \
+    --train "$root/data/web-novelty/normal.jsonl.gz" -o "$model" 2> "$live/train.log"
+fi
+mysql_running || mysql_start 64M
+apache_stop
+apache_conf normal
+url=$(url_of normal)
+log "live: apache2 under watch --perf"
+node "$CLI" watch --model "$model" --perf --perf-buffer "$PERF_BUFFER" -- setsid /usr/sbin/apache2 -f "$WORK/httpd-normal.conf" -DFOREGROUND \
+  2> "$live/watch.err" | node "$here/live-tally.mjs" stamp > "$live/watch.tsv" &
+watcher=$!
+for _ in $(seq 1 240); do curl -skf -o /dev/null "$url/index.php?id=1" && break; sleep 0.5; done
+curl -skf -o /dev/null "$url/index.php?id=1" || { log "live: apache did not answer"; cat "$live/watch.err" >&2; exit 1; }
+: > "$live/phases.tsv"
+phase() { # name seconds
+  local t0 t1
+  t0=$(date +%s%3N)
+  WRK_SEED=$RANDOM wrk -t"$WRK_THREADS" -c"$CONNS" -d"$2s" --timeout 10s -s "$here/pace.lua" "$url" > "$live/$1.wrk.txt"
+  t1=$(date +%s%3N)
+  printf '%s\t%s\t%s\n' "$1" "$t0" "$t1" >> "$live/phases.tsv"
+  log "live: phase $1: $(tail -1 "$live/$1.wrk.txt")"
+}
+phase warmup 15
+phase normal "$PHASE"
+stress-ng --matrix 0 --timeout 3600s --quiet & stress=$!
+phase cpu "$PHASE"
+kill "$stress"; wait "$stress" || true
+phase after "$PHASE"
+apache_stop
+wait "$watcher" || { log "live: watch failed"; tail "$live/watch.err" >&2; exit 1; }
+mysql_stop
+tail -1 "$live/watch.err" >&2
+node "$here/live-tally.mjs" report "$live/watch.tsv" "$live/phases.tsv" "$live/watch.err" > "$here/LIVE.md"
+log "live: wrote $here/LIVE.md"
