@@ -31,7 +31,9 @@ const dist = (rel) => import(new URL(rel, new URL(`file://${cli}`)).href);
 const metrics = await dist('../detect/metrics.js');
 const { DEMO_MODELS, demoModel } = await dist('./demo-lm.js');
 const { findModelKind } = await dist('../models/language-model.js');
-const MODELS = (process.env.MODELS ?? DEMO_MODELS.map((m) => m.label).join(' ')).split(/\s+/).filter(Boolean);
+const { DEMO_ENSEMBLE } = await dist('./demo-lm.js');
+/** Model labels; `ensemble` (last): the demo's ensemble (`DEMO_ENSEMBLE`) of models trained before it, z-combined. */
+const MODELS = (process.env.MODELS ?? [...DEMO_MODELS.map((m) => m.label), 'ensemble'].join(' ')).split(/\s+/).filter(Boolean);
 /** `train` options of a model label: --model KIND and its settings as flags. */
 function modelArgs(label) {
   const m = demoModel(label);
@@ -48,9 +50,9 @@ function sa(args, opts = {}) {
 const file = (cond, part) => join(out, cond, `${part}.jsonl.gz`);
 const f3 = (x) => (Number.isNaN(x) ? '–' : x.toFixed(3));
 
-/** Perplexities of `score` (TSV: id, length, perplexity, novel). */
-function scores(model, data) {
-  return sa(['score', '--model', model, data]).split('\n').filter(Boolean).map((l) => Number(l.split('\t')[2]));
+/** Scores of `score` (TSV: id, length, perplexity or an ensemble's score, …); `flags`: --model DIR (repeated). */
+function scores(flags, data) {
+  return sa(['score', ...flags, data]).split('\n').filter(Boolean).map((l) => Number(l.split('\t')[2]));
 }
 
 const results = {};
@@ -61,30 +63,33 @@ for (const label of MODELS) {
   const model = join(out, 'models', label);
   mkdirSync(join(out, 'models'), { recursive: true });
   const t0 = Date.now();
-  const reuse = process.env.REUSE_MODELS === '1' && existsSync(join(model, 'manifest.json'));
+  const ensemble = label === 'ensemble';
+  const flags = ensemble ? DEMO_ENSEMBLE.flatMap((l) => ['--model', join(out, 'models', l)]) : ['--model', model];
+  const reuse = ensemble || (process.env.REUSE_MODELS === '1' && existsSync(join(model, 'manifest.json')));
   if (!reuse) {
     sa(['train', ...modelArgs(label), '--segment', 'request', '--max-len', '10000', '--train', file('normal', 'train'),
       '--valid', file('normal', 'valid'), '-o', model]);
   }
   const novelArgs = (part) => NOVELTIES.flatMap((n) => ['--novel', `${n}=${file(n, part)}`]);
-  const valid = JSON.parse(sa(['evaluate', '--model', model, '--normal', file('normal', 'valid'), ...novelArgs('valid'), '--json']));
-  evaluateTables[label] = sa(['evaluate', '--model', model, '--normal', file('normal', 'test'), ...novelArgs('test')]);
-  const test = JSON.parse(sa(['evaluate', '--model', model, '--normal', file('normal', 'test'), ...novelArgs('test'), '--json']));
-  const manifest = JSON.parse(readFileSync(join(model, 'manifest.json'), 'utf8'));
-  const trainSeconds = reuse ? manifest.training.seconds : (Date.now() - t0) / 1000;
-  summaries['normal/train'] = manifest.training.train;
+  const pick = (j) => (ensemble ? j.ensemble : j); // an ensemble's own figures (its members' are beside them)
+  const valid = pick(JSON.parse(sa(['evaluate', ...flags, '--normal', file('normal', 'valid'), ...novelArgs('valid'), '--json'])));
+  evaluateTables[label] = sa(['evaluate', ...flags, '--normal', file('normal', 'test'), ...novelArgs('test')]);
+  const test = pick(JSON.parse(sa(['evaluate', ...flags, '--normal', file('normal', 'test'), ...novelArgs('test'), '--json'])));
+  const manifest = ensemble ? undefined : JSON.parse(readFileSync(join(model, 'manifest.json'), 'utf8'));
+  const trainSeconds = ensemble ? 0 : reuse ? manifest.training.seconds : (Date.now() - t0) / 1000;
+  if (manifest) summaries['normal/train'] = manifest.training.train;
   summaries['normal/valid'] = valid.normal.data;
   summaries['normal/test'] = test.normal.data;
   for (const n of NOVELTIES) {
     summaries[`${n}/valid`] = valid.sets[n].data;
     summaries[`${n}/test`] = test.sets[n].data;
   }
-  const normalTest = scores(model, file('normal', 'test'));
+  const normalTest = scores(flags, file('normal', 'test'));
   const rows = [];
   for (const n of NOVELTIES) {
     // −∞ (JSON null): flagging every sequence gave the best F1 on validation.
     const thr = valid.sets[n].bestF1.threshold ?? -Infinity;
-    const novel = scores(model, file(n, 'test'));
+    const novel = scores(flags, file(n, 'test'));
     const s = Float64Array.from([...normalTest, ...novel]);
     const labels = Array.from(s, (_, i) => i >= normalTest.length);
     rows.push({
@@ -93,7 +98,8 @@ for (const label of MODELS) {
       aurocCheck: metrics.rocAuc(s, labels),
     });
   }
-  results[label] = { trainSeconds, settings: test.model.settings, labelFree: test.threshold, rows };
+  const settings = ensemble ? { members: DEMO_ENSEMBLE.join(' + '), combine: test.combine } : test.model.settings;
+  results[label] = { trainSeconds, settings, labelFree: test.threshold, rows };
 }
 
 // ---- RESULTS.md
@@ -133,9 +139,11 @@ for (const label of MODELS) {
   const r = results[label];
   const mean = r.rows.reduce((a, x) => a + x.f1, 0) / r.rows.length;
   const worst = r.rows.reduce((a, x) => (x.f1 < a.f1 ? x : a));
-  tables.push(`### ${label} (${Object.entries(r.settings).map(([k, v]) => `${k} ${v}`).join(', ')}), trained in ${r.trainSeconds.toFixed(0)} s`, '');
-  tables.push(`Label-free threshold: perplexity > ${r.labelFree.value.toPrecision(5)} (${r.labelFree.name}).`, '');
-  tables.push('| novelty | normal test | novel test | F1 (threshold from validation) | (perplexity >) | F1 (label-free) | ROC AUC |');
+  const score = label === 'ensemble' ? 'score' : 'perplexity';
+  tables.push(`### ${label} (${Object.entries(r.settings).map(([k, v]) => `${k} ${v}`).join(', ')})` +
+    (label === 'ensemble' ? '' : `, trained in ${r.trainSeconds.toFixed(0)} s`), '');
+  tables.push(`Label-free threshold: ${score} > ${r.labelFree.value.toPrecision(5)} (${r.labelFree.name}).`, '');
+  tables.push(`| novelty | normal test | novel test | F1 (threshold from validation) | (${score} >) | F1 (label-free) | ROC AUC |`);
   tables.push('|---|---:|---:|---:|---:|---:|---:|');
   for (const x of r.rows) tables.push(`| ${x.novelty} | ${x.normal} | ${x.novel} | ${f3(x.f1)} | ${x.threshold.toPrecision(4)} | ${f3(x.f1LabelFree)} | ${f3(x.auroc)} |`);
   tables.push(`| **mean** | | | **${f3(mean)}** (worst: ${worst.novelty} ${f3(worst.f1)}) | | ${f3(r.rows.reduce((a, x) => a + x.f1LabelFree, 0) / r.rows.length)} | ${f3(r.rows.reduce((a, x) => a + x.auroc, 0) / r.rows.length)} |`, '');

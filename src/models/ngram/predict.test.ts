@@ -67,7 +67,17 @@ test('--predict name,size finds plain HTTP among HTTPS requests; the name alone 
   assert.deepEqual(Object.keys(byName.fieldSurprise(plain[0]!)), ['name']);
   assert.equal(joint.describe().predict, 'name,size');
   assert.equal(byName.describe().predict, undefined, "the default's summary is as before");
-  await assert.rejects(joint.distributionMany([plain[0]!]), /not the name alone/);
+  // the next-token distribution (a distillation teacher's) is over the joint vocabulary, and agrees with logProbs
+  const [dist] = await joint.distributionMany([plain[0]!]);
+  const V = joint.scorer.model.vocabSize;
+  const ids = joint.scorer.encode(plain[0]!);
+  const lp = joint.logProbs(plain[0]!);
+  assert.equal(dist!.length, lp.length * V);
+  for (let t = 0; t < lp.length; t++) {
+    const row = dist!.subarray(t * V, (t + 1) * V);
+    assert.ok(Math.abs(row.reduce((a, x) => a + x, 0) - 1) < 1e-4, `row ${t} sums to 1`);
+    assert.ok(Math.abs(Math.log(row[ids[t + 1]!]!) - lp[t]!) < 1e-5, `row ${t}: the observed token's probability`);
+  }
 
   const root = await mkdtemp(join(tmpdir(), 'sa-predict-'));
   try {
