@@ -14,7 +14,8 @@
  *   node results.mjs CLI OUT RESULTS.md      (CLI: path to cli/main.js; OUT: the recordings folder)
  * Models: MODELS, labels of the demo's models (`DEMO_MODELS` in cli/demo-lm.ts: each a kind and its settings, e.g.
  * `ngram-lat-size` = `--model ngram --predict name,lat,size`; default: all of them) or plain kinds at their defaults;
- * LSTM_ARGS: extra `train` options for every LSTM; REUSE_MODELS=1 keeps model folders already trained in OUT/models.
+ * `student` (see EXTRA_MODELS), `ensemble`; LSTM_ARGS: extra `train` options for every LSTM; REUSE_MODELS=1 keeps
+ * model folders already trained in OUT/models.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,8 @@ if (!cli || !out || !resultsPath) {
   process.exit(2);
 }
 const NOVELTIES = ['connection', 'cpu', 'io', 'opcache', 'socket', 'ssl'];
+/** The control: a second normal run (recorded after the novelties), scored like a novelty, outside the mean. */
+const CONTROL = 'normal2';
 const LSTM_ARGS = (process.env.LSTM_ARGS ?? '').split(/\s+/).filter(Boolean);
 const dist = (rel) => import(new URL(rel, new URL(`file://${cli}`)).href);
 const metrics = await dist('../detect/metrics.js');
@@ -33,9 +36,25 @@ const { DEMO_MODELS, demoModel } = await dist('./demo-lm.js');
 const { findModelKind } = await dist('../models/language-model.js');
 const { DEMO_ENSEMBLE } = await dist('./demo-lm.js');
 /** Model labels; `ensemble` (last): the demo's ensemble (`DEMO_ENSEMBLE`) of models trained before it, z-combined. */
-const MODELS = (process.env.MODELS ?? [...DEMO_MODELS.map((m) => m.label), 'ensemble'].join(' ')).split(/\s+/).filter(Boolean);
+const MODELS = (process.env.MODELS ?? [...DEMO_MODELS.map((m) => m.label), 'longformer', 'transformer-lat', 'transformer-pid', 'longformer-pid', 'student', 'ensemble'].join(' ')).split(/\s+/).filter(Boolean);
+/**
+ * Labels beyond the demo's: the Transformer predicting name + latency bucket (`transformer-lat`); the Transformer
+ * and the Longformer reading all seven fields, pid and tid included (`transformer-pid`, `longformer-pid`: each
+ * condition is its own Apache run with its own worker pids, which such a model tells apart — the control row shows
+ * it); `student`, a narrow LSTM (hidden 32) distilled from `lstm-lat`
+ * (trained before it) on the same fields and predicted unit (issue 6: the student's quality beside its teacher's).
+ */
+const WITH_PID = ['--fields', 'name,phase,dt,proc,pid,tid,ret'];
+const EXTRA_MODELS = {
+  'transformer-lat': () => ['--model', 'transformer', '--predict', 'name,lat'],
+  'transformer-pid': () => ['--model', 'transformer', ...WITH_PID],
+  'longformer-pid': () => ['--model', 'longformer', ...WITH_PID],
+  student: () => ['--model', 'lstm', '--hidden', '32', '--predict', 'name,lat', '--fields', 'name,phase,dt,proc,ret',
+    '--teacher', join(out, 'models', 'lstm-lat')],
+};
 /** `train` options of a model label: --model KIND and its settings as flags. */
 function modelArgs(label) {
+  if (EXTRA_MODELS[label]) return EXTRA_MODELS[label]();
   const m = demoModel(label);
   const entry = findModelKind(m.kind);
   if (!entry) throw new Error(`unknown model '${label}'`);
@@ -70,7 +89,8 @@ for (const label of MODELS) {
     sa(['train', ...modelArgs(label), '--segment', 'request', '--max-len', '10000', '--train', file('normal', 'train'),
       '--valid', file('normal', 'valid'), '-o', model]);
   }
-  const novelArgs = (part) => NOVELTIES.flatMap((n) => ['--novel', `${n}=${file(n, part)}`]);
+  const scored = existsSync(file(CONTROL, 'test')) ? [...NOVELTIES, CONTROL] : NOVELTIES;
+  const novelArgs = (part) => scored.flatMap((n) => ['--novel', `${n}=${file(n, part)}`]);
   const pick = (j) => (ensemble ? j.ensemble : j); // an ensemble's own figures (its members' are beside them)
   const valid = pick(JSON.parse(sa(['evaluate', ...flags, '--normal', file('normal', 'valid'), ...novelArgs('valid'), '--json'])));
   evaluateTables[label] = sa(['evaluate', ...flags, '--normal', file('normal', 'test'), ...novelArgs('test')]);
@@ -80,13 +100,13 @@ for (const label of MODELS) {
   if (manifest) summaries['normal/train'] = manifest.training.train;
   summaries['normal/valid'] = valid.normal.data;
   summaries['normal/test'] = test.normal.data;
-  for (const n of NOVELTIES) {
+  for (const n of scored) {
     summaries[`${n}/valid`] = valid.sets[n].data;
     summaries[`${n}/test`] = test.sets[n].data;
   }
   const normalTest = scores(flags, file('normal', 'test'));
   const rows = [];
-  for (const n of NOVELTIES) {
+  for (const n of scored) {
     // −∞ (JSON null): flagging every sequence gave the best F1 on validation.
     const thr = valid.sets[n].bestF1.threshold ?? -Infinity;
     const novel = scores(flags, file(n, 'test'));
@@ -99,11 +119,12 @@ for (const label of MODELS) {
     });
   }
   const settings = ensemble ? { members: DEMO_ENSEMBLE.join(' + '), combine: test.combine } : test.model.settings;
-  results[label] = { trainSeconds, settings, labelFree: test.threshold, rows };
+  const control = rows.find((x) => x.novelty === CONTROL);
+  results[label] = { trainSeconds, settings, labelFree: test.threshold, rows: rows.filter((x) => x !== control), control };
 }
 
 // ---- RESULTS.md
-const conds = ['normal', ...NOVELTIES];
+const conds = ['normal', ...NOVELTIES, ...(existsSync(join(out, CONTROL, 'loadavg.txt')) ? [CONTROL] : [])];
 const parts = (c) => (c === 'normal' ? ['sample', 'train', 'valid', 'test'] : ['sample', 'valid', 'test']);
 const lines = [];
 const recLine = (c) => {
@@ -134,6 +155,12 @@ for (const c of conds) {
     sizes.push(`| ${c}/${p} | ${d.events ?? '?'} | ${d.sequences ?? '?'} | ${d.unassigned ?? '?'} | ${(statSync(file(c, p)).size / 1e6).toFixed(1)} MB |`);
   }
 }
+const summary = ['| model | ' + NOVELTIES.join(' | ') + ' | mean F1 | control AUC (lower is right) |', '|---|' + NOVELTIES.map(() => '---|').join('') + '---:|---:|'];
+for (const label of MODELS) {
+  const r = results[label];
+  const mean = r.rows.reduce((a, x) => a + x.f1, 0) / r.rows.length;
+  summary.push(`| ${label} | ${r.rows.map((x) => `${f3(x.f1)} / ${f3(x.auroc)}`).join(' | ')} | ${f3(mean)} | ${r.control ? f3(r.control.auroc) : '–'} |`);
+}
 const tables = [];
 for (const label of MODELS) {
   const r = results[label];
@@ -146,14 +173,20 @@ for (const label of MODELS) {
   tables.push(`| novelty | normal test | novel test | F1 (threshold from validation) | (${score} >) | F1 (label-free) | ROC AUC |`);
   tables.push('|---|---:|---:|---:|---:|---:|---:|');
   for (const x of r.rows) tables.push(`| ${x.novelty} | ${x.normal} | ${x.novel} | ${f3(x.f1)} | ${x.threshold.toPrecision(4)} | ${f3(x.f1LabelFree)} | ${f3(x.auroc)} |`);
-  tables.push(`| **mean** | | | **${f3(mean)}** (worst: ${worst.novelty} ${f3(worst.f1)}) | | ${f3(r.rows.reduce((a, x) => a + x.f1LabelFree, 0) / r.rows.length)} | ${f3(r.rows.reduce((a, x) => a + x.auroc, 0) / r.rows.length)} |`, '');
+  tables.push(`| **mean** | | | **${f3(mean)}** (worst: ${worst.novelty} ${f3(worst.f1)}) | | ${f3(r.rows.reduce((a, x) => a + x.f1LabelFree, 0) / r.rows.length)} | ${f3(r.rows.reduce((a, x) => a + x.auroc, 0) / r.rows.length)} |`);
+  const c = r.control;
+  if (c) tables.push(`| ${CONTROL} (control: a second normal run, not in the mean) | ${c.normal} | ${c.novel} | ${f3(c.f1)} | ${c.threshold.toPrecision(4)} | ${f3(c.f1LabelFree)} | ${f3(c.auroc)} |`);
+  tables.push('');
   tables.push('`syscall-anomaly evaluate` on the test blocks (F1 there is at the label-free threshold; "best F1" is chosen on the test data itself):', '', '```', evaluateTables[label].trimEnd(), '```', '');
 }
 const generated = [
   '<!-- generated by experiments/web-novelty/results.mjs -->',
   `Generated ${new Date().toISOString()}.`, '',
   '## The recording', '', ...lines, ...sizes, '',
-  '## Full recording: train on normal train, thresholds on validation, scores on test', '', ...tables,
+  '## Full recording: train on normal train, thresholds on validation, scores on test', '',
+  'Test F1 (threshold from validation) / ROC AUC per novelty; the control is a second run of the normal server, scored',
+  'as if it were novel: an AUC well above 0.5 there means the model tells server runs apart, not behaviour.', '',
+  ...summary, '', ...tables,
 ].join('\n') + '\n';
 writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 1) + '\n');
 // RESULTS.md keeps its hand-written part above the marker line.

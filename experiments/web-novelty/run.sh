@@ -13,7 +13,8 @@
 #             novelty on its valid/test blocks (results.mjs); tables go to RESULTS.md
 # Conditions: normal, and six novelties — connection (MaxRequestWorkers 25), cpu (stress-ng --matrix 0 on every
 # core beside the server), io (mod_dumpio, LogLevel dumpio:trace7), opcache (OPcache off), socket (KeepAlive Off),
-# ssl (plain HTTP instead of HTTPS).
+# ssl (plain HTTP instead of HTTPS); and normal2, the control: a second run of the normal configuration, recorded
+# last and scored as if it were novel (a model that tells it from normal tells server runs apart, not behaviour).
 #
 # Usage (root, from the repository root; the CLI built: `npm ci`, or CLI=path/to/cli/main.js):
 #   experiments/web-novelty/run.sh                      # every step, every condition
@@ -27,7 +28,7 @@ CLI=${CLI:-$root/dist/cli/main.js}
 OUT=${OUT:-$HOME/.cache/syscall-anomaly/web-novelty}
 WORK=${WORK:-/tmp/sa-webnovelty}
 SAMPLE_DIR=${SAMPLE_DIR:-$root/data/web-novelty}
-CONDITIONS=${CONDITIONS:-normal connection cpu io opcache socket ssl}
+CONDITIONS=${CONDITIONS:-normal connection cpu io opcache socket ssl normal2}
 STEPS=${STEPS:-install setup record sample evaluate}
 CONNS=${CONNS:-64}             # wrk connections (fixed; > 25 so that MaxRequestWorkers 25 limits them)
 WRK_THREADS=${WRK_THREADS:-2}

@@ -21,10 +21,10 @@ import { loadModelFolder } from '../models/folder.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { projectData } from '../testing/paths.js';
 import {
-  DEMO_LM_DIR, demoModelKinds, demoSetPath, loadDemoSet, NOVELTIES, runDemoLanguageModels, type DemoSet,
+  CONTROL, DEMO_LM_DIR, demoModelKinds, demoSetPath, loadDemoSet, NOVELTIES, runDemoLanguageModels, type DemoSet,
 } from './demo-lm.js';
 
-const SETS = ['normal', ...NOVELTIES] as const;
+const SETS = ['normal', ...NOVELTIES, CONTROL] as const;
 const run = promisify(execFile);
 /** wrk's connections: at most this many requests were in flight when it stopped. */
 const CONNS = 64;
@@ -131,8 +131,17 @@ test('demo --json: every registered demo model, one row per novelty, AUC > 0.7 s
   const script = `const m = await import(${JSON.stringify(moduleUrl)}); await m.demoLanguageModels(true, m.demoModelKinds(), ${small});`;
   const { stdout: text } = await run(process.execPath, ['--input-type=module', '-e', script], { maxBuffer: 1 << 24 });
   type Row = { novelty: string; f1: number; f1LabelFree: number; auroc: number; detectionAt1Far: number };
-  const j = JSON.parse(text) as { models: Record<string, Row[]>; mostNovel: { model: string; novelty: string; id: string; explain: string }[] };
+  const j = JSON.parse(text) as {
+    models: Record<string, Row[]>; controls: Record<string, Row>; mostNovel: { model: string; novelty: string; id: string; explain: string }[];
+  };
   assert.deepEqual(Object.keys(j.models), [...kinds, 'ensemble']);
+  // the control (a second normal run of the server) is reported apart, and no model tells it from normal: none reads
+  // the worker pids by default
+  assert.deepEqual(Object.keys(j.controls), [...kinds, 'ensemble']);
+  for (const [label, c] of Object.entries(j.controls)) {
+    assert.equal(c.novelty, CONTROL);
+    assert.ok(c.auroc < 0.75, `${label} tells the second normal run apart: AUC ${c.auroc}`);
+  }
   for (const [kind, rows] of Object.entries(j.models)) {
     assert.deepEqual(rows.map((x) => x.novelty), [...NOVELTIES]);
     for (const x of rows) for (const v of [x.f1, x.f1LabelFree, x.auroc, x.detectionAt1Far]) assert.ok(v >= 0 && v <= 1, `${kind} ${x.novelty}: ${v}`);

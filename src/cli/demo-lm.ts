@@ -16,13 +16,15 @@
  * best-F1 threshold of normal validation vs every novel validation half). The table is on test data only:
  * per novelty (normal test vs that novelty's test half), F1 at each threshold, ROC AUC and the detection rate at a
  * 1 % false-alarm rate. The fitted model is saved in a temporary model folder so that the printed `explain` command
- * line for the most novel test request works as is.
+ * line for the most novel test request works as is. The control set (`normal2`: a second run of the normal server)
+ * is scored like a novelty and reported under the table, outside its mean: a model that tells it from normal is
+ * telling server runs apart.
  *
  * The models (`DEMO_MODELS`): the n-gram over syscall names; the n-gram predicting the joint token of the name and
  * the returned byte count's bucket (`--predict name,size`: sizes tell plain HTTP from TLS records); the LSTM
  * predicting the name and the call's latency bucket (`--predict name,lat`: a CPU hog or a smaller worker pool
  * changes timing, not which calls are made), reading every field but pid and tid (which name one server run's
- * workers); the Transformer over names. Each is reported under its label (`ngram`, `ngram-size`, `lstm-lat`,
+ * workers); the Transformer over names (fields `auto`: pid and tid left out). Each is reported under its label (`ngram`, `ngram-size`, `lstm-lat`,
  * `transformer`), and then their ensemble (`DEMO_ENSEMBLE`: z-scored log perplexities, averaged; `ensemble`).
  */
 import { mkdtemp } from 'node:fs/promises';
@@ -41,6 +43,15 @@ import { projectData } from '../testing/paths.js';
 export const DEMO_LM_DIR = 'web-novelty';
 export const NOVELTIES = ['connection', 'cpu', 'io', 'opcache', 'socket', 'ssl'] as const;
 export type Novelty = (typeof NOVELTIES)[number];
+/**
+ * The control set: a second run of the normal server, recorded after the novelties. Not novel: a model that tells
+ * it from the normal test requests is telling server runs apart (e.g. by worker pids), not behaviour, and its
+ * figures on the novelties deserve the same suspicion. Reported beside the table, never in its mean.
+ */
+export const CONTROL = 'normal2';
+/** A scored set besides normal: a novelty or the control. */
+export type ScoredSet = Novelty | typeof CONTROL;
+const SCORED: readonly ScoredSet[] = [...NOVELTIES, CONTROL];
 /** A model the demo trains: its label (table title, JSON key), its kind and settings beyond the defaults. */
 export interface DemoModel {
   label: string;
@@ -81,7 +92,7 @@ export const FAR = 0.01;
 const READING: Reading = { segmentation: 'request', maxLength: DEMO_MAX_LEN, pairing: 'paired', lenient: false };
 
 /** Path of a committed set (`normal` or a novelty). */
-export function demoSetPath(name: 'normal' | Novelty): string {
+export function demoSetPath(name: 'normal' | ScoredSet): string {
   return projectData(join(DEMO_LM_DIR, `${name}.jsonl.gz`));
 }
 
@@ -96,7 +107,7 @@ export interface DemoSet {
 const firstTs = (s: Sequence) => (s.events.length ? s.events[0].ts : 0n);
 
 /** Reads one committed set as request sequences, in time order. */
-export async function loadDemoSet(name: 'normal' | Novelty): Promise<DemoSet> {
+export async function loadDemoSet(name: 'normal' | ScoredSet): Promise<DemoSet> {
   const path = demoSetPath(name);
   const data = openData({ kind: 'trace', arg: path, path }, READING);
   const sequences: Sequence[] = [];
@@ -109,7 +120,8 @@ export interface DemoSplit {
   train: Sequence[];
   valid: Sequence[];
   test: Sequence[];
-  novel: Record<Novelty, { path: string; valid: Sequence[]; test: Sequence[] }>;
+  /** Each novelty and the control, split in halves by time. */
+  novel: Record<ScoredSet, { path: string; valid: Sequence[]; test: Sequence[] }>;
   summaries: Record<string, DataSummary>;
 }
 
@@ -121,7 +133,7 @@ export async function loadDemoSplit(): Promise<DemoSplit> {
   const b = Math.round((TRAIN_FRACTION + VALID_FRACTION) * n);
   const novel = {} as DemoSplit['novel'];
   const summaries: Record<string, DataSummary> = { normal: normal.summary };
-  for (const name of NOVELTIES) {
+  for (const name of SCORED) {
     const set = await loadDemoSet(name);
     const h = Math.floor(set.sequences.length / 2);
     novel[name] = { path: set.path, valid: set.sequences.slice(0, h), test: set.sequences.slice(h) };
@@ -131,7 +143,8 @@ export async function loadDemoSplit(): Promise<DemoSplit> {
 }
 
 export interface NoveltyRow {
-  novelty: Novelty;
+  /** The novelty (the control, `normal2`, in a model's `control` row). */
+  novelty: ScoredSet;
   /** Test sequences: normal, novel. */
   normal: number;
   novel: number;
@@ -159,6 +172,8 @@ export interface ModelResult {
   /** Quantile `QUANTILE` of normal validation perplexity. */
   labelFreeThreshold: number;
   rows: NoveltyRow[];
+  /** The control (`CONTROL`, a second normal run) scored as if it were a novelty. */
+  control: NoveltyRow;
   /** The test request with the highest perplexity among the novel sets. */
   mostNovel: { novelty: Novelty; id: string; perplexity: number; path: string };
   scores: DemoScores;
@@ -194,7 +209,7 @@ export async function runDemoModel(kind: string, split: DemoSplit, given: Readon
   const validNormal = await perplexityAll(model, split.valid);
   const labelFree = fitQuantileThreshold(validNormal, QUANTILE);
   const validNovel: Record<string, Float64Array> = {};
-  for (const nv of NOVELTIES) validNovel[nv] = await perplexityAll(model, split.novel[nv].valid);
+  for (const nv of SCORED) validNovel[nv] = await perplexityAll(model, split.novel[nv].valid);
   const bestOn = (novel: readonly number[]) => {
     const mix = Float64Array.from([...validNormal, ...novel]);
     return bestF1(mix, Array.from(mix, (_, i) => i >= validNormal.length));
@@ -205,15 +220,17 @@ export async function runDemoModel(kind: string, split: DemoSplit, given: Readon
   const testNormal = await perplexityAll(model, split.test);
   const testNovel: Record<string, Float64Array> = {};
   let mostNovel: ModelResult['mostNovel'] | undefined;
-  for (const nv of NOVELTIES) {
+  for (const nv of SCORED) {
     const seqs = split.novel[nv].test;
     const novel = testNovel[nv] = await perplexityAll(model, seqs);
+    if (nv === CONTROL) continue;
     novel.forEach((p, i) => {
       if (!mostNovel || p > mostNovel.perplexity) mostNovel = { novelty: nv, id: seqs[i].id, perplexity: p, path: split.novel[nv].path };
     });
   }
   const scores: DemoScores = { validNormal, validNovel, testNormal, testNovel };
   const rows = noveltyRows(scores, labelFree.value);
+  const [control] = noveltyRows(scores, labelFree.value, [CONTROL]);
   const seconds = (performance.now() - t0) / 1000;
   const modelDir = await mkdtemp(join(tmpdir(), `syscall-anomaly-demo-${kind}-`));
   const trainSummary = summaryOf(demoSetPath('normal'), 'jsonl', split.train);
@@ -234,13 +251,13 @@ export async function runDemoModel(kind: string, split: DemoSplit, given: Readon
   return {
     label, kind, settings, modelDir, seconds,
     labelFreeThreshold: labelFree.value,
-    rows, mostNovel: mostNovel!, scores,
+    rows, control: control!, mostNovel: mostNovel!, scores,
   };
 }
 
 /** The per-novelty table of one scorer (a model or an ensemble): thresholds from validation, figures on test. */
-export function noveltyRows(s: DemoScores, labelFree: number): NoveltyRow[] {
-  return NOVELTIES.map((nv) => {
+export function noveltyRows(s: DemoScores, labelFree: number, sets: readonly ScoredSet[] = NOVELTIES): NoveltyRow[] {
+  return sets.map((nv) => {
     const mix = Float64Array.from([...s.validNormal, ...s.validNovel[nv]!]);
     const best = bestF1(mix, Array.from(mix, (_, i) => i >= s.validNormal.length));
     const scores = Float64Array.from([...s.testNormal, ...s.testNovel[nv]!]);
@@ -262,6 +279,7 @@ export interface EnsembleResult {
   /** Quantile `QUANTILE` of the ensemble's scores on normal validation. */
   labelFreeThreshold: number;
   rows: NoveltyRow[];
+  control: NoveltyRow;
 }
 
 /**
@@ -275,12 +293,15 @@ export function demoEnsemble(members: readonly ModelResult[], split: DemoSplit):
   const combine = (pick: (s: DemoScores) => Float64Array) => combineScores(normalisers, members.map((m) => pick(m.scores)));
   const scores: DemoScores = {
     validNormal: combine((s) => s.validNormal), testNormal: combine((s) => s.testNormal),
-    validNovel: Object.fromEntries(NOVELTIES.map((nv) => [nv, combine((s) => s.validNovel[nv]!)])),
-    testNovel: Object.fromEntries(NOVELTIES.map((nv) => [nv, combine((s) => s.testNovel[nv]!)])),
+    validNovel: Object.fromEntries(SCORED.map((nv) => [nv, combine((s) => s.validNovel[nv]!)])),
+    testNovel: Object.fromEntries(SCORED.map((nv) => [nv, combine((s) => s.testNovel[nv]!)])),
   };
   // combined scores are already on the common scale: the label-free threshold is their own validation quantile
   const labelFree = fitQuantileThreshold(scores.validNormal, QUANTILE).value;
-  return { label: 'ensemble', members: members.map((m) => m.label), labelFreeThreshold: labelFree, rows: noveltyRows(scores, labelFree) };
+  return {
+    label: 'ensemble', members: members.map((m) => m.label), labelFreeThreshold: labelFree,
+    rows: noveltyRows(scores, labelFree), control: noveltyRows(scores, labelFree, [CONTROL])[0]!,
+  };
 }
 
 /** The `explain` command line for a model result's most novel test request. */
@@ -290,14 +311,19 @@ export function explainCommandLine(r: ModelResult): string {
 
 const f3 = (x: number) => (Number.isNaN(x) ? '–' : x.toFixed(3));
 
-/** The rows of a per-novelty table, aligned, with the mean F1 last; `score`: what the thresholds are on. */
-function rowLines(rows: readonly NoveltyRow[], score: string): string[] {
+/**
+ * The rows of a per-novelty table, aligned, with the mean F1 and then the control (marked, outside the mean);
+ * `score`: what the thresholds are on.
+ */
+function rowLines(rows: readonly NoveltyRow[], control: NoveltyRow, score: string): string[] {
   const head = ['novelty', 'normal', 'novel', 'F1 (best-F1 thr.)', `(${score} >)`, 'F1 (label-free thr.)', 'ROC AUC', 'detection @1% FA'];
   const cells = rows.map((x) => [
     x.novelty, String(x.normal), String(x.novel), f3(x.f1), x.bestF1Threshold.toPrecision(4), f3(x.f1LabelFree), f3(x.auroc), f3(x.detectionAt1Far),
   ]);
   const mean = (k: 'f1' | 'f1LabelFree' | 'auroc' | 'detectionAt1Far') => f3(rows.reduce((a, x) => a + x[k], 0) / rows.length);
   cells.push(['mean', '', '', mean('f1'), '', mean('f1LabelFree'), mean('auroc'), mean('detectionAt1Far')]);
+  const c = control;
+  cells.push([`${c.novelty} (control)`, String(c.normal), String(c.novel), f3(c.f1), c.bestF1Threshold.toPrecision(4), f3(c.f1LabelFree), f3(c.auroc), f3(c.detectionAt1Far)]);
   const width = head.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
   const line = (c: string[]) => c.map((x, i) => (i === 0 ? x.padEnd(width[i]) : x.padStart(width[i]))).join('  ');
   return [line(head), ...cells.map(line)];
@@ -309,7 +335,7 @@ export function ensembleTable(e: EnsembleResult): string {
   return [
     `ensemble of ${e.members.join(' + ')} (z: ln perplexity standardised on normal validation, averaged)`,
     `label-free threshold: score > ${e.labelFreeThreshold.toPrecision(5)} (quantile ${QUANTILE} of normal validation); ${THRESHOLDS_LINE}`,
-    ...rowLines(e.rows, 'score'),
+    ...rowLines(e.rows, e.control, 'score'),
   ].join('\n') + '\n';
 }
 
@@ -318,7 +344,7 @@ export function demoLmTable(r: ModelResult): string {
   return [
     `${r.label === r.kind ? r.kind : `${r.label}: ${r.kind}`} (${settings}), trained and scored in ${r.seconds.toFixed(1)} s`,
     `label-free threshold: perplexity > ${r.labelFreeThreshold.toPrecision(5)} (quantile ${QUANTILE} of normal validation); ${THRESHOLDS_LINE}`,
-    ...rowLines(r.rows, 'ppl'),
+    ...rowLines(r.rows, r.control, 'ppl'),
     `where to look: the most novel test request is ${r.mostNovel.novelty} ${r.mostNovel.id} (perplexity ${r.mostNovel.perplexity.toPrecision(5)}):`,
     `  ${explainCommandLine(r)}`,
   ].join('\n') + '\n';
@@ -346,19 +372,23 @@ export async function demoLanguageModels(json: boolean, kinds: readonly string[]
   const ensemble = members.every((m) => m !== undefined) ? demoEnsemble(members as ModelResult[], split) : undefined;
   if (json) {
     const out: Record<string, unknown> = {};
+    const controls: Record<string, unknown> = {};
     for (const r of [...results, ...(ensemble ? [ensemble] : [])]) {
       out[r.label] = r.rows.map((x) => ({ ...x, labelFreeThreshold: r.labelFreeThreshold }));
+      controls[r.label] = { ...r.control, labelFreeThreshold: r.labelFreeThreshold };
     }
     const where = results.map((r) => ({ model: r.label, ...r.mostNovel, explain: explainCommandLine(r) }));
-    process.stdout.write(JSON.stringify({ data: `data/${DEMO_LM_DIR}`, models: out, mostNovel: where }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ data: `data/${DEMO_LM_DIR}`, models: out, controls, mostNovel: where }, null, 2) + '\n');
     return;
   }
-  const count = (nv: Novelty) => split.novel[nv].valid.length + split.novel[nv].test.length;
+  const count = (nv: ScoredSet) => split.novel[nv].valid.length + split.novel[nv].test.length;
   process.stdout.write(
     `Demo: Apache (prefork, mod_php, OPcache) + MariaDB over HTTPS, recorded by the project itself with perf syscalls:*\n`
     + `(data/${DEMO_LM_DIR}/README.md says how), one sequence per HTTP request on a connection.\n`
     + `Normal: ${split.train.length} train / ${split.valid.length} validation / ${split.test.length} test sequences (split by time);\n`
-    + `novel (half validation, half test): ${NOVELTIES.map((nv) => `${nv} ${count(nv)}`).join(', ')}. Scores on test data only.\n\n`,
+    + `novel (half validation, half test): ${NOVELTIES.map((nv) => `${nv} ${count(nv)}`).join(', ')}. Scores on test data only.\n`
+    + `Control: ${CONTROL} (${count(CONTROL)} requests), a second run of the normal server scored as if it were novel: a model\n`
+    + 'that finds it novel tells server runs apart (worker pids, …), not behaviour.\n\n',
   );
   for (const r of results) process.stdout.write(demoLmTable(r) + '\n');
   if (ensemble) process.stdout.write(ensembleTable(ensemble) + '\n');

@@ -94,7 +94,7 @@ function registerTrain(program: Command): void {
     .option('--quantile <q>', 'label-free threshold: this quantile of normal validation perplexity', '0.99')
     .requiredOption('-o, --output <dir>', 'model folder to write (an existing model folder is replaced)')
     .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
-    .option('--teacher <dir>', 'distillation: train an LSTM student on the next-name distributions of this model folder (an LSTM or n-gram)')
+    .option('--teacher <dir>', 'distillation: train an LSTM student on the next-token distributions of this model folder (an LSTM or n-gram; the student predicts what it predicts)')
     .option('--distill-alpha <x>', 'distillation: weight of the teacher\'s distribution in the targets, the rest on the observed name (default 0.7)')
     .option('--json', 'print the manifest as JSON');
   /** attribute name → (kind, setting key) of every model-kind option */

@@ -4,7 +4,7 @@
  * the label-free threshold at a quantile (default 0.99) of the perplexities of normal validation data (`--valid`) or,
  * without it, of every tenth training sequence held out from fitting, adds the best-F1 threshold when labelled novel
  * data is given (`--valid-novel`), writes the model folder and prints a summary. With `--teacher model/` (LSTM
- * students only) the student learns from the teacher's next-name distributions (`models/lstm/distill.ts`).
+ * students only) the student learns from the teacher's next-token distributions (`models/lstm/distill.ts`).
  */
 import type { Segmentation } from '../features/sequences/index.js';
 import type { Sequence } from '../features/sequences/sequence.js';

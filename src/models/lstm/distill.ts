@@ -24,7 +24,7 @@ import { neuralTokenizer, predictSetting, trainAndValid } from '../fit-data.js';
 
 export const DEFAULT_DISTILL_ALPHA = 0.7;
 
-/** The teacher's next-name distributions of `seqs` (`[(T_i + 1) * V_teacher]` each), or undefined when it has none. */
+/** The teacher's next-token distributions (over its predicted unit) of `seqs` (`[(T_i + 1) * V_teacher]` each), or undefined when it has none. */
 export function distributionsOf(teacher: LanguageModel): ((seqs: readonly EventSequence[]) => Promise<Float32Array[]>) | undefined {
   if (teacher.distributionMany) return (seqs) => teacher.distributionMany!(seqs);
   if (teacher instanceof LstmLanguageModel) return (seqs) => teacher.model.distributionMany(seqs.map((s) => teacher.tokenizer.encode(s)));

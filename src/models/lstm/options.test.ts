@@ -25,14 +25,15 @@ test('fields auto on ADFA-LD Training_Data_Master: pid, tid and process (one per
   assert.deepEqual(chooseFields(seqs), ['name', 'phase', 'dt', 'ret']);
 });
 
-test('fields auto keeps a field whose values recur across sequences; one sequence keeps all; explicit lists are kept', () => {
+test('fields auto keeps a field whose values recur across sequences, never pid or tid; one sequence keeps all others; explicit lists are kept', () => {
   const seq = (id: string, pid: number, proc: string): Sequence => ({
     id, events: ['open', 'read', 'close'].map((name, i) => ({ ts: BigInt(1000 * i), cpu: 0, pid, tid: pid + i, proc, name, phase: 'complete' as const, args: {}, ret: 0 })),
   });
   // pid 1 recurs (s0, s2); tids 1..3 recur too; every process name is its sequence's own
   const seqs = [seq('s0', 1, 'a'), seq('s1', 7, 'b'), seq('s2', 1, 'c')];
-  assert.deepEqual(chooseFields(seqs), TOKEN_FIELDS.filter((f) => f !== 'proc'));
-  assert.deepEqual(chooseFields(seqs.slice(0, 1)), [...TOKEN_FIELDS]);
+  assert.deepEqual(chooseFields(seqs), ['name', 'phase', 'dt', 'ret']);
+  assert.deepEqual(chooseFields([seq('s0', 1, 'a'), seq('s1', 7, 'a')]), ['name', 'phase', 'dt', 'proc', 'ret']);
+  assert.deepEqual(chooseFields(seqs.slice(0, 1)), ['name', 'phase', 'dt', 'proc', 'ret']);
   const fields = LSTM_OPTIONS.find((o) => o.key === 'fields')!;
   assert.equal(fields.defaultValue, AUTO_FIELDS);
   assert.equal(parseFields(' auto '), AUTO_FIELDS);

@@ -34,15 +34,23 @@ export const FIELD_ENCODING: Readonly<Record<TokenField, { encoding: 'learned' |
 /** The `fields` setting that lets the training data choose (see {@link chooseFields}). */
 export const AUTO_FIELDS = 'auto';
 
+/** Fields `auto` never picks: numbers the kernel hands out per run. */
+export const RUN_FIELDS: readonly TokenField[] = ['pid', 'tid'];
+
 /**
- * The fields of `auto`: all seven, less those that only name a sequence — a field other than `name` none of whose
- * values occurs in two training sequences (ADFA-LD's pid, tid and process, which are the trace's index and path; the
- * tid under per-thread segmentation). Such a value tells the model nothing it can use on other sequences: a test
- * sequence's value is unknown (`<unk>`) or an arbitrary number. With fewer than two sequences every field is kept.
+ * The fields of `auto`: the seven less pid and tid, and less those that only name a sequence — a field other than
+ * `name` none of whose values occurs in two training sequences (ADFA-LD's process, which is the trace's path). Such a
+ * value tells the model nothing it can use on other sequences: a test sequence's value is unknown (`<unk>`) or an
+ * arbitrary number. pid and tid are left out always: they name one run's processes, so a model reading them tells
+ * a restarted server from the one it was trained on — on the web-server recording the Transformer with them flags a
+ * second *normal* run of the same server as novel (ROC AUC 0.85), and its "detection" of cpu, connection and ssl
+ * was that (experiments/web-novelty/RESULTS.md). Give `--fields` to read them anyway. With fewer than two sequences
+ * every other field is kept.
  */
 export function chooseFields(train: readonly EventSequence[]): TokenField[] {
-  if (train.length < 2) return [...TOKEN_FIELDS];
-  return TOKEN_FIELDS.filter((field) => {
+  const candidates = TOKEN_FIELDS.filter((f) => !RUN_FIELDS.includes(f));
+  if (train.length < 2) return candidates;
+  return candidates.filter((field) => {
     if (field === 'name') return true;
     const firstSeen = new Map<string, number>(); // value → the first sequence it occurs in
     for (let s = 0; s < train.length; s++) {
@@ -70,8 +78,8 @@ export function parseFields(text: string): string {
 }
 
 export const LSTM_OPTIONS: readonly ModelOption[] = [
-  opt('fields', '--fields <list>', `token fields the LSTM reads, name first, or 'auto': ${TOKEN_FIELDS.join(',')} less those whose ` +
-    'values each occur in one training sequence only (lstm)', AUTO_FIELDS, parseFields),
+  opt('fields', '--fields <list>', `token fields the LSTM reads, name first, or 'auto': ${TOKEN_FIELDS.join(',')} less pid, tid and ` +
+    'those whose values each occur in one training sequence only (lstm)', AUTO_FIELDS, parseFields),
   predictOption('lstm'),
   opt('minCount', '--min-count <n>', 'keep tokens seen at least this often in training', 1, intIn('--min-count', 1, 1_000_000)),
   opt('embed', '--embed <n>', 'embedding width of the predicted unit (the syscall name) (lstm)', 64, intIn('--embed', 1, 1024)),

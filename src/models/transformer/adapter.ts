@@ -18,6 +18,7 @@ import type { IncrementalScorer } from '../stream.js';
 import { AttentionIncrementalScorer } from './incremental.js';
 import { AttentionModel, type AttentionRow } from './model.js';
 import type { TransformerConfig } from './network.js';
+import { AUTO_FIELDS, chooseFields } from '../lstm/options.js';
 
 export type AttentionKind = 'transformer' | 'longformer';
 
@@ -81,7 +82,7 @@ export function attentionKind(kind: AttentionKind): ModelKind {
     kind,
     async fit(data: TrainingData, settings: ModelSettings): Promise<LanguageModel> {
       const { train, valid } = await trainAndValid(data);
-      const fields = String(settings.fields).split(',') as TokenField[];
+      const fields = settings.fields === AUTO_FIELDS ? chooseFields(train) : String(settings.fields).split(',') as TokenField[];
       const tokenizer = neuralTokenizer(fields, predictSetting(settings), settings.minCount as number).fit(train);
       const config = attentionConfig(kind, settings, tokenizer);
       const model = await AttentionModel.fit(kind, train.map((s) => tokenizer.encode(s)), valid.map((s) => tokenizer.encode(s)), config,

@@ -8,7 +8,7 @@
 import type { ModelOption } from '../language-model.js';
 import { even, fraction, intIn, opt, predictOption } from '../options.js';
 import { TOKEN_FIELDS } from '../../features/tokens/tokenizer.js';
-import { parseFields } from '../lstm/options.js';
+import { AUTO_FIELDS, parseFields } from '../lstm/options.js';
 
 export const TRANSFORMER_DESCRIPTION = 'causal Transformer language model over token fields (pre-norm, SwiGLU; onnxruntime, incremental scoring)';
 export const LONGFORMER_DESCRIPTION = 'Longformer-style language model: sliding-window causal attention plus a global start token (any length)';
@@ -17,7 +17,8 @@ export const LONGFORMER_DESCRIPTION = 'Longformer-style language model: sliding-
 function attentionOptions(kind: 'transformer' | 'longformer'): ModelOption[] {
   const k = `(${kind})`;
   const out: ModelOption[] = [
-    opt('fields', '--fields <list>', `token fields the model reads, name first ${k}`, TOKEN_FIELDS.join(','), parseFields),
+    opt('fields', '--fields <list>', `token fields the model reads, name first, or 'auto' (as the LSTM's: ${TOKEN_FIELDS.join(',')} ` +
+      `less pid, tid and those whose values each occur in one training sequence only) ${k}`, AUTO_FIELDS, parseFields),
     predictOption(kind),
     opt('minCount', '--min-count <n>', 'keep tokens seen at least this often in training', 1, intIn('--min-count', 1, 1_000_000)),
     opt('embed', '--embed <n>', `embedding width of the predicted unit (the syscall name) ${k}`, 64, intIn('--embed', 1, 1024)),
