@@ -39,6 +39,7 @@ function events(count: number, seed: number): EventSequence[] {
 const settings: ModelSettings = {
   ...Object.fromEntries(LSTM_OPTIONS.map((o) => [o.key, o.defaultValue])),
   embed: 8, hidden: 16, layers: 2, chunk: 8, batch: 4, epochs: 2, threads: 1,
+  fields: 'name,phase,dt,proc,pid,tid,ret', // every field, sinusoidal pid and tid included (`auto` leaves those out)
 };
 
 test('LSTM language model: batched onnxruntime scores agree with a float64 reference, [T + 1] predictions, folder round trip', async () => {

@@ -7,7 +7,7 @@
  * The size and training defaults suit the web-server demo. On ADFA-LD (`eval/adfa-lstm.ts`, Training_Data_Master
  * only) they give ROC AUC 0.815 (Validation vs Attack); `--hidden 256 --chunk 32 --batch 16 --lr 0.01 --dropout 0.3
  * --epochs 20 --patience 3 --position-dim 0` gives 0.846 there (training 307 s at load 0.4–2.9), but as defaults such
- * settings drop the demo's connection, cpu and ssl AUCs from 0.75 / 0.72 / 0.66 to 0.48 / 0.38 / 0.30 (`--lr 0.01`
+ * settings drop the demo's (first, loaded-machine sample's) connection, cpu and ssl AUCs from 0.75 / 0.72 / 0.66 to 0.48 / 0.38 / 0.30 (`--lr 0.01`
  * alone: ADFA-LD 0.832; demo 0.57 / 0.41 / 0.47).
  */
 import type { ModelOption } from '../language-model.js';
