@@ -174,7 +174,8 @@ describe('serve: the dashboard in a browser', { skip: existsSync(CHROMIUM) ? fal
       await page.setInputFiles('#file', join(tmp, 'data', 'io.jsonl.gz'));
       await page.click('#upload button');
       await page.waitForFunction(() => /600 sequences/.test(document.getElementById('score-result')!.textContent ?? ''), undefined, { timeout: 60_000 });
-      assert.match(await page.textContent('#run') ?? '', /upload: io\.jsonl\.gz/);
+      // the run label follows over the event stream, which may come after the POST's answer
+      await page.waitForFunction(() => /upload: io\.jsonl\.gz/.test(document.getElementById('run')!.textContent ?? ''), undefined, { timeout: 10_000 });
       // Its dots arrived over the event stream (batches, after the snapshot) and the chart shows that source.
       await page.waitForFunction(() => {
         const st = window.saDashboard.state;
