@@ -22,6 +22,11 @@ export interface FieldSpec {
   encoding: 'learned' | 'sinusoidal';
 }
 
+/** The graph name of a tokenizer unit (`name|lat` → `name_lat`): inputs are `tok_<name>`, parameters `emb.<name>`. */
+export function graphFieldName(unit: string): string {
+  return unit.replaceAll('|', '_');
+}
+
 /** Angular frequencies of a d-wide sinusoidal code: w_k = 10000^(-2k/d), k < d/2 (as in Vaswani et al.). */
 export function sinusoidalFrequencies(d: number): number[] {
   return Array.from({ length: d / 2 }, (_, k) => 10000 ** (-(2 * k) / d));

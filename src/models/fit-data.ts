@@ -7,7 +7,7 @@
 import type { Sequence as EventSequence } from '../features/sequences/sequence.js';
 import { Tokenizer, type TokenField } from '../features/tokens/tokenizer.js';
 import type { EpochRecord } from './checkpoint.js';
-import type { FieldSpec } from './embedding.js';
+import { graphFieldName, type FieldSpec } from './embedding.js';
 import type { ModelSettings, SettingValue, TrainingData } from './language-model.js';
 import { FIELD_ENCODING } from './lstm/options.js';
 import { DEFAULT_PREDICT, parsePredict } from './options.js';
@@ -62,7 +62,7 @@ export function predictSetting(settings: ModelSettings): TokenField[] {
  */
 export function fieldSpecs(tokenizer: Tokenizer, embed: number): FieldSpec[] {
   return tokenizer.unitNames.map((u, i) => {
-    if (i === 0) return { name: u.replaceAll('|', '_'), vocab: tokenizer.vocabulary(u).size, encoding: 'learned', dim: embed };
+    if (i === 0) return { name: graphFieldName(u), vocab: tokenizer.vocabulary(u).size, encoding: 'learned', dim: embed };
     const f = u as TokenField;
     return { name: f, vocab: tokenizer.vocabulary(f).size, encoding: FIELD_ENCODING[f].encoding, dim: FIELD_ENCODING[f].dim };
   });

@@ -18,6 +18,7 @@ import type { Tokenizer } from '../../features/tokens/tokenizer.js';
 import { END, START, TRUNCATE } from '../../features/tokens/vocabulary.js';
 import { SlotPool, type IncrementalScorer, type StreamHandle } from '../stream.js';
 import { lstmForwardGraph, type LstmConfig } from './network.js';
+import { graphFieldName } from '../embedding.js';
 
 /** Largest batch of one graph run (bigger pushes are split). */
 export const MAX_BATCH = 256;
@@ -70,7 +71,7 @@ export class LstmIncrementalScorer implements IncrementalScorer {
     this.L = cfg.layers;
     this.H = cfg.hidden;
     this.F = cfg.fields.length;
-    if (tokenizer.unitNames.length !== this.F || tokenizer.unitNames.some((u, i) => cfg.fields[i]!.name !== u.replaceAll('|', '_'))) {
+    if (tokenizer.unitNames.length !== this.F || tokenizer.unitNames.some((u, i) => cfg.fields[i]!.name !== graphFieldName(u))) {
       throw new RangeError('LSTM incremental scorer: the tokenizer fields differ from the network fields');
     }
     this.runner = new Runner(params, cfg.threads, (key) => lstmForwardGraph(cfg, Number(key), 1));

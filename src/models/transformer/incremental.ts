@@ -16,6 +16,7 @@ import type { Tokenizer } from '../../features/tokens/tokenizer.js';
 import { END, START, TRUNCATE } from '../../features/tokens/vocabulary.js';
 import type { SyscallEvent } from '../../trace/event.js';
 import { MASKED } from '../attention.js';
+import { graphFieldName } from '../embedding.js';
 import type { IncrementalScorer, StreamHandle } from '../stream.js';
 import { transformerStepGraph, type TransformerConfig } from './network.js';
 
@@ -50,7 +51,7 @@ export class AttentionIncrementalScorer implements IncrementalScorer {
   private readonly V: number;
 
   constructor(private readonly cfg: TransformerConfig, params: Float32Array, private readonly tokenizer: Tokenizer) {
-    if (tokenizer.unitNames.length !== cfg.fields.length || tokenizer.unitNames.some((u, i) => u.replaceAll('|', '_') !== cfg.fields[i]!.name)) {
+    if (tokenizer.unitNames.length !== cfg.fields.length || tokenizer.unitNames.some((u, i) => graphFieldName(u) !== cfg.fields[i]!.name)) {
       throw new RangeError('incremental scorer: the tokenizer fields differ from the model fields');
     }
     this.runner = new Runner(params, cfg.threads, (key) => {
