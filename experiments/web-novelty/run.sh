@@ -19,6 +19,7 @@
 # Usage (root, from the repository root; the CLI built: `npm ci`, or CLI=path/to/cli/main.js):
 #   experiments/web-novelty/run.sh                      # every step, every condition
 #   STEPS="record sample" CONDITIONS="io ssl" experiments/web-novelty/run.sh
+# Live detection of the cpu novelty with `watch --perf` (after install and setup): live.sh beside this script.
 # Recordings stay outside the repository, in $OUT (default ~/.cache/syscall-anomaly/web-novelty/<condition>/:
 # perf.data, ctf/, <block>.jsonl.gz, phases.tsv, <block>.wrk.json, record.log).
 set -euo pipefail
