@@ -4,14 +4,14 @@
  * exit with code 2; anything else prints one line and exits with code 1. Never a stack dump (set
  * SYSCALL_ANOMALY_DEBUG=1 to see one).
  */
-import { TraceError } from '../trace/errors.js';
+import { TraceError, TracerError } from '../trace/errors.js';
 
 /** An error the user can fix (bad arguments, missing files): one line, exit code 2. */
 export class UsageError extends Error {}
 
 export function fail(e: unknown): never {
   const debug = process.env.SYSCALL_ANOMALY_DEBUG === '1';
-  if (e instanceof TraceError || e instanceof UsageError) {
+  if (e instanceof TraceError || e instanceof UsageError || e instanceof TracerError) {
     process.stderr.write(`syscall-anomaly: ${e.message}\n`);
     if (debug) process.stderr.write(`${(e as Error).stack}\n`);
     process.exit(2);

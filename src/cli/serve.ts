@@ -1,7 +1,7 @@
 /**
  * @module cli/serve
  * `syscall-anomaly serve`: the web dashboard (`serve/`) for one model folder. Live input takes `watch`'s flags and
- * sources (`cli/watch-source.ts`): `--input FILE` (a recorded trace, replayed as fast as it is read), `--input -`
+ * sources (`trace/live/sources.ts`): `--input FILE` (a recorded trace, replayed as fast as it is read), `--input -`
  * (stdin: JSONL or strace text), `--strace --pid P` or `--strace -- command…`; it is scored event by event with the
  * watch pipeline (`detect/live`: alerts on running sequences, with per-length thresholds calibrated as `watch` does),
  * or per finished sequence for a model kind that cannot score incrementally (recorded traces only). Traces under the
@@ -69,7 +69,7 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
     throw new UsageError('--latency-ms applies to live input (--input, --strace) scored by a model that scores event by event');
   }
   // Open a recorded input first, so that a bad one fails before the server starts.
-  const sources = await import('./watch-source.js');
+  const sources = await import('../trace/live/sources.js');
   const pairing = manifest.input.pairing;
   const source = req.strace !== undefined ? sources.straceSource(req.strace, pairing, req.lenient)
     : req.input === undefined || !scorer.incremental ? undefined

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { projectData } from '../testing/paths.js';
 import { emptyCounts, type SyscallEvent } from '../trace/event.js';
-import { PerfScriptParser } from './watch-perf.js';
+import { PerfScriptParser } from '../trace/live/perf.js';
 import { runCli as cli, MAIN } from './cli-process.js';
 
 const IO = projectData('web-demo', 'io.jsonl.gz');

@@ -115,7 +115,7 @@ export function registerWatchCommand(program: Command): void {
 export async function watchCommand(a: WatchArgs): Promise<void> {
   const [{ loadModelFolder }, { watchEvents }, { calibratePrefixThresholds }, score, src, { openData, parseDataArg }] = await Promise.all([
     import('../models/folder.js'), import('../detect/live.js'), import('../detect/live-thresholds.js'), import('./score.js'),
-    import('./watch-source.js'), import('../features/dataset.js'),
+    import('../trace/live/sources.js'), import('../features/dataset.js'),
   ]);
   const { filterByPosition } = await import('../features/dataset.js');
   const { HOLD_OUT } = await import('./train.js');
@@ -141,7 +141,7 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
     const target = a.pid !== undefined ? { pid: a.pid } : a.command.length > 0 ? { command: a.command } : { system: true as const };
     const source = a.strace
       ? src.straceSource(target as { pid: number } | { command: string[] }, pairing, a.lenient)
-      : a.perf ? (await import('./watch-perf.js')).perfSource(target, a.rawSyscalls ? 'raw_syscalls' : 'syscalls', pairing, a.lenient, a.perfPages) : recorded!;
+      : a.perf ? (await import('../trace/live/perf.js')).perfSource(target, a.rawSyscalls ? 'raw_syscalls' : 'syscalls', pairing, a.lenient, a.perfPages) : recorded!;
     const live = a.strace || a.perf || a.input === '-';
     const run = watchEvents(model, source, {
       segmentation: manifest.segmentation, threshold: th.value, thresholdName: th.name, prefix, minEvents,

@@ -1,5 +1,5 @@
 /**
- * @module cli/watch-source
+ * @module trace/live/sources
  * Where `watch` reads events from, live:
  * - a recorded trace file or folder (any format `openTrace` reads), read as fast as it can be;
  * - stdin (`--input -`): the project's JSONL (e.g. `convert … -o -`) or strace text, told apart on the first bytes
@@ -12,13 +12,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { TraceError } from '../trace/errors.js';
-import { emptyCounts, type PairingMode, type ReaderCounts, type SyscallEvent, type SyscallSource } from '../trace/event.js';
-import { flattenBatches, readLines } from '../trace/jsonl/lines.js';
-import { openJsonl, looksLikeJsonl, isGzip } from '../trace/jsonl/jsonl.js';
-import { openTrace } from '../trace/open.js';
-import { looksLikeStrace, openStrace, StraceParser } from '../trace/strace/strace.js';
-import { UsageError } from './run.js';
+import { TraceError, TracerError } from '../errors.js';
+import { emptyCounts, type PairingMode, type ReaderCounts, type SyscallEvent, type SyscallSource } from '../event.js';
+import { flattenBatches, readLines } from '../jsonl/lines.js';
+import { openJsonl, looksLikeJsonl, isGzip } from '../jsonl/jsonl.js';
+import { openTrace } from '../open.js';
+import { looksLikeStrace, openStrace, StraceParser } from '../strace/strace.js';
 
 export interface LiveSource extends SyscallSource {
   /** Ends the source early; iteration then ends (what was read is kept). */
@@ -118,7 +117,7 @@ export function straceSource(target: { pid: number } | { command: string[] }, pa
     const err = await spawned;
     if (err !== null) {
       const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'strace is not installed (apt-get install strace)' : err.message;
-      throw new UsageError(`${label}: cannot start: ${why}`);
+      throw new TracerError(`${label}: cannot start: ${why}`);
     }
     if (stopped) stop();
     const parser = new StraceParser(label, pairing, lenient, counts);
@@ -140,7 +139,7 @@ export function straceSource(target: { pid: number } | { command: string[] }, pa
       if (code !== 0 && !stopped && lineNo === 0) {
         const first = stderr.split('\n').find((l) => l.trim() !== '') ?? `exit code ${code}`;
         const hint = /Operation not permitted|ptrace/.test(first) ? ' (strace needs ptrace permission: root, or kernel.yama.ptrace_scope=0)' : '';
-        throw new UsageError(`${label}: ${first.replace(/^strace: /, '')}${hint}`);
+        throw new TracerError(`${label}: ${first.replace(/^strace: /, '')}${hint}`);
       }
     } finally {
       stop();

@@ -1,5 +1,5 @@
 /**
- * @module cli/watch-perf
+ * @module trace/live/perf
  * Live perf for `watch --perf`: `perf record -o - …` (perf's pipe format on stdout, no file) piped into
  * `perf script -i - -F comm,pid,tid,cpu,time,event,trace --ns --show-lost-events`, whose text lines are parsed here
  * into syscall events (the project's perf reader reads `perf data convert --to-ctf` output, which needs a finished
@@ -13,14 +13,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { emptyCounts, type FieldValue, type PairingMode, type ReaderCounts, type SyscallEvent } from '../trace/event.js';
-import { TraceError } from '../trace/errors.js';
-import { flattenBatches, readLines } from '../trace/jsonl/lines.js';
-import { SyscallPairer } from '../trace/pairing.js';
-import { eventSpec, perfErrorLine } from '../trace/record/record.js';
-import { X86_64_SYSCALLS } from '../trace/syscalls/x86_64.js';
-import type { LiveSource } from './watch-source.js';
-import { UsageError } from './run.js';
+import { emptyCounts, type FieldValue, type PairingMode, type ReaderCounts, type SyscallEvent } from '../event.js';
+import { TraceError, TracerError } from '../errors.js';
+import { flattenBatches, readLines } from '../jsonl/lines.js';
+import { SyscallPairer } from '../pairing.js';
+import { eventSpec, perfErrorLine } from '../record/record.js';
+import { X86_64_SYSCALLS } from '../syscalls/x86_64.js';
+import type { LiveSource } from './sources.js';
 
 const LINE = /^\s*(.*?)\s+(-?\d+)\/(-?\d+)\s+\[(\d+)\]\s+(\d+)\.(\d{1,9}):\s+(\S+):\s?(.*)$/;
 
@@ -139,7 +138,7 @@ export function perfSource(target: { pid: number } | { command: string[] } | { s
     const started = await new Promise<Error | null>((resolve) => { r.once('spawn', () => resolve(null)); r.once('error', resolve); });
     if (started !== null) {
       const why = (started as NodeJS.ErrnoException).code === 'ENOENT' ? 'perf is not installed (apt-get install linux-perf)' : started.message;
-      throw new UsageError(`${label}: cannot start: ${why}`);
+      throw new TracerError(`${label}: cannot start: ${why}`);
     }
     if (stopped) stop();
     let recErr = '';
@@ -176,7 +175,7 @@ export function perfSource(target: { pid: number } | { command: string[] } | { s
         yield out;
       }
       const code = await recDone;
-      if (code !== 0 && !stopped && counts.events === 0) throw new UsageError(`${label}: ${perfErrorLine(recErr || scriptErr)}`);
+      if (code !== 0 && !stopped && counts.events === 0) throw new TracerError(`${label}: ${perfErrorLine(recErr || scriptErr)}`);
     } finally {
       stop();
       if (script.exitCode === null && script.signalCode === null) script.kill('SIGTERM');
