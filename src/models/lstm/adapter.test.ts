@@ -3,7 +3,8 @@
  * The LSTM as a `LanguageModel`: fitted from event sequences over several token fields (learned, sinusoidal,
  * position), its batched onnxruntime scores must agree with an independent float64 token-by-token evaluation of the
  * same weights (`./cpu.ts`), whatever the batch; it predicts the end token too (`[T + 1]` log-probabilities); a model
- * folder round trip through the kind's `load` scores the same; weights that do not fit the manifest are refused.
+ * folder round trip through the kind's `load` scores the same; weights that do not fit the manifest are refused. The same
+ * for a model predicting a composite unit (`--predict name,lat`: the first input and the target are `name|lat` tokens).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +31,8 @@ function events(count: number, seed: number): EventSequence[] {
     const evs: SyscallEvent[] = Array.from({ length: 12 + Math.floor(rand() * 20) }, (_, i) => {
       ts += BigInt(1 + Math.floor(rand() * 5000));
       const name = rand() < 0.05 ? 'mmap' : prog[i % prog.length]!;
-      return { ts, cpu: 0, pid, tid: pid, proc: s % 2 ? 'curl' : 'cat', name, phase: 'complete', args: {}, ret: name === 'connect' ? -111 : 0 };
+      const latency = 100 * 2 ** Math.floor(rand() * 6); // six latency buckets
+      return { ts, cpu: 0, pid, tid: pid, proc: s % 2 ? 'curl' : 'cat', name, phase: 'complete', args: {}, ret: name === 'connect' ? -111 : 0, latency };
     });
     return { id: `s${s}`, events: evs };
   });
@@ -74,6 +76,36 @@ test('LSTM language model: batched onnxruntime scores agree with a float64 refer
     assert.deepEqual((await loaded.logProbsMany(test)).map((a) => Array.from(a)), batched.map((a) => Array.from(a)));
     await loaded.release();
     await assert.rejects(LSTM_KIND.load(dir, { ...saved, settings: { ...settings, hidden: 32 } }), (e) => isTraceError(e));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  await model.release();
+});
+
+test('LSTM predicting name + latency bucket: a float64 reference agrees; the tokenizer JSON and a folder round trip keep the unit', async () => {
+  const train = events(24, 3);
+  const s = { ...settings, predict: 'name,lat', fields: 'name,phase,dt,ret' };
+  const model = await LSTM_KIND.fit({ train: async function* () { yield* train; } }, s) as LstmLanguageModel;
+  assert.deepEqual(model.tokenizer.unitNames, ['name|lat', 'phase', 'dt', 'ret']);
+  assert.ok(model.tokenizer.vocabulary('name|lat').size > 5 + 6 * 2, 'names × latency buckets');
+  assert.equal(model.model.config.fields[0]!.name, 'name_lat');
+  assert.equal(model.describe()['predict'], 'name,lat');
+  const test = events(4, 4);
+  const scores = await model.logProbsMany(test);
+  const reference = new LstmCpuScorer(model.model.config, model.model.params);
+  test.forEach((seq, i) => {
+    const lp = reference.logProbs(model.tokenizer.encode(seq));
+    for (let t = 0; t < lp.length; t++) assert.ok(Math.abs(lp[t]! - scores[i]![t]!) < 1e-4, `seq ${i} token ${t}`);
+  });
+  assert.deepEqual(Object.keys((await model.fieldSurpriseMany(test.slice(0, 1)))[0]!), ['name|lat']);
+  const dir = await mkdtemp(join(tmpdir(), 'lstm-adapter-lat-'));
+  try {
+    const files = await model.save(dir);
+    const saved = { settings: s, tokenizer: JSON.parse(JSON.stringify(model.tokenizer.toJSON())), files };
+    assert.equal(saved.tokenizer.joined, 2);
+    const loaded = await LSTM_KIND.load(dir, saved) as LstmLanguageModel;
+    assert.deepEqual((await loaded.logProbsMany(test)).map((a) => Array.from(a)), scores.map((a) => Array.from(a)));
+    await loaded.release();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
