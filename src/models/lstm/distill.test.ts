@@ -131,6 +131,13 @@ test('distillation: α = 0 is ordinary training; α = 0.7 brings the student clo
     const [klHard, klSoft] = [await kl(teacher, hard, valid), await kl(teacher, soft.model, valid)];
     assert.ok(klSoft < klHard, `KL(teacher ‖ distilled) ${klSoft} should be below KL(teacher ‖ hard-label) ${klHard}`);
     await assert.rejects(fitDistilledLstm(trainData, lstmSettings({ checkpoint: '/tmp/x.ckpt' }), teacher, 0.5), /--checkpoint cannot be combined/);
+    // a teacher predicting name + size teaches a student that predicts the same unit, and only such a student
+    const sized = await NGRAM_KIND.fit({ train: () => iterate(train) }, { order: 3, minCount: 1, predict: 'name,size' });
+    await assert.rejects(fitDistilledLstm(trainData, lstmSettings({}), sized, 0.7), /predicts 'name\|size', the student 'name': give the student --predict name,size/);
+    const student = await fitDistilledLstm(trainData, lstmSettings({ predict: 'name,size' }), sized, 0.7);
+    assert.equal(student.model.tokenizer.jointName, 'name|size');
+    assert.equal(student.info.tokens, soft.info.tokens);
+    await student.model.release();
   } finally {
     await hard.release();
     await zero.release();
