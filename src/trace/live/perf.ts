@@ -100,8 +100,8 @@ export class PerfScriptParser {
 /**
  * Ring-buffer pages per CPU of a live capture (1 MiB). perf record wakes and writes only when a CPU's buffer is half
  * full, so the buffer bounds how late events reach `watch`: `record`'s 32–64 MiB held a web server's events (9 k
- * syscall events/s) for about a minute; 1 MiB passes them on within about a second, and lost 0–0.04 % of them there, where
- * 128 KiB lost 5 % of them (experiments/web-novelty/LIVE.md). A quieter process waits longer for its half buffer.
+ * syscall events/s) for about a minute; 1 MiB passes them on within about a second and lost 0–0.04 % of them there,
+ * where 128 KiB lost 5 % (experiments/web-novelty/LIVE.md). A quieter process waits longer for its half buffer.
  */
 export const LIVE_PERF_PAGES = 256;
 
