@@ -13,7 +13,7 @@
  *
  *   node results.mjs CLI OUT RESULTS.md      (CLI: path to cli/main.js; OUT: the recordings folder)
  * Models: MODELS, labels of the demo's models (`DEMO_MODELS` in cli/demo-lm.ts: each a kind and its settings, e.g.
- * `ngram-lat-size` = `--model ngram --predict name,lat,size`; default: all of them) or plain kinds at their defaults;
+ * `ngram-size` = `--model ngram --predict name,size`; default: all of them) or plain kinds at their defaults;
  * `student` (see EXTRA_MODELS), `ensemble`; LSTM_ARGS: extra `train` options for every LSTM; REUSE_MODELS=1 keeps
  * model folders already trained in OUT/models.
  */

@@ -163,7 +163,7 @@ export interface NoveltyRow {
 }
 
 export interface ModelResult {
-  /** The demo model's label (`ngram-lat-size`); the kind for a kind run with its defaults. */
+  /** The demo model's label (`ngram-size`); the kind for a kind run with its defaults. */
   label: string;
   kind: string;
   settings: ModelSettings;
