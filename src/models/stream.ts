@@ -54,6 +54,13 @@ interface SlotHandle extends StreamHandle {
  * slot from `open()` is either a freed one or the next new one (one past every slot handed out before), so an owner
  * grows its arrays when `slot >= capacity`.
  */
+/** A copy of `a` with room for `n` values (the first `a.length` kept): a slot owner's per-slot array, grown. */
+export function grownArray<A extends Int32Array | Float32Array>(a: A, n: number): A {
+  const out = new (a.constructor as { new (n: number): A })(n);
+  out.set(a);
+  return out;
+}
+
 export class SlotPool {
   private readonly free: number[] = [];
   private slots = 0;

@@ -16,7 +16,7 @@ import { Runner } from '../../engine/session.js';
 import type { SyscallEvent } from '../../trace/event.js';
 import type { Tokenizer } from '../../features/tokens/tokenizer.js';
 import { END, START, TRUNCATE } from '../../features/tokens/vocabulary.js';
-import { SlotPool, type IncrementalScorer, type StreamHandle } from '../stream.js';
+import { grownArray, SlotPool, type IncrementalScorer, type StreamHandle } from '../stream.js';
 import { lstmForwardGraph, type LstmConfig } from './network.js';
 import { graphFieldName } from '../embedding.js';
 
@@ -84,18 +84,10 @@ export class LstmIncrementalScorer implements IncrementalScorer {
 
   private grow(n: number): void {
     const LH = this.L * this.H;
-    const h = new Float32Array(n * LH);
-    h.set(this.h);
-    const c = new Float32Array(n * LH);
-    c.set(this.c);
-    const toks = new Int32Array(n * this.F);
-    toks.set(this.toks);
-    const pos = new Int32Array(n);
-    pos.set(this.pos);
-    this.h = h;
-    this.c = c;
-    this.toks = toks;
-    this.pos = pos;
+    this.h = grownArray(this.h, n * LH);
+    this.c = grownArray(this.c, n * LH);
+    this.toks = grownArray(this.toks, n * this.F);
+    this.pos = grownArray(this.pos, n);
     this.last.length = n;
     this.capacity = n;
   }

@@ -8,7 +8,7 @@
 import type { SyscallEvent } from '../../trace/event.js';
 import type { Tokenizer } from '../../features/tokens/tokenizer.js';
 import { END, TRUNCATE } from '../../features/tokens/vocabulary.js';
-import { SlotPool, type IncrementalScorer, type StreamHandle } from '../stream.js';
+import { grownArray, SlotPool, type IncrementalScorer, type StreamHandle } from '../stream.js';
 import type { NgramModel } from './ngram.js';
 
 export class NgramIncrementalScorer implements IncrementalScorer {
@@ -34,12 +34,8 @@ export class NgramIncrementalScorer implements IncrementalScorer {
     const { handle, slot } = this.pool.open();
     if (slot >= this.valid.length) {
       const n = this.valid.length * 2;
-      const nodes = new Int32Array(n * this.order);
-      nodes.set(this.nodes);
-      const valid = new Int32Array(n);
-      valid.set(this.valid);
-      this.nodes = nodes;
-      this.valid = valid;
+      this.nodes = grownArray(this.nodes, n * this.order);
+      this.valid = grownArray(this.valid, n);
     }
     this.valid[slot] = this.model.startState(this.nodes, slot * this.order);
     this.prev[slot] = undefined;
