@@ -263,6 +263,24 @@ export function resumeRun(file: string, saved: { header: TrainingState & ArrayLi
   };
 }
 
+/**
+ * The run a fit starts from: fresh, or — when `hooks.checkpoint` names a file that `read` finds — resumed from it
+ * ({@link resumeRun}; `matches` says whether the saved config is this run's), telling `hooks.onResume`.
+ */
+export async function startRun<S extends { header: TrainingState & ArrayList; arrays: ReadonlyMap<string, Float32Array> }>(
+  hooks: FitHooks, read: (file: string) => Promise<S | null>, matches: (saved: S) => boolean, what: string, data: string,
+  trainer: Trainer, restoreMore?: (need: (name: string) => Float32Array) => void): Promise<TrainingRun> {
+  const run: TrainingRun = { state: freshState(), bestParams: null };
+  const ck = hooks.checkpoint;
+  if (ck === undefined) return run;
+  checkEverySteps(ck.everySteps);
+  const saved = await read(ck.file);
+  if (saved === null) return run;
+  resumeRun(ck.file, saved, matches(saved), what, data, trainer, run, restoreMore);
+  hooks.onResume?.(saved.header.trainerSteps);
+  return run;
+}
+
 /** The arrays of a checkpoint, in file order: the trainer's params, m, v, then `more`, then the best parameters if any. */
 export function checkpointArrays(trainer: Trainer, run: TrainingRun, more: readonly [string, Float32Array][] = []): Map<string, Float32Array> {
   const snap = trainer.snapshot();

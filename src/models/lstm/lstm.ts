@@ -16,10 +16,7 @@ import type { AdamConfig, Schedule } from '../../engine/optim.js';
 import { writeWeights } from '../../engine/weights.js';
 import { perplexityOf, readModelMeta, readModelWeights, writeModelMeta } from '../model-files.js';
 import { encodeCheckpoint, readCheckpoint, writeAtomically, type EpochRecord } from './checkpoint.js';
-import {
-  checkEverySteps, checkpointArrays, freshState, resumeRun, runEpochs, sameConfig, type EpochDriver, type FitHooks,
-  type TrainingRun,
-} from '../training.js';
+import { checkpointArrays, runEpochs, sameConfig, startRun, type EpochDriver, type FitHooks } from '../training.js';
 import { checkSequences, ChunkFeeder, fingerprint, planChunks, shuffled, type Sequence } from './chunks.js';
 import * as ort from 'onnxruntime-node';
 import { checkConfig, lstmDistributionGraph, lstmForwardGraph, lstmInitialParams, lstmTrainGraph, type LstmConfig } from './network.js';
@@ -101,19 +98,11 @@ export class LstmModel {
     const scorer = new LstmModel(config, trainer.params as Float32Array, new Map(), []);
 
     // The run's state; a checkpoint holds all of it.
-    const run: TrainingRun = { state: freshState(), bestParams: null };
+    const run = await startRun(hooks, readCheckpoint, (saved) => sameConfig(saved.header.config, config), 'LSTM', data, trainer, (need) => {
+      feeder.h.set(need('h'));
+      feeder.c.set(need('c'));
+    });
     const ck = hooks.checkpoint;
-    if (ck !== undefined) {
-      checkEverySteps(ck.everySteps);
-      const saved = await readCheckpoint(ck.file);
-      if (saved !== null) {
-        resumeRun(ck.file, saved, sameConfig(saved.header.config, config), 'LSTM', data, trainer, run, (need) => {
-          feeder.h.set(need('h'));
-          feeder.c.set(need('c'));
-        });
-        hooks.onResume?.(saved.header.trainerSteps);
-      }
-    }
     const driver: EpochDriver = {
       stepsIn: (epoch) => plans[epoch]!.length,
       step: async (epoch, i) => {

@@ -21,8 +21,8 @@ import { writeWeights } from '../../engine/weights.js';
 import { perplexityOf, readModelMeta, readModelWeights, writeModelMeta } from '../model-files.js';
 import { writeAtomically, type EpochRecord } from '../checkpoint.js';
 import {
-  checkEverySteps, checkpointArrays, checkSequences, drawKeepMasks, fingerprint, freshState, resumeRun, runEpochs, sameConfig,
-  shuffled, type EpochDriver, type FitHooks, type Sequence, type TrainingRun,
+  checkpointArrays, checkSequences, drawKeepMasks, fingerprint, runEpochs, sameConfig, startRun,
+  shuffled, type EpochDriver, type FitHooks, type Sequence,
 } from '../training.js';
 import { TokenInputs } from '../token-inputs.js';
 import { encodeCheckpoint, readCheckpoint } from './checkpoint.js';
@@ -180,17 +180,9 @@ export class AttentionModel {
     const scorer = new AttentionModel(kind, config, trainer.params as Float32Array, []);
     const data = fingerprint(train);
     // The run's state; a checkpoint holds all of it.
-    const run: TrainingRun = { state: freshState(), bestParams: null };
+    const run = await startRun(hooks, readCheckpoint,
+      (saved) => saved.header.kind === kind && sameConfig(saved.header.config, config), kind, data, trainer);
     const ck = hooks.checkpoint;
-    if (ck !== undefined) {
-      checkEverySteps(ck.everySteps);
-      const saved = await readCheckpoint(ck.file);
-      if (saved !== null) {
-        const same = saved.header.kind === kind && sameConfig(saved.header.config, config);
-        resumeRun(ck.file, saved, same, kind, data, trainer, run);
-        hooks.onResume?.(saved.header.trainerSteps);
-      }
-    }
     const driver: EpochDriver = {
       stepsIn: (epoch) => plans[epoch]!.length,
       step: async (epoch, i) => {
