@@ -118,3 +118,23 @@ export async function gradCheck(
   await withGrads.release();
   return { relError: worst, maxGrad };
 }
+
+/**
+ * Compares a flat gradient with a reference (e.g. PyTorch's, for parity tests), parameter by parameter: each
+ * parameter's reference gradient must be real (max |grad| > 1e-6) and the largest difference within `tol` of it.
+ * Returns each parameter's max |ours − reference| / max |reference|.
+ */
+export function assertParamGradients(params: readonly { name: string; offset: number; size: number }[], ours: ArrayLike<number>,
+  reference: ArrayLike<number>, tol: number): { name: string; relative: number }[] {
+  return params.map((p) => {
+    let worst = 0;
+    let scale = 0;
+    for (let i = p.offset; i < p.offset + p.size; i++) {
+      worst = Math.max(worst, Math.abs(ours[i]! - reference[i]!));
+      scale = Math.max(scale, Math.abs(reference[i]!));
+    }
+    assert.ok(scale > 1e-6, `${p.name}: the reference gradient is vacuous`);
+    assert.ok(worst <= tol * scale, `${p.name}: max |ours - PyTorch| ${worst.toExponential(2)} vs max |grad| ${scale.toExponential(2)}`);
+    return { name: p.name, relative: worst / scale };
+  });
+}
