@@ -378,7 +378,7 @@ export class Graph {
    * ONNX bytes of the sub-graph computing `outputs` (named by the record's keys via Identity nodes). All declared
    * inputs stay inputs, so feeds are the same whatever is pruned.
    */
-  toModel(outputs: Readonly<Record<string, Value>>, name = 'graph'): Uint8Array {
+  toModel(outputs: Readonly<Record<string, Value>>, name = 'graph', frozen?: ArrayLike<number>): Uint8Array {
     const outNodes: GraphNode[] = Object.entries(outputs).map(([n, v]) => ({
       op: 'Identity', inputs: [v], outputs: [{ name: n, dtype: v.dtype, shape: v.shape }], attrs: {},
     }));
@@ -395,11 +395,17 @@ export class Graph {
       opType: n.op, inputs: n.inputs.map((v) => v?.name ?? ''), outputs: n.outputs.map((v) => v.name),
       attrs: n.attrs, name: `n${i}`, domain: '',
     }));
-    const inputs = this.flat === null ? this.inputs : [this.flat, ...this.inputs];
+    const flat = this.flat;
+    const frozenFlat: TensorData[] = [];
+    if (frozen !== undefined && flat !== null) {
+      if (frozen.length !== this.paramTotal) throw new RangeError(`frozen parameters: ${frozen.length} values for ${this.paramTotal}`);
+      frozenFlat.push({ name: flat.name, dtype: flat.dtype, dims: [...flat.shape], data: frozen });
+    }
+    const inputs = flat === null || frozenFlat.length > 0 ? this.inputs : [flat, ...this.inputs];
     return encodeModel({
       name,
       nodes,
-      initializers: [...this.initializers.values()].filter((t) => needed.has(t.name)),
+      initializers: [...frozenFlat, ...[...this.initializers.values()].filter((t) => needed.has(t.name))],
       inputs: inputs.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape })),
       outputs: outNodes.map((n) => ({ name: n.outputs[0]!.name, dtype: n.outputs[0]!.dtype, shape: n.outputs[0]!.shape })),
     });

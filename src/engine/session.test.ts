@@ -116,6 +116,22 @@ test('a tiny MLP classifier trains in float32: loss falls, and the forward graph
   let nllBefore = 0;
   for (let i = 0; i < nSamples; i++) nllBefore -= before['logp']![2 * i + (i % 2)]!;
   assert.ok(nllBefore / nSamples > 2 * losses[59]!);
+
+  // A frozen runner holds a copy of the weights it was given: the same outputs as fed weights, whatever happens to
+  // the array afterwards, and it refuses new parameters.
+  const trained = (trainer.params as Float32Array).slice();
+  const frozen = new Runner(trained, 1, () => {
+    const g = new Graph('float32');
+    return forwardModel(g, { logp: g.logSoftmax(net(g).logits) });
+  }, 'frozen');
+  runner.params = trained;
+  const fed = Float32Array.from((await runner.forward('all', { x: feeds.x }))['logp']!);
+  trained.fill(0);
+  const constant = (await frozen.forward('all', { x: feeds.x }))['logp']!;
+  for (let i = 0; i < fed.length; i++) assert.ok(Math.abs(fed[i]! - constant[i]!) < 1e-6, `logp ${i}: fed ${fed[i]} frozen ${constant[i]}`);
+  assert.ok(fed.some((x) => Math.abs(x - Math.log(0.5)) > 0.1), 'the trained weights give a non-uniform output');
+  assert.throws(() => { frozen.params = initial!; }, /frozen runner/);
   await trainer.release();
   await runner.release();
+  await frozen.release();
 });

@@ -16,11 +16,17 @@ export type FloatArray = Float32Array | Float64Array;
 export interface BuiltGraph {
   bytes: Uint8Array;
   outputs: Readonly<Record<string, readonly number[]>>;
+  /** The same model with given flat parameters as a constant instead of the `params` input (forward models only). */
+  frozen?: (params: FloatArray) => Uint8Array;
 }
 
 /** The forward (inference) model of `g`: only what `outputs` need. */
 export function forwardModel(g: Graph, outputs: Readonly<Record<string, Value>>): BuiltGraph {
-  return { bytes: g.toModel(outputs, 'forward'), outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.shape])) };
+  return {
+    bytes: g.toModel(outputs, 'forward'),
+    outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.shape])),
+    frozen: (params) => g.toModel(outputs, 'forward', params),
+  };
 }
 
 /** The training model of `g`: gradients of `loss` and an AdamW step appended; `extra` outputs (e.g. state) kept. */
@@ -65,6 +71,7 @@ class SessionCache {
     private readonly threads: number,
     private readonly build: (key: string) => BuiltGraph,
     private readonly extra: Readonly<Record<string, number>>,
+    private readonly frozen: FloatArray | null = null,
   ) {}
 
   get(key: string): Promise<Entry> {
@@ -78,7 +85,12 @@ class SessionCache {
 
   private async create(key: string): Promise<Entry> {
     const built = this.build(key);
-    const session = await createSession(built.bytes, this.threads);
+    let bytes = built.bytes;
+    if (this.frozen !== null) {
+      if (built.frozen === undefined) throw new Error(`graph ${key} cannot take its parameters as constants`);
+      bytes = built.frozen(this.frozen);
+    }
+    const session = await createSession(bytes, this.threads);
     const fetches: Record<string, ort.Tensor> = {};
     const arrays: Record<string, FloatArray> = {};
     const shapes: Record<string, readonly number[]> = { ...built.outputs };
@@ -97,19 +109,41 @@ class SessionCache {
   }
 }
 
-/** Forward-only runs (scoring) with the flat parameters fed as the `params` input. */
+/**
+ * Forward-only runs (scoring). Weights are either fed — the flat parameters passed as the `params` input on every run,
+ * read from {@link Runner.params}, which may be replaced (validation during training) — or frozen: copied into each
+ * session as a constant when it is built (mode `frozen`), which lets onnxruntime fold the parameter slices
+ * and pre-pack the weight matrices (a blockwise-attention forward pass ran ~5-10 % faster).
+ */
 export class Runner {
   private readonly cache: SessionCache;
+  private weights: FloatArray;
 
-  /** `build(key)` gives the forward graph for a bucket; `params` is read on every run (it may be replaced). */
-  constructor(public params: FloatArray, threads: number, build: (key: string) => BuiltGraph) {
-    this.cache = new SessionCache(params, threads, build, {});
+  readonly isFrozen: boolean;
+
+  /**
+   * `build(key)` gives the forward graph for a bucket. `fed`: `params` is fed on every run (and may be replaced);
+   * `frozen`: the sessions hold a copy of `params` taken now (for scoring a trained model).
+   */
+  constructor(params: FloatArray, threads: number, build: (key: string) => BuiltGraph, mode: 'fed' | 'frozen' = 'fed') {
+    this.weights = params;
+    this.isFrozen = mode === 'frozen';
+    this.cache = new SessionCache(params, threads, build, {}, this.isFrozen ? params.slice() : null);
+  }
+
+  get params(): FloatArray {
+    return this.weights;
+  }
+
+  set params(p: FloatArray) {
+    if (this.isFrozen) throw new Error('a frozen runner keeps the parameters it was built with');
+    this.weights = p;
   }
 
   /** Runs bucket `key`; the returned arrays are reused (overwritten) by the next run of the same bucket. */
   async forward(key: string, feeds: Readonly<Record<string, ort.Tensor>>): Promise<Record<string, FloatArray>> {
     const e = await this.cache.get(key);
-    await e.session.run({ ...feeds, params: tensorOf(this.params, [this.params.length]) }, e.fetches);
+    await e.session.run(this.isFrozen ? feeds : { ...feeds, params: tensorOf(this.weights, [this.weights.length]) }, e.fetches);
     return e.arrays;
   }
 

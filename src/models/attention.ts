@@ -64,28 +64,32 @@ export function blockMask(T: number, w: number, globalStart: boolean): number[] 
   return out;
 }
 
-/** q, k, v [B, H, T, dh] → causal sliding-window attention computed block by block (T a multiple of w, T > w). */
+/**
+ * q, k, v [B, H, T, dh] → causal sliding-window attention computed block by block (T a multiple of w, T > w).
+ * Each block's scores against the previous and its own block are separate products whose key operand is only
+ * transposed in its last two axes (onnxruntime folds that into the MatMul): concatenating the two key blocks first
+ * and transposing the [.., 2w, dh] result cost a generic 5-D Transpose, the slowest node of the whole forward pass.
+ */
 export function blockwiseAttention(g: Graph, q: Value, k: Value, v: Value, w: number, globalStart: boolean): AttentionResult {
   const [B, H, T, dh] = q.shape as [number, number, number, number];
   if (T % w !== 0) throw new RangeError(`blockwise attention: length ${T} is not a multiple of the window ${w}`);
   const nb = T / w;
   const blocks = (x: Value): Value => g.reshape(x, [B, H, nb, w, dh]); // [B, H, nb, w, dh]
-  const withPrevious = (x: Value): Value => { // [B, H, nb, 2w, dh]: block i − 1 (zeros for block 0), then block i
-    const xb = blocks(x);
-    const prev = g.concat([g.fill([B, H, 1, w, dh]), g.slice(xb, 2, 0, nb - 1)], 2); // [B, H, nb, w, dh]
-    return g.concat([prev, xb], 3);
-  };
-  const qb = blocks(q); // [B, H, nb, w, dh]
-  const kc = withPrevious(k); // [B, H, nb, 2w, dh]
-  const vc = withPrevious(v); // [B, H, nb, 2w, dh]
+  const previous = (xb: Value): Value => g.concat([g.fill([B, H, 1, w, dh]), g.slice(xb, 2, 0, nb - 1)], 2); // [B, H, nb, w, dh]: block i − 1, zeros for block 0
+  const keysT = (x: Value): Value => g.transpose(x, [0, 1, 2, 4, 3]); // [B, H, nb, dh, w]
+  const qs = scaled(g, q); // [B, H, T, dh]
+  const qb = blocks(qs); // [B, H, nb, w, dh]
+  const kb = blocks(k); // [B, H, nb, w, dh]
+  const vb = blocks(v); // [B, H, nb, w, dh]
   const k0 = g.slice(k, 2, 0, 1); // [B, H, 1, dh]: the start token's key
   const v0 = g.reshape(g.slice(v, 2, 0, 1), [B, H, 1, 1, dh]); // [B, H, 1, 1, dh]
-  const local = g.matmul(qb, g.transpose(kc, [0, 1, 2, 4, 3])); // [B, H, nb, w, 2w]
-  const global = g.reshape(g.matmul(q, g.transpose(k0, [0, 1, 3, 2])), [B, H, nb, w, 1]); // [B, H, nb, w, 1]
-  const scores = g.add(g.mul(g.concat([global, local], 4), g.scalar(1 / Math.sqrt(dh))),
-    g.const(blockMask(T, w, globalStart), [nb, w, 2 * w + 1])); // [B, H, nb, w, 2w + 1]
+  const global = g.reshape(g.matmul(qs, g.transpose(k0, [0, 1, 3, 2])), [B, H, nb, w, 1]); // [B, H, nb, w, 1]
+  const before = g.matmul(qb, keysT(previous(kb))); // [B, H, nb, w, w]
+  const own = g.matmul(qb, keysT(kb)); // [B, H, nb, w, w]
+  const scores = g.add(g.concat([global, before, own], 4), g.const(blockMask(T, w, globalStart), [nb, w, 2 * w + 1])); // [B, H, nb, w, 2w + 1]
   const probs = g.softmax(scores, -1); // [B, H, nb, w, 2w + 1]
-  const out = g.add(g.matmul(g.slice(probs, 4, 1, 2 * w + 1), vc), g.mul(g.slice(probs, 4, 0, 1), v0)); // [B, H, nb, w, dh]
+  const [pg, pb, po] = g.split(probs, 4, [1, w, w]) as [Value, Value, Value]; // [.., 1], [.., w], [.., w]
+  const out = g.add(g.add(g.matmul(pb, previous(vb)), g.matmul(po, vb)), g.mul(pg, v0)); // [B, H, nb, w, dh]
   return { out: g.reshape(out, [B, H, T, dh]), probs };
 }
 

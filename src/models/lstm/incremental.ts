@@ -74,7 +74,7 @@ export class LstmIncrementalScorer implements IncrementalScorer {
     if (tokenizer.unitNames.length !== this.F || tokenizer.unitNames.some((u, i) => cfg.fields[i]!.name !== graphFieldName(u))) {
       throw new RangeError('LSTM incremental scorer: the tokenizer fields differ from the network fields');
     }
-    this.runner = new Runner(params, cfg.threads, (key) => lstmForwardGraph(cfg, Number(key), 1));
+    this.runner = new Runner(params, cfg.threads, (key) => lstmForwardGraph(cfg, Number(key), 1), 'frozen');
     this.grow(64);
   }
 

@@ -57,7 +57,7 @@ export class AttentionIncrementalScorer implements IncrementalScorer {
     this.runner = new Runner(params, cfg.threads, (key) => {
       const [N, C] = key.split('x').map(Number) as [number, number];
       return transformerStepGraph(cfg, N, C);
-    });
+    }, 'frozen');
     this.ring = Math.max(1, cfg.window - 1);
     this.L = cfg.layers;
     this.H = cfg.heads;

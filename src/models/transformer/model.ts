@@ -121,12 +121,13 @@ export interface AttentionRow {
 export class AttentionModel {
   private readonly runner: Runner;
 
+  /** `weights`: see {@link Runner} (`fed` for the scorer that follows a training run's changing parameters). */
   constructor(readonly kind: 'transformer' | 'longformer', readonly config: TransformerConfig, params: Float32Array,
-    readonly history: readonly EpochRecord[]) {
+    readonly history: readonly EpochRecord[], weights: 'fed' | 'frozen' = 'frozen') {
     this.runner = new Runner(params, config.threads, (key) => {
       const [B, T] = key.split('x').map((s) => Number.parseInt(s, 10)) as [number, number];
       return transformerForwardGraph(config, B, T, key.endsWith('a'));
-    });
+    }, weights);
   }
 
   get params(): Float32Array {
@@ -177,7 +178,7 @@ export class AttentionModel {
       return transformerTrainGraph(config, adam, B, T);
     });
     const feeders = new Map<string, Feeder>();
-    const scorer = new AttentionModel(kind, config, trainer.params as Float32Array, []);
+    const scorer = new AttentionModel(kind, config, trainer.params as Float32Array, [], 'fed');
     const data = fingerprint(train);
     // The run's state; a checkpoint holds all of it.
     const run = await startRun(hooks, readCheckpoint,

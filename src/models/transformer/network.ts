@@ -125,10 +125,23 @@ function swiglu(g: Graph, x: Value, w13: Value, w2: Value): Value {
   return g.matmul(g.mul(silu(g, g.matmul(x, w1)), g.matmul(x, w3)), w2); // [B, T, F] → [B, T, d]
 }
 
+/**
+ * Per-head projection x [B, T, d] · w [d, d] → [B, H, T, d/H], one product per head against w's columns of that head.
+ * Keys go this way (not through {@link splitHeads}): the attention transposes their last two axes, which onnxruntime
+ * folds into the score MatMul — after a head-splitting Transpose its optimizer merged the two into one generic 5-D
+ * Transpose, the slowest node of a blockwise forward pass.
+ */
+function headProjection(g: Graph, x: Value, w: Value, H: number): Value {
+  const [B, T, d] = x.shape as [number, number, number];
+  const wh = g.transpose(g.reshape(w, [d, H, d / H]), [1, 0, 2]); // [H, d, dh]
+  return g.matmul(g.reshape(x, [B, 1, T, d]), wh); // [B, H, T, dh]
+}
+
 /** Queries, keys and values of x [B, T, d], each [B, H, T, d/H] (the [d, 3d] weight split, as in {@link swiglu}). */
 function qkv(g: Graph, x: Value, wqkv: Value, H: number): Value[] {
   const d = x.shape[2]!;
-  return g.split(wqkv, 1, [d, d, d]).map((w) => splitHeads(g, g.matmul(x, w), H));
+  const [wq, wk, wv] = g.split(wqkv, 1, [d, d, d]) as [Value, Value, Value];
+  return [splitHeads(g, g.matmul(x, wq), H), headProjection(g, x, wk, H), splitHeads(g, g.matmul(x, wv), H)];
 }
 
 /** The inputs of a (B, T) graph: tok_<field> [B, T] int64, pos [B, T] int64, keep [2L + 1, B, T, d] (training, dropout). */
