@@ -51,7 +51,7 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
   const { bindProblem } = await import('../serve/auth.js');
   const { startServer } = await import('../serve/server.js');
   const { Scorer } = await import('../serve/scoring.js');
-  const { openData, parseDataArg, filterByPosition } = await import('../features/dataset.js');
+  const { openData, parseDataArg } = await import('../features/dataset.js');
   const { loadModelFolder } = await import('../models/folder.js');
   const { TraceError } = await import('../trace/errors.js');
   const { chooseThreshold, parseThresholdChoice, readingFor } = await import('./score.js');
@@ -74,23 +74,9 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
   const source = req.strace !== undefined ? sources.straceSource(req.strace, pairing, req.lenient)
     : req.input === undefined || !scorer.incremental ? undefined
     : req.input === '-' ? await sources.stdinSource(pairing, req.lenient) : await sources.fileSource(req.input, pairing, req.lenient);
-  let prefix;
-  if (source !== undefined && req.calibrate !== false) {
-    // Per-length thresholds for running sequences, as `watch` calibrates them.
-    const { calibratePrefixThresholds } = await import('../detect/live-thresholds.js');
-    const { existsSync } = await import('node:fs');
-    const t = manifest.training;
-    const normal = req.calibrate !== undefined ? { arg: req.calibrate, heldOut: false }
-      : t.valid !== undefined ? { arg: t.valid.data, heldOut: false } : t.heldOut > 0 ? { arg: t.train.data, heldOut: true } : undefined;
-    if (normal !== undefined && (req.calibrate !== undefined || existsSync(parseDataArg(normal.arg).path))) {
-      const seqs = openData(parseDataArg(normal.arg), reading);
-      const { HOLD_OUT } = await import('./train.js');
-      prefix = await calibratePrefixThresholds(model, normal.heldOut ? filterByPosition(seqs, (i) => i % HOLD_OUT === HOLD_OUT - 1) : seqs,
-        0.99, 16, manifest.segmentation.maxLength);
-      process.stderr.write(`serve: prefix thresholds from ${prefix.sequences} normal sequences of ${normal.arg}: ` +
-        `${prefix.points.map((p) => `${p.length} events → ${p.value.toPrecision(4)}`).join(', ') || 'none (too few long sequences)'}\n`);
-    }
-  }
+  // Per-length thresholds for running sequences, found as `watch` finds them.
+  const prefix = source === undefined ? undefined
+    : await (await import('./prefix.js')).prefixThresholdsFor('serve', model, manifest, req.calibrate, 0.99, 16, reading);
   let server;
   try {
     server = await startServer({
@@ -160,7 +146,7 @@ export function registerServe(program: Command): void {
     .option('--input <trace>', "live input: a recorded trace (any format; replayed as fast as it is read), or '-' for stdin (JSONL or strace text)")
     .option('--strace', 'live input from strace -f -yy -ttt -T: attach to --pid, or start the command given after --')
     .option('-p, --pid <pid>', 'with --strace: the process to attach to')
-    .option('--calibrate <data>', "normal data for per-length thresholds of running sequences (default: the model's validation or held-out data, when there)")
+    .option('--calibrate <data>', "normal data for per-length thresholds of running sequences (default: the prefix scores train stored in the model folder)")
     .option('--no-calibrate', 'running sequences are held to the sequence threshold')
     .option('--port <n>', 'port to listen on (0: any free one)', '8080')
     .option('--host <address>', 'address to listen on (other than loopback only with a token)', '127.0.0.1')

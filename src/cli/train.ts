@@ -3,7 +3,8 @@
  * `syscall-anomaly train`: fits the tokenizer and a language model of the chosen kind on normal training data, sets
  * the label-free threshold at a quantile (default 0.99) of the perplexities of normal validation data (`--valid`) or,
  * without it, of every tenth training sequence held out from fitting, adds the best-F1 threshold when labelled novel
- * data is given (`--valid-novel`), writes the model folder and prints a summary. With `--teacher model/` (LSTM
+ * data is given (`--valid-novel`), stores the prefix perplexities of the same normal sequences for `watch` (models that
+ * score incrementally), writes the model folder and prints a summary. With `--teacher model/` (LSTM
  * students only) the student learns from the teacher's next-token distributions (`models/lstm/distill.ts`).
  */
 import type { Segmentation } from '../features/sequences/index.js';
@@ -12,6 +13,7 @@ import { filterByPosition, openData, type DataSpec, type Reading } from '../feat
 import { bestF1 } from '../detect/metrics.js';
 import { fitQuantileThreshold } from '../detect/threshold.js';
 import { normalStats } from '../models/normal-scores.js';
+import { storedPrefixScores } from '../detect/live-thresholds.js';
 import { loadModelFolder, saveModelFolder, type BestF1Threshold, type DataSummary, type LabelFreeThreshold, type ModelManifest } from '../models/folder.js';
 import { findModelKind, formatSettings, scoreStream, type LanguageModel, type ModelSettings } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
@@ -108,6 +110,9 @@ export async function trainModel(req: TrainRequest): Promise<{ model: LanguageMo
       : `${req.train.arg}: ${fitCount.n} training sequences are too few to hold out every ${HOLD_OUT}th for the threshold: give --valid`);
   }
   const q = fitQuantileThreshold(normal, req.quantile);
+  // Prefix perplexities of the same sequences, so that `watch` needs no normal data for its per-length thresholds.
+  const prefixScores = model.incremental === undefined ? undefined
+    : await storedPrefixScores(model, counted(normalStream(), 'prefix scores: sequences', { n: 0 }), req.maxLength, valid ? 'validation' : 'held-out');
   const labelFree: LabelFreeThreshold = { ...q, on: valid ? 'validation' : 'held-out' };
 
   let best: BestF1Threshold | undefined;
@@ -139,6 +144,7 @@ export async function trainModel(req: TrainRequest): Promise<{ model: LanguageMo
     },
     input: { pairing: reading.pairing, formats },
     normalScores: normalStats(scored.ids, normal, valid ? 'validation' : 'held-out'),
+    ...(prefixScores ? { prefixScores } : {}),
   });
   return { model, manifest };
 }

@@ -3,7 +3,8 @@
  * `watch` as a user runs it: on a recorded trace it prints the per-sequence perplexities `score` prints, Falco-style
  * alerts and a summary; from stdin too; on a live `strace` and a live `perf` of a small program it scores what the
  * program does (skipped, saying why, where the tool is missing or may not trace); Ctrl-C on a live stream ends with a
- * clean summary; bad input ends with one line naming the file and line, exit code 2. The `perf script` line parser on
+ * clean summary; bad input ends with one line naming the file and line, exit code 2; prefix thresholds come from the
+ * model folder when the training data is gone. The `perf script` line parser on
  * lines perf 6 printed.
  */
 import { test } from 'node:test';
@@ -75,6 +76,23 @@ test('watch on a recorded trace prints the perplexities score prints, Falco-styl
   const precs = lines(p.out);
   assert.ok(precs.every((r) => 'rule' in r || r.type === 'summary'));
   assert.equal(precs[precs.length - 1]!.sequences, scored.size);
+});
+
+test('watch takes its prefix thresholds from the model folder when the training data is gone', () => {
+  const data = join(tmp, 'normal-copy.jsonl.gz');
+  writeFileSync(data, readFileSync(NORMAL));
+  const dir = join(tmp, 'ngram-stored');
+  const r = cli(['train', '--model', 'ngram', '--train', data, '--segment', 'request', '-o', dir]);
+  assert.equal(r.code, 0, r.err);
+  rmSync(data);
+  const w = cli(['watch', '--model', dir, '--input', IO, '--alerts-only']);
+  assert.equal(w.code, 0, w.err);
+  assert.match(w.err, /prefix thresholds \(q 0\.99\) from 300 normal sequences of the model's held-out data \(stored by train\): 16 events → /);
+  assert.ok(lines(w.out).some((x) => 'rule' in x), 'alerts on the io requests');
+  // Checkpoints 20, 40, … were not stored, and the data to calibrate them on is gone.
+  const odd = cli(['watch', '--model', dir, '--input', IO, '--alerts-only', '--min-events', '20']);
+  assert.equal(odd.code, 0, odd.err);
+  assert.match(odd.err, /no prefix calibration: running sequences are held to the sequence threshold from 20 events on/);
 });
 
 test('watch: Ctrl-C (SIGINT) on a live stream ends with a clean summary', async () => {

@@ -7,9 +7,9 @@
  * "output_fields",…}`) as soon as a running sequence passes the threshold for its length — then a summary
  * (`{"type":"summary",…}`, and one line on stderr) at end of input or on Ctrl-C (SIGINT; a second one exits at once).
  *
- * Prefix thresholds come from `--calibrate <normal data>` (quantiles of prefix perplexities at each checkpoint
- * length, computed at start-up); without it a running sequence is held to the model's sequence threshold once it has
- * `--min-events` events (default 16), at 16, 32, 64, … events.
+ * A running sequence is checked at `--min-events` events (default 16), then 32, 64, …, against a prefix threshold per
+ * length: quantiles of normal prefix perplexities, from `--calibrate <normal data>` or else those `train` stored in
+ * the model folder (`cli/prefix.ts`); where a length has none, against the model's sequence threshold.
  */
 import type { Command } from 'commander';
 import { action, UsageError } from './run.js';
@@ -57,7 +57,7 @@ export function registerWatchCommand(program: Command): void {
       'so fewer pages alert sooner and more lose fewer events in bursts (default 256 = 1 MiB)')
     .option('-p, --pid <pid>', 'with --strace or --perf: the process to watch')
     .option('--threshold <which>', "novel above: 'quantile' (the label-free threshold), 'best-f1', or a perplexity", 'quantile')
-    .option('--calibrate <data>', "normal data to calibrate per-length prefix thresholds on at start-up (default: the model's validation data, or its held-out training sequences, when the files are there)")
+    .option('--calibrate <data>', "normal data to calibrate per-length prefix thresholds on at start-up (default: the prefix scores train stored in the model folder)")
     .option('--no-calibrate', 'no prefix calibration: running sequences are held to the sequence threshold')
     .option('--prefix-quantile <q>', 'the quantile of normal prefix perplexities for prefix thresholds (default 0.99)')
     .option('--min-events <n>', 'events a running sequence needs before it can alert; checkpoints at n, 2n, 4n, … (default 16)')
@@ -113,12 +113,10 @@ export function registerWatchCommand(program: Command): void {
 }
 
 export async function watchCommand(a: WatchArgs): Promise<void> {
-  const [{ loadModelFolder }, { watchEvents }, { calibratePrefixThresholds }, score, src, { openData, parseDataArg }] = await Promise.all([
-    import('../models/folder.js'), import('../detect/live.js'), import('../detect/live-thresholds.js'), import('./score.js'),
-    import('../trace/live/sources.js'), import('../features/dataset.js'),
+  const [{ loadModelFolder }, { watchEvents }, { prefixThresholdsFor }, score, src] = await Promise.all([
+    import('../models/folder.js'), import('../detect/live.js'), import('./prefix.js'), import('./score.js'),
+    import('../trace/live/sources.js'),
   ]);
-  const { filterByPosition } = await import('../features/dataset.js');
-  const { HOLD_OUT } = await import('./train.js');
   const { manifest, model } = await loadModelFolder(a.model);
   try {
     if (!model.incremental) throw new UsageError(`${a.model}: model kind '${model.kind}' cannot score incrementally (watch needs one that can)`);
@@ -127,17 +125,7 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
     const minEvents = a.minEvents ?? 16;
     // A recorded trace or stdin is opened first, so that a bad one fails before calibration; strace starts after it.
     const recorded = a.strace || a.perf ? undefined : a.input === '-' ? await src.stdinSource(pairing, a.lenient) : await src.fileSource(a.input!, pairing, a.lenient);
-    let prefix;
-    const normal = await calibrationData(manifest, a);
-    if (normal !== undefined) {
-      const seqs = openData(normal.spec, score.readingFor(manifest, a.lenient));
-      prefix = await calibratePrefixThresholds(model, normal.heldOut ? filterByPosition(seqs, (i) => i % HOLD_OUT === HOLD_OUT - 1) : seqs,
-        a.prefixQuantile, minEvents, manifest.segmentation.maxLength);
-      process.stderr.write(`watch: prefix thresholds (q ${a.prefixQuantile}) from ${prefix.sequences} normal sequences of ${normal.what}: ` +
-        `${prefix.points.map((p) => `${p.length} events → ${p.value.toPrecision(4)}`).join(', ') || 'none (too few long sequences)'}\n`);
-    } else {
-      process.stderr.write(`watch: no prefix calibration: running sequences are held to the sequence threshold from ${minEvents} events on\n`);
-    }
+    const prefix = await prefixThresholdsFor('watch', model, manifest, a.calibrate, a.prefixQuantile, minEvents, score.readingFor(manifest, a.lenient));
     const target = a.pid !== undefined ? { pid: a.pid } : a.command.length > 0 ? { command: a.command } : { system: true as const };
     const source = a.strace
       ? src.straceSource(target as { pid: number } | { command: string[] }, pairing, a.lenient)
@@ -178,21 +166,4 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
   } finally {
     await model.release();
   }
-}
-
-/** Where prefix thresholds are calibrated: `--calibrate`, else the model's own normal validation data when present. */
-async function calibrationData(manifest: import('../models/folder.js').ModelManifest, a: WatchArgs):
-  Promise<{ spec: import('../features/dataset.js').DataSpec; heldOut: boolean; what: string } | undefined> {
-  const { parseDataArg } = await import('../features/dataset.js');
-  const { existsSync } = await import('node:fs');
-  if (a.calibrate === false) return undefined;
-  if (a.calibrate !== undefined) return { spec: parseDataArg(a.calibrate), heldOut: false, what: a.calibrate };
-  const t = manifest.training;
-  const found = (arg: string): boolean => existsSync(parseDataArg(arg).path);
-  if (t.valid !== undefined) {
-    if (found(t.valid.data)) return { spec: parseDataArg(t.valid.data), heldOut: false, what: `${t.valid.data} (the model's validation data)` };
-  } else if (t.heldOut > 0 && found(t.train.data)) {
-    return { spec: parseDataArg(t.train.data), heldOut: true, what: `${t.train.data} (the model's held-out training sequences)` };
-  }
-  return undefined;
 }

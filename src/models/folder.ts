@@ -9,7 +9,8 @@
  *   data (what was read, sequences, events, truncations, date), the expected input (pairing, trace formats seen),
  *   and the weight files with their sizes and SHA-256; since ensembles, `normalScores`: the model's ln-perplexity
  *   statistics on the normal validation (or held-out) sequences (`models/normal-scores.ts`, for `detect/ensemble.ts`; optional, older folders lack
- *   it and still load).
+ *   it and still load); since stored prefix thresholds, `prefixScores`: prefix perplexities of the same sequences
+ *   per power-of-two length (models that score incrementally; `watch`/`serve` take their thresholds from it).
  * - the weight files the kind wrote (`ngram.bin` for the n-gram: a `models/tensor-file` binary with magic + version).
  *
  * Saving is atomic: the folder is built beside the target under a temporary name and renamed into place (an existing
@@ -24,7 +25,7 @@ import { SEGMENTATIONS, type Segmentation } from '../features/sequences/index.js
 import { KNOWN_TOKEN_FIELDS, type TokenField, type TokenizerJSON } from '../features/tokens/tokenizer.js';
 import type { PairingMode } from '../trace/event.js';
 import { TraceError } from '../trace/errors.js';
-import { checkNormalStats, type NormalScoreStats } from './normal-scores.js';
+import { checkNormalStats, checkPrefixScores, type NormalScoreStats, type PrefixScores } from './normal-scores.js';
 import { findModelKind, modelKindNames, type LanguageModel, type ModelSettings, type SettingValue } from './language-model.js';
 
 export const MODEL_MAGIC = 'syscall-anomaly-model';
@@ -86,10 +87,12 @@ export interface ModelManifest {
   files: { name: string; bytes: number; sha256: string }[];
   /** Scores of the normal validation sequences, for ensembles (absent in folders written before them). */
   normalScores?: NormalScoreStats;
+  /** Prefix perplexities of the same sequences, for `watch`'s per-length thresholds (models that score incrementally). */
+  prefixScores?: PrefixScores;
 }
 
 /** The parts of a manifest the caller decides; the rest comes from the model. */
-export type ManifestInput = Pick<ModelManifest, 'segmentation' | 'thresholds' | 'training' | 'input' | 'normalScores'>;
+export type ManifestInput = Pick<ModelManifest, 'segmentation' | 'thresholds' | 'training' | 'input' | 'normalScores' | 'prefixScores'>;
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -129,6 +132,7 @@ export async function saveModelFolder(dir: string, model: LanguageModel, input: 
       segmentation: input.segmentation, fields: [...tokenizer.fields], tokenizer, score: 'perplexity',
       thresholds: input.thresholds, training: input.training, input: input.input, model: model.describe(), files,
       ...(input.normalScores ? { normalScores: input.normalScores } : {}),
+      ...(input.prefixScores ? { prefixScores: input.prefixScores } : {}),
     };
     await writeFile(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 1) + '\n');
     if (await exists(target)) {
@@ -257,6 +261,12 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
     if (bad !== undefined) c.fail(`manifest field 'normalScores': ${bad}`);
     const ns = normalScores as NormalScoreStats;
     ns.scores = ns.scores.map((x) => (x === null ? Infinity : x)); // JSON has no ∞: written as null
+  }
+  const prefixScores = c.get(j, 'prefixScores');
+  if (prefixScores !== undefined) {
+    const bad = checkPrefixScores(prefixScores);
+    if (bad !== undefined) c.fail(`manifest field 'prefixScores': ${bad}`);
+    for (const p of (prefixScores as PrefixScores).points) p.perplexities = p.perplexities.map((x) => (x === null ? Infinity : x));
   }
   const files = c.array(j, 'files');
   const m = j as ModelManifest;

@@ -4,7 +4,8 @@
  * out for the threshold), so that models can be combined later (`detect/ensemble.ts`) without the validation data:
  * mean and standard deviation of ln perplexity, and the ln perplexities themselves in data order (every k-th beyond
  * `MAX_STORED_SCORES`) with a fingerprint of the sequence ids, so that members scored on the same sequences can be
- * paired.
+ * paired; and, for models that score incrementally, the prefix perplexities of the same sequences per length (what
+ * `watch`'s per-length thresholds are quantiles of).
  */
 
 /** At most this many normal validation scores are stored per model (every k-th sequence in data order beyond it). */
@@ -84,3 +85,34 @@ export function checkNormalStats(s: unknown): string | undefined {
   return undefined;
 }
 
+/** Most prefix perplexities a model folder keeps per length (evenly spaced order statistics beyond it). */
+export const MAX_STORED_PREFIXES = 1000;
+
+/**
+ * What `train` stores in a model folder so that `watch` and `serve` need no normal data to set prefix thresholds
+ * (`detect/live-thresholds.ts`):
+ * the prefix perplexities of the normal validation (or held-out) sequences at every power-of-two length, sorted, at
+ * most {@link MAX_STORED_PREFIXES} per length (evenly spaced order statistics of all `count`).
+ */
+export interface PrefixScores {
+  on: 'validation' | 'held-out';
+  sequences: number;
+  points: { length: number; count: number; perplexities: number[] }[];
+}
+
+/** Checks stored prefix scores read from JSON (where +∞ is written null); returns a reason when malformed. */
+export function checkPrefixScores(s: unknown): string | undefined {
+  const o = s as Partial<PrefixScores> | null;
+  if (o === null || typeof o !== 'object') return 'not an object';
+  if (o.on !== 'validation' && o.on !== 'held-out') return 'on must be "validation" or "held-out"';
+  if (typeof o.sequences !== 'number') return 'sequences is not a number';
+  if (!Array.isArray(o.points)) return 'points is not an array';
+  for (const p of o.points as unknown[]) {
+    const x = p as Partial<PrefixScores['points'][number]> | null;
+    if (x === null || typeof x !== 'object' || !Number.isSafeInteger(x.length) || !Number.isSafeInteger(x.count)) return 'a point lacks its length or count';
+    if (!Array.isArray(x.perplexities) || x.perplexities.length === 0 || x.perplexities.some((v: unknown) => v !== null && typeof v !== 'number')) {
+      return `the point at length ${x.length} has no list of numbers`;
+    }
+  }
+  return undefined;
+}
