@@ -9,7 +9,8 @@
  * and its saved model folder gives the most novel request the same perplexity when loaded back; `--json` has, for
  * every registered demo model (n-gram, n-gram predicting `name,lat,size`, LSTM — a small one here), one row per
  * novelty with metrics in range and at least one AUC > 0.7, and an `explain` line that names the most novel request's
- * set and id; the n-gram that also predicts latency and size buckets separates cpu and ssl, which the names cannot.
+ * set and id; the n-gram that also predicts latency and size buckets separates cpu and ssl, which the names cannot;
+ * the ensemble's `explain` line, run as printed, gives the ensemble score the demo reports.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,7 @@ import { perplexityMany } from '../models/language-model.js';
 import { loadModelFolder } from '../models/folder.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { projectData } from '../testing/paths.js';
+import { runCli } from './cli-process.js';
 import {
   CONTROL, DEMO_LM_DIR, demoModelKinds, demoSetPath, loadDemoSet, NOVELTIES, runDemoLanguageModels, type DemoSet,
 } from './demo-lm.js';
@@ -147,7 +149,7 @@ test('demo --json: every registered demo model, one row per novelty, AUC > 0.7 s
     for (const x of rows) for (const v of [x.f1, x.f1LabelFree, x.auroc, x.detectionAt1Far]) assert.ok(v >= 0 && v <= 1, `${kind} ${x.novelty}: ${v}`);
     assert.ok(rows.some((x) => x.auroc > 0.7), `${kind}: AUCs ${rows.map((x) => x.auroc.toFixed(3)).join(', ')}`);
   }
-  assert.deepEqual(j.mostNovel.map((w) => w.model), kinds);
+  assert.deepEqual(j.mostNovel.map((w) => w.model), [...kinds, 'ensemble']);
   // Timing and byte counts: a CPU hog and plain HTTP leave the calls unchanged, but not their latency and sizes.
   const auc = (model: string, nv: string) => j.models[model]!.find((x) => x.novelty === nv)!.auroc;
   assert.ok(kinds.includes('ngram-size') && kinds.includes('lstm-lat'));
@@ -160,4 +162,13 @@ test('demo --json: every registered demo model, one row per novelty, AUC > 0.7 s
     assert.ok(w.explain.startsWith('syscall-anomaly explain --model '), w.explain);
     assert.ok(w.explain.endsWith(` ${demoSetPath(w.novelty as 'cpu')} --sequence '${w.id}'`), w.explain);
   }
+  // The ensemble's explain line works as printed: its members' folders make the same ensemble score.
+  const e = j.mostNovel.find((w) => w.model === 'ensemble')! as { explain: string; id: string; novelty: string; score?: number };
+  const dirs = [...e.explain.matchAll(/--model (\S+)/g)].map((m) => m[1]!);
+  assert.equal(dirs.length, 2);
+  const r = runCli(['explain', ...dirs.flatMap((d) => ['--model', d]), demoSetPath(e.novelty as 'cpu'), '--sequence', e.id, '--json']);
+  assert.equal(r.code, 0, r.err);
+  const doc = JSON.parse(r.out) as { score: number; novel: boolean };
+  assert.ok(Math.abs(doc.score - e.score!) <= 1e-6 * Math.abs(e.score!), `explain: ${doc.score} vs the demo's ${e.score}`);
+  assert.equal(doc.novel, true);
 });

@@ -35,6 +35,7 @@ import { bestF1, confusionAt, detectionAtFalseAlarmRate, rocAuc } from '../detec
 import { fitQuantileThreshold } from '../detect/threshold.js';
 import { combineScores, Normaliser } from '../detect/ensemble.js';
 import { normalStats } from '../models/normal-scores.js';
+import { storedPrefixScores } from '../detect/live-thresholds.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { saveModelFolder, type DataSummary } from '../models/folder.js';
 import { findModelKind, formatSettings, passesOver, perplexityAll, resolveSettings, type ModelSettings } from '../models/language-model.js';
@@ -219,16 +220,9 @@ export async function runDemoModel(kind: string, split: DemoSplit, given: Readon
 
   const testNormal = await perplexityAll(model, split.test);
   const testNovel: Record<string, Float64Array> = {};
-  let mostNovel: ModelResult['mostNovel'] | undefined;
-  for (const nv of SCORED) {
-    const seqs = split.novel[nv].test;
-    const novel = testNovel[nv] = await perplexityAll(model, seqs);
-    if (nv === CONTROL) continue;
-    novel.forEach((p, i) => {
-      if (!mostNovel || p > mostNovel.perplexity) mostNovel = { novelty: nv, id: seqs[i].id, perplexity: p, path: split.novel[nv].path };
-    });
-  }
+  for (const nv of SCORED) testNovel[nv] = await perplexityAll(model, split.novel[nv].test);
   const scores: DemoScores = { validNormal, validNovel, testNormal, testNovel };
+  const top = mostNovelTest(scores, split);
   const rows = noveltyRows(scores, labelFree.value);
   const [control] = noveltyRows(scores, labelFree.value, [CONTROL]);
   const seconds = (performance.now() - t0) / 1000;
@@ -246,13 +240,29 @@ export async function runDemoModel(kind: string, split: DemoSplit, given: Readon
       validNovel: summaryOf(NOVELTIES.map((nv) => demoSetPath(nv)).join(','), 'jsonl', NOVELTIES.flatMap((nv) => split.novel[nv].valid)),
     },
     input: { pairing: READING.pairing, formats: ['jsonl'] },
+    // what `train` stores too: so that `evaluate`/`explain` take the folders as an ensemble and `watch` needs no data
+    normalScores: normalStats(split.valid.map((x) => x.id), validNormal, 'validation'),
+    ...(model.incremental ? { prefixScores: await storedPrefixScores(model, passesOver(split.valid)(), READING.maxLength, 'validation') } : {}),
   });
   await model.release();
   return {
     label, kind, settings, modelDir, seconds,
     labelFreeThreshold: labelFree.value,
-    rows, control: control!, mostNovel: mostNovel!, scores,
+    rows, control: control!, mostNovel: { novelty: top.novelty, id: top.id, perplexity: top.score, path: top.path }, scores,
   };
+}
+
+/** The novel test request (control left out) with the highest score. */
+function mostNovelTest(scores: DemoScores, split: DemoSplit): { novelty: Novelty; id: string; score: number; path: string } {
+  let best: { novelty: Novelty; id: string; score: number; path: string } | undefined;
+  for (const nv of NOVELTIES) {
+    const seqs = split.novel[nv].test;
+    scores.testNovel[nv]!.forEach((x, i) => {
+      if (!best || x > best.score) best = { novelty: nv, id: seqs[i]!.id, score: x, path: split.novel[nv].path };
+    });
+  }
+  if (best === undefined) throw new Error('no novel test requests');
+  return best;
 }
 
 /** The per-novelty table of one scorer (a model or an ensemble): thresholds from validation, figures on test. */
@@ -276,6 +286,10 @@ export function noveltyRows(s: DemoScores, labelFree: number, sets: readonly Sco
 export interface EnsembleResult {
   label: 'ensemble';
   members: string[];
+  /** The members' model folders, in `members` order. */
+  modelDirs: string[];
+  /** The test request with the highest ensemble score among the novel sets. */
+  mostNovel: { novelty: Novelty; id: string; score: number; path: string };
   /** Quantile `QUANTILE` of the ensemble's scores on normal validation. */
   labelFreeThreshold: number;
   rows: NoveltyRow[];
@@ -299,14 +313,16 @@ export function demoEnsemble(members: readonly ModelResult[], split: DemoSplit):
   // combined scores are already on the common scale: the label-free threshold is their own validation quantile
   const labelFree = fitQuantileThreshold(scores.validNormal, QUANTILE).value;
   return {
-    label: 'ensemble', members: members.map((m) => m.label), labelFreeThreshold: labelFree,
+    label: 'ensemble', members: members.map((m) => m.label), modelDirs: members.map((m) => m.modelDir), mostNovel: mostNovelTest(scores, split),
+    labelFreeThreshold: labelFree,
     rows: noveltyRows(scores, labelFree), control: noveltyRows(scores, labelFree, [CONTROL])[0]!,
   };
 }
 
-/** The `explain` command line for a model result's most novel test request. */
-export function explainCommandLine(r: ModelResult): string {
-  return `syscall-anomaly explain --model ${r.modelDir} ${r.mostNovel.path} --sequence '${r.mostNovel.id}'`;
+/** The `explain` command line for the most novel test request of a model result or an ensemble (its members' folders). */
+export function explainCommandLine(r: ModelResult | EnsembleResult): string {
+  const dirs = 'modelDirs' in r ? r.modelDirs : [r.modelDir];
+  return `syscall-anomaly explain ${dirs.map((d) => `--model ${d}`).join(' ')} ${r.mostNovel.path} --sequence '${r.mostNovel.id}'`;
 }
 
 const f3 = (x: number) => (Number.isNaN(x) ? '–' : x.toFixed(3));
@@ -336,6 +352,8 @@ export function ensembleTable(e: EnsembleResult): string {
     `ensemble of ${e.members.join(' + ')} (z: ln perplexity standardised on normal validation, averaged)`,
     `label-free threshold: score > ${e.labelFreeThreshold.toPrecision(5)} (quantile ${QUANTILE} of normal validation); ${THRESHOLDS_LINE}`,
     ...rowLines(e.rows, e.control, 'score'),
+    `where to look: the ensemble's most novel test request is ${e.mostNovel.novelty} ${e.mostNovel.id} (score ${e.mostNovel.score.toPrecision(5)}):`,
+    `  ${explainCommandLine(e)}`,
   ].join('\n') + '\n';
 }
 
@@ -377,7 +395,10 @@ export async function demoLanguageModels(json: boolean, kinds: readonly string[]
       out[r.label] = r.rows.map((x) => ({ ...x, labelFreeThreshold: r.labelFreeThreshold }));
       controls[r.label] = { ...r.control, labelFreeThreshold: r.labelFreeThreshold };
     }
-    const where = results.map((r) => ({ model: r.label, ...r.mostNovel, explain: explainCommandLine(r) }));
+    const where = [
+      ...results.map((r) => ({ model: r.label, ...r.mostNovel, explain: explainCommandLine(r) })),
+      ...(ensemble ? [{ model: ensemble.label, ...ensemble.mostNovel, explain: explainCommandLine(ensemble) }] : []),
+    ];
     process.stdout.write(JSON.stringify({ data: `data/${DEMO_LM_DIR}`, models: out, controls, mostNovel: where }, null, 2) + '\n');
     return;
   }

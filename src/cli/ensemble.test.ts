@@ -7,7 +7,9 @@
  * normal ones — standing in for normal test data, to keep it short) reports every member exactly as the
  * single-model `evaluate` does, plus the ensemble and whether it beats the best member; members with another
  * segmentation, folders written before ensembles (unless `--valid` is given) and misplaced options are one-line
- * errors. `train --model lstm --teacher` records its teacher; its misuses are one-line errors.
+ * errors. `explain` with both explains the ensemble's verdict: the same score, each member's normalised score, and
+ * per-event surprise whose mean, less the members' mean μ/σ, is the score. `train --model lstm --teacher` records
+ * its teacher; its misuses are one-line errors.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -112,7 +114,38 @@ test('ensemble errors: segmentation, folders without statistics (unless --valid)
   oneLineError(cli('score', '--model', dirs.ng2, '--model', dirs.ng4, '--combine', 'max', IO), /--combine must be z or rank, got 'max'/);
   oneLineError(cli('score', '--model', dirs.ng2, '--model', dirs.ng4, '--threshold', 'best-f1', IO), /best-f1 applies to one model/);
   oneLineError(cli('score', '--model', dirs.ng2, '--model', dirs.ng2, IO), /is given twice/);
-  oneLineError(cli('explain', '--model', dirs.ng2, '--model', dirs.ng4, IO, '--sequence', 'x'), /explain takes one --model/);
+  oneLineError(cli('explain', '--model', dirs.ng2, '--model', dirs.ng4, IO, '--sequence', 'nope'), /io\.jsonl\.gz: no sequence 'nope' among its 600 sequences/);
+  oneLineError(cli('explain', '--model', dirs.ng2, '--combine', 'rank', IO, '--sequence', 'x'), /--combine applies to ensembles/);
+});
+
+test('explain with two models: the ensemble score, each member\'s share, and per-event surprise that adds up to the score', () => {
+  const scored = JSON.parse(cli('score', '--model', dirs.ng2, '--model', dirs.ng4, IO, '--json').out);
+  const top = [...scored.sequences].sort((a: { score: number }, b: { score: number }) => b.score - a.score)[0] as { id: string; score: number; perplexities: number[] };
+  const html = join(root, 'ensemble.html');
+  const r = cli('explain', '--model', dirs.ng2, '--model', dirs.ng4, IO, '--sequence', top.id, '--json', '--html', html);
+  assert.equal(r.code, 0, r.err);
+  const doc = JSON.parse(r.out);
+  assert.ok(Math.abs(doc.score - top.score) < 1e-9 * Math.abs(top.score), `${doc.score} vs score's ${top.score}`);
+  assert.equal(doc.novel, true);
+  assert.deepEqual(doc.ensemble.members.map((m: { label: string }) => m.label), ['ng2', 'ng4']);
+  doc.ensemble.members.forEach((m: { perplexity: number }, i: number) => assert.ok(Math.abs(m.perplexity - top.perplexities[i]!) < 1e-9 * m.perplexity));
+  const normalised = doc.ensemble.members.map((m: { normalised: number }) => m.normalised) as number[];
+  assert.ok(Math.abs((normalised[0]! + normalised[1]!) / 2 - doc.score) < 1e-9 * Math.abs(doc.score));
+  // z: the score is the mean per-token surprise less the mean of μ/σ over the members.
+  const exp = doc.explanation;
+  const stats = [dirs.ng2, dirs.ng4].map((d) => manifest(d).normalScores as { mean: number; std: number });
+  const offset = stats.reduce((a, st) => a + st.mean / st.std, 0) / 2;
+  assert.ok(Math.abs(exp.score - offset - doc.score) < 1e-6 * Math.abs(doc.score), `${exp.score} − ${offset} vs ${doc.score}`);
+  assert.deepEqual(exp.byField.map((f: { field: string }) => f.field), ['ng2', 'ng4']);
+  assert.ok(Math.abs(exp.byField.reduce((a: number, f: { share: number }) => a + f.share, 0) - 1) < 1e-9);
+  assert.equal(exp.unit.name, 'σ-nats');
+  const page = readFileSync(html, 'utf8');
+  assert.match(page, /By member/);
+  assert.match(page, /σ-nats/);
+  const text = cli('explain', '--model', dirs.ng2, '--model', dirs.ng4, IO, '--sequence', top.id);
+  assert.equal(text.code, 0, text.err);
+  assert.match(text.out, /ensemble score [\d.]+ \(z\) — NOVEL/);
+  assert.match(text.out, /by member:\n {2}ng2 +total/);
 });
 
 test('train --teacher: a distilled LSTM student records its teacher; misuse is a one-line error', () => {

@@ -5,16 +5,20 @@
  * per syscall name and per token field; `--json` prints the whole explanation (per-event surprise included),
  * `--html` writes a self-contained page with every event coloured by surprise. For attention models (a model with
  * `attentionMany`: the Transformer, the Longformer) each of the most surprising events also shows the earlier events
- * it attended to most (`ATTENTION_TOP_K` of them, with weights), in the text, the JSON and the HTML view.
+ * it attended to most (`ATTENTION_TOP_K` of them, with weights), in the text, the JSON and the HTML view. Several
+ * `--model` folders explain an ensemble's verdict: its score, each member's, and the events all members together
+ * found surprising, with each member's share.
  */
 import { writeFile } from 'node:fs/promises';
 import { openData, type DataSpec } from '../features/dataset.js';
-import { attachAttention, explain, explanationHtml, type Explanation } from '../detect/explain.js';
+import { basename, resolve } from 'node:path';
+import { combineScores, type Combine } from '../detect/ensemble.js';
+import { attachAttention, ENSEMBLE_UNIT, ensembleSurprise, explain, explanationHtml, type Explanation } from '../detect/explain.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder } from '../models/folder.js';
 import { perplexityMany } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
-import { chooseThreshold, readingFor, type ThresholdChoice } from './score.js';
+import { chooseThreshold, openEnsemble, readingFor, releaseMembers, type ThresholdChoice } from './score.js';
 
 /** How many attended events are shown per flagged event. */
 export const ATTENTION_TOP_K = 5;
@@ -51,13 +55,11 @@ async function findSequence(src: AsyncIterable<Sequence>, id: string, arg: strin
 
 const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(2));
 
-function explanationText(exp: Explanation, perplexity: number, threshold: { name: string; value: number }, novel: boolean, sysRows: number): string {
+/** The part of the text shared by one model and an ensemble: top events, attention, by syscall, by field (member). */
+function explanationBody(exp: Explanation, sysRows: number): string[] {
+  const unit = exp.unit?.name ?? 'nats';
   const out = [
-    `sequence ${exp.id}: ${exp.events} events${exp.truncated ? ' (cut at the maximum length)' : ''}`,
-    `perplexity ${perplexity.toPrecision(6)} — ${novel ? 'NOVEL' : 'normal'} (threshold ${threshold.value.toPrecision(6)}, ${threshold.name}); ` +
-      `mean surprise ${f2(exp.score)} nats per token, end of sequence ${f2(exp.endNll)} nats`,
-    '',
-    `most surprising events (surprise = −ln P(event | preceding events), nats):`,
+    exp.unit ? `most surprising events (${unit}: ${exp.unit.short}):` : 'most surprising events (surprise = −ln P(event | preceding events), nats):',
     '       #  surprise  syscall               process (pid/tid)',
   ];
   for (const t of exp.top) {
@@ -75,9 +77,20 @@ function explanationText(exp: Explanation, perplexity: number, threshold: { name
     out.push(`  ${s.name.padEnd(20)}  ${String(s.count).padStart(5)}  ${f2(s.totalNll).padStart(8)}  ${f2(s.meanNll).padStart(8)}  ${f2(s.maxNll).padStart(8)}`);
   }
   if (exp.bySyscall.length > sysRows) out.push(`  … ${exp.bySyscall.length - sysRows} more`);
-  out.push('', 'by field:');
-  for (const f of exp.byField) out.push(`  ${f.field.padEnd(8)} total ${f2(f.totalNll)}, mean ${f2(f.meanNll)}, ${(100 * f.share).toFixed(1)} % of the surprise`);
-  return out.join('\n') + '\n';
+  out.push('', exp.unit ? 'by member:' : 'by field:');
+  const width = Math.max(8, ...exp.byField.map((f) => f.field.length));
+  for (const f of exp.byField) out.push(`  ${f.field.padEnd(width)} total ${f2(f.totalNll)}, mean ${f2(f.meanNll)}, ${(100 * f.share).toFixed(1)} % of the surprise`);
+  return out;
+}
+
+function explanationText(exp: Explanation, perplexity: number, threshold: { name: string; value: number }, novel: boolean, sysRows: number): string {
+  return [
+    `sequence ${exp.id}: ${exp.events} events${exp.truncated ? ' (cut at the maximum length)' : ''}`,
+    `perplexity ${perplexity.toPrecision(6)} — ${novel ? 'NOVEL' : 'normal'} (threshold ${threshold.value.toPrecision(6)}, ${threshold.name}); ` +
+      `mean surprise ${f2(exp.score)} nats per token, end of sequence ${f2(exp.endNll)} nats`,
+    '',
+    ...explanationBody(exp, sysRows),
+  ].join('\n') + '\n';
 }
 
 export async function explainCommand(req: ExplainRequest): Promise<void> {
@@ -102,4 +115,70 @@ export async function explainCommand(req: ExplainRequest): Promise<void> {
     process.stdout.write(explanationText(exp, perplexity, th, novel, 15));
     if (req.html !== undefined) process.stdout.write(`\nwrote ${req.html}\n`);
   }
+}
+
+export interface ExplainEnsembleRequest extends Omit<ExplainRequest, 'modelDir'> {
+  modelDirs: readonly string[];
+  combine: Combine;
+  /** Normal data to compute the members' normalisation on (instead of the statistics stored in their folders). */
+  valid: DataSpec | undefined;
+}
+
+/** A member's label: its folder's last path part, or the whole path where two would share one. */
+function memberLabels(dirs: readonly string[]): string[] {
+  const base = dirs.map((d) => basename(resolve(d)));
+  return dirs.map((d, i) => (base.filter((b) => b === base[i]).length > 1 ? d : base[i]!));
+}
+
+/**
+ * Explains an ensemble's verdict on one sequence: its score against the ensemble threshold, each member's perplexity
+ * and normalised score, and the per-event surprise of all members together (`detect/explain.ts` `ensembleSurprise`),
+ * with one "field" per member so that the shares say which member drove the verdict.
+ */
+export async function explainEnsembleCommand(req: ExplainEnsembleRequest): Promise<void> {
+  const ens = await openEnsemble(req.modelDirs, req.combine, req.valid, req.threshold, req.lenient);
+  const labels = memberLabels(req.modelDirs);
+  let seq: Sequence;
+  let perplexities: number[];
+  let surprise: Record<string, Float64Array>[];
+  try {
+    seq = await findSequence(openData(req.data, readingFor(ens.members[0]!.manifest, req.lenient)), req.id, req.data.arg);
+    perplexities = [];
+    surprise = [];
+    for (const m of ens.members) {
+      perplexities.push((await perplexityMany(m.model, [seq]))[0]!);
+      surprise.push((await m.model.fieldSurpriseMany([seq]))[0]!);
+    }
+  } finally {
+    await releaseMembers(ens.members);
+  }
+  const score = combineScores(ens.normalisers, perplexities.map((x) => [x]))[0]!;
+  const normalised = ens.normalisers.map((n, i) => n.of(perplexities[i]!));
+  const exp = explain(seq, ensembleSurprise(labels, surprise, ens.normalisers.map((n) => n.stats.std)), req.top);
+  exp.unit = ENSEMBLE_UNIT;
+  const th = ens.threshold;
+  const novel = score > th.value;
+  const members = ens.members.map((m, i) => ({
+    label: labels[i]!, dir: m.dir, kind: m.manifest.kind, perplexity: perplexities[i]!, normalised: normalised[i]!,
+  }));
+  if (req.html !== undefined) {
+    const title = `syscall-anomaly: ${seq.id} (ensemble of ${labels.join(' + ')}, score ${score.toPrecision(4)}${novel ? ', novel' : ''})`;
+    await writeFile(req.html, explanationHtml(seq, exp, title));
+  }
+  if (req.json) {
+    const doc = { ensemble: { combine: req.combine, members }, data: req.data.arg, score, threshold: th, novel, explanation: exp };
+    process.stdout.write(JSON.stringify(doc, null, 1) + '\n');
+    return;
+  }
+  const width = Math.max(6, ...labels.map((l) => l.length));
+  process.stdout.write([
+    `sequence ${exp.id}: ${exp.events} events${exp.truncated ? ' (cut at the maximum length)' : ''}`,
+    `ensemble score ${score.toPrecision(6)} (${req.combine}) — ${novel ? 'NOVEL' : 'normal'} (threshold ${th.value.toPrecision(6)}, ${th.name})`,
+    '',
+    `  ${'member'.padEnd(width)}  kind          perplexity  normalised (${req.combine})`,
+    ...members.map((m) => `  ${m.label.padEnd(width)}  ${m.kind.padEnd(12)}  ${m.perplexity.toPrecision(6).padStart(10)}  ${m.normalised.toFixed(3).padStart(10)}`),
+    '',
+    ...explanationBody(exp, 15),
+  ].join('\n') + '\n');
+  if (req.html !== undefined) process.stdout.write(`\nwrote ${req.html}\n`);
 }

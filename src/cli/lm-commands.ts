@@ -210,23 +210,29 @@ export function registerLmCommands(program: Command): void {
   program
     .command('explain')
     .description('why one sequence is surprising: per-event surprise, per syscall and per field (attention models: what flagged events attended to)')
-    .requiredOption('--model <dir>', 'model folder written by train (one: explanations are per model)', collect)
+    .requiredOption('--model <dir>', `${ENSEMBLE_MODEL}: explains the ensemble's verdict, with each member's share`, collect)
     .argument('<data>', DATA)
     .requiredOption('--sequence <id>', 'the sequence id, as score prints it')
     .option('--top <k>', 'how many of the most surprising events to list', '10')
     .option('--html <file>', 'also write a self-contained HTML page')
-    .option('--threshold <which>', "novel above: 'quantile', 'best-f1', or a perplexity", 'quantile')
+    .option('--threshold <which>', "novel above: 'quantile', 'best-f1', or a perplexity (an ensemble score for ensembles)", 'quantile')
+    .option('--combine <how>', COMBINE)
+    .option('--valid <data>', ENSEMBLE_VALID)
     .option('--json', 'print JSON')
     .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
-    .action(action(async (data: string, o: { model: string[]; sequence: string; top: string; html?: string; threshold: string; json?: boolean; lenient?: boolean }) => {
-      if (o.model.length !== 1) throw new UsageError('explain takes one --model (explain each member of an ensemble on its own)');
+    .action(action(async (data: string, o: {
+      model: string[]; sequence: string; top: string; html?: string; threshold: string; combine?: string; valid?: string; json?: boolean; lenient?: boolean;
+    }) => {
       const spec = parseDataArg(data);
-      checkLenient(o.lenient === true, [spec]);
-      const { explainCommand } = await import('./explain.js');
+      const { combine, valid } = parseCombine(o.model, o.combine, o.valid);
+      checkLenient(o.lenient === true, [spec, ...(valid ? [valid] : [])]);
+      const { explainCommand, explainEnsembleCommand } = await import('./explain.js');
       const { parseThresholdChoice } = await import('./score.js');
-      await explainCommand({
-        modelDir: o.model[0], data: spec, id: o.sequence, top: positiveInt('--top', o.top), html: o.html, json: o.json === true,
+      const req = {
+        data: spec, id: o.sequence, top: positiveInt('--top', o.top), html: o.html, json: o.json === true,
         threshold: parseThresholdChoice(o.threshold), lenient: o.lenient === true,
-      });
+      };
+      if (o.model.length === 1) await explainCommand({ ...req, modelDir: o.model[0]! });
+      else await explainEnsembleCommand({ ...req, modelDirs: o.model, combine, valid });
     }));
 }

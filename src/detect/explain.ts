@@ -9,6 +9,10 @@
  * ones) also carry what they attended to: the earlier events with the heaviest attention weights (`attention`). In
  * the HTML view, hovering over a flagged event (or clicking its number, which targets it) outlines the events it
  * attended to in blue with their weights — CSS only (`:has`, `:hover`, `:target`); a table lists the same.
+ *
+ * An ensemble's explanation (`ensembleSurprise`) has one field per member: each member's surprise divided by the
+ * spread of its ln perplexity on normal validation sequences, averaged over the members — so the z ensemble score is
+ * the mean of these per-token values less a constant, and the per-field shares say which member drove it.
  */
 import type { SyscallEvent } from '../trace/event.js';
 import type { Sequence } from '../features/sequences/sequence.js';
@@ -68,6 +72,8 @@ export interface Explanation {
   perField?: Record<string, number[]>;
   /** For attention models: what each flagged (top) event attended to, in the order of `top`. */
   attention?: EventAttention[];
+  /** What the surprise values are when not nats of one model (an ensemble's: see {@link ensembleSurprise}). */
+  unit?: { name: string; short: string; legend: string };
 }
 
 /** One predicted token's attention, as attention models give it (`LanguageModel.attentionMany`). */
@@ -187,6 +193,38 @@ export function explain(seq: Sequence, fieldNll: Record<string, ArrayLike<number
   return exp;
 }
 
+/** The unit of an ensemble's per-event surprise (see {@link ensembleSurprise}). */
+export const ENSEMBLE_UNIT = {
+  name: 'σ-nats',
+  short: "each member's −ln P over σ, its normal spread, averaged over the members",
+  legend: "Surprise = each member's −ln P(event | preceding events) divided by σ, the spread of that member's ln " +
+    'perplexity on normal validation sequences, averaged over the members (the z ensemble score is the mean per token, less a constant).',
+};
+
+/**
+ * Per-event surprise of an ensemble, one field per member (`labels[m]`): member m's surprise summed over its fields,
+ * divided by `sigmas[m]` · M. Their sum over fields and tokens, over the tokens predicted, is the z ensemble score
+ * plus Σ μ_m / (σ_m M). For a rank ensemble the same weights serve (rank averaging is no sum over events).
+ */
+export function ensembleSurprise(labels: readonly string[], members: readonly Record<string, ArrayLike<number>>[],
+  sigmas: readonly number[]): Record<string, Float64Array> {
+  if (labels.length !== members.length || sigmas.length !== members.length) throw new RangeError('one label and one σ per member');
+  const out: Record<string, Float64Array> = {};
+  members.forEach((fields, m) => {
+    const arrays = Object.values(fields);
+    if (arrays.length === 0) throw new RangeError(`member ${labels[m]}: no field surprise`);
+    const sum = new Float64Array(arrays[0]!.length);
+    for (const a of arrays) {
+      if (a.length !== sum.length) throw new RangeError(`member ${labels[m]}: fields of different lengths`);
+      for (let i = 0; i < a.length; i++) sum[i] += a[i]!;
+    }
+    const w = 1 / (Math.max(sigmas[m]!, 1e-12) * members.length);
+    for (let i = 0; i < sum.length; i++) sum[i] *= w;
+    out[labels[m]!] = sum;
+  });
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // HTML
 
@@ -255,6 +293,7 @@ function attentionCss(att: readonly EventAttention[]): string {
 /** A self-contained HTML page showing one explained sequence. */
 export function explanationHtml(seq: Sequence, exp: Explanation, title: string): string {
   const max = Math.max(0, ...exp.perEvent);
+  const unit = escapeHtml(exp.unit?.name ?? 'nats');
   const t0 = seq.events[0]?.ts ?? 0n;
   const fields = exp.perField ? exp.byField.map((f) => f.field) : [];
   const topSet = new Set(exp.top.map((t) => t.index));
@@ -314,17 +353,17 @@ tr.gap td{color:#666;font-style:italic;background:#fafafa}
 ${attCss}</style></head><body>
 <h1>${escapeHtml(title)}</h1>
 <p>Sequence <b>${escapeHtml(exp.id)}</b>: ${exp.events} events${exp.truncated ? ' (truncated)' : ''};
-score (mean surprise per token) <b>${fmt(exp.score)}</b> nats; total ${fmt(exp.totalNll)} nats;
-end of sequence ${fmt(exp.endNll)} nats.</p>
-<p class="legend">Surprise = −ln P(event | preceding events) under the model.
+score (mean surprise per token) <b>${fmt(exp.score)}</b> ${unit}; total ${fmt(exp.totalNll)} ${unit};
+end of sequence ${fmt(exp.endNll)} ${unit}.</p>
+<p class="legend">${escapeHtml(exp.unit?.legend ?? 'Surprise = −ln P(event | preceding events) under the model.')}
 <span style="${shade(0, 1)}"></span> expected … <span style="${shade(1, 1)}"></span> most surprising in this sequence
-(${fmt(max)} nats). The ${exp.top.length} most surprising events have a dark left edge.</p>
+(${fmt(max)} ${unit}). The ${exp.top.length} most surprising events have a dark left edge.</p>
 <h2>By system call</h2>
 <table><tr><th>syscall</th><th>count</th><th>total</th><th>mean</th><th>max</th></tr>
 ${sysRows}
 </table>
-<h2>By field</h2>
-<table><tr><th>field</th><th>total</th><th>mean</th><th>share</th></tr>
+<h2>${exp.unit ? 'By member' : 'By field'}</h2>
+<table><tr><th>${exp.unit ? 'member' : 'field'}</th><th>total</th><th>mean</th><th>share</th></tr>
 ${fieldRows}
 </table>
 ${attSection}<h2>Events</h2>
