@@ -8,17 +8,18 @@
  */
 import { existsSync } from 'node:fs';
 import { filterByPosition, openData, parseDataArg, type Reading } from '../features/dataset.js';
-import type { LanguageModel } from '../models/language-model.js';
+import type { LiveModel } from '../detect/live.js';
 import type { ModelManifest } from '../models/folder.js';
 import { calibratePrefixThresholds, prefixThresholdsFromScores, type PrefixThresholds } from '../detect/live-thresholds.js';
 import { HOLD_OUT } from './train.js';
 
 /** The prefix thresholds for a run of `command` (`calibrate`: the data given, false for none, undefined: the default). */
-export async function prefixThresholdsFor(command: 'watch' | 'serve', model: LanguageModel, manifest: ModelManifest,
+export async function prefixThresholdsFor(command: 'watch' | 'serve', model: LiveModel, manifest: ModelManifest,
   calibrate: string | false | undefined, q: number, minEvents: number, reading: Reading): Promise<PrefixThresholds | undefined> {
+  const shown = (v: number): number => (model.scale ? model.scale.of(v) : v);
   const report = (p: PrefixThresholds, from: string): PrefixThresholds => {
-    process.stderr.write(`${command}: prefix thresholds (q ${q}) from ${p.sequences} normal sequences of ${from}: ` +
-      `${p.points.map((x) => `${x.length} events → ${x.value.toPrecision(4)}`).join(', ') || 'none (too few long sequences)'}\n`);
+    process.stderr.write(`${command}: prefix thresholds (q ${q}${model.scale ? `, as ${model.scale.name}s` : ''}) from ${p.sequences} normal sequences of ${from}: ` +
+      `${p.points.map((x) => `${x.length} events → ${shown(x.value).toPrecision(4)}`).join(', ') || 'none (too few long sequences)'}\n`);
     return p;
   };
   const none = (): undefined => {

@@ -4,7 +4,7 @@
  * alerts and a summary; from stdin too; on a live `strace` and a live `perf` of a small program it scores what the
  * program does (skipped, saying why, where the tool is missing or may not trace); Ctrl-C on a live stream ends with a
  * clean summary; bad input ends with one line naming the file and line, exit code 2; prefix thresholds come from the
- * model folder when the training data is gone. The `perf script` line parser on
+ * model folder when the training data is gone; with two models, a z ensemble gives the scores `score` gives it. The `perf script` line parser on
  * lines perf 6 printed.
  */
 import { test } from 'node:test';
@@ -93,6 +93,35 @@ test('watch takes its prefix thresholds from the model folder when the training 
   const odd = cli(['watch', '--model', dir, '--input', IO, '--alerts-only', '--min-events', '20']);
   assert.equal(odd.code, 0, odd.err);
   assert.match(odd.err, /no prefix calibration: running sequences are held to the sequence threshold from 20 events on/);
+});
+
+test('watch with two models scores a z ensemble: the scores and verdicts score gives the ensemble', () => {
+  const a = requestModel();
+  const b = join(tmp, 'ngram2-request');
+  const t = cli(['train', '--model', 'ngram', '--order', '2', '--train', NORMAL, '--segment', 'request', '-o', b]);
+  assert.equal(t.code, 0, t.err);
+  const w = cli(['watch', '--model', a, '--model', b, '--input', SOCKET]);
+  assert.equal(w.code, 0, w.err);
+  assert.match(w.err, /ensemble of .* \(z\); its perplexity is exp\(ensemble score \+ [-\d.]+\)/);
+  assert.match(w.err, /prefix thresholds \(q 0\.99, as ensemble scores\) from 300 normal sequences/);
+  const s = cli(['score', '--model', a, '--model', b, SOCKET, '--json']);
+  assert.equal(s.code, 0, s.err);
+  const scored = new Map((JSON.parse(s.out).sequences as { id: string; score: number; novel: boolean }[]).map((x) => [x.id, x]));
+  const recs = lines(w.out);
+  const seqs = recs.filter((r) => r.type === 'sequence');
+  assert.equal(seqs.length, scored.size);
+  for (const r of seqs) {
+    const want = scored.get(r.id as string)!;
+    assert.ok(Math.abs((r.score as number) - want.score) <= 1e-6 * Math.max(1, Math.abs(want.score)), `${String(r.id)}: ${String(r.score)} vs ${want.score}`);
+    assert.equal(r.novel, want.novel);
+  }
+  const alert = recs.find((r) => 'rule' in r) as { output: string; output_fields: Record<string, unknown> } | undefined;
+  assert.ok(alert, 'the socket requests alert');
+  assert.match(alert.output, /ensemble score [-\d.e+]+ (after|over all) \d+ events exceeds/);
+  assert.match(String(alert.output_fields['model.kind']), /^ensemble\(ngram\+ngram\)$/);
+  const bad = cli(['watch', '--model', a, '--model', b, '--threshold', 'best-f1', '--input', SOCKET]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /best-f1 applies to one model/);
 });
 
 test('watch: Ctrl-C (SIGINT) on a live stream ends with a clean summary', async () => {

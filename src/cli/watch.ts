@@ -15,7 +15,8 @@ import type { Command } from 'commander';
 import { action, UsageError } from './run.js';
 
 export interface WatchArgs {
-  model: string;
+  /** Model folders: one model, or the members of a z ensemble (`detect/ensemble-stream.ts`). */
+  models: string[];
   input?: string;
   strace: boolean;
   /** perf record | perf script (a --pid, a command, or the whole system). */
@@ -48,7 +49,8 @@ export function registerWatchCommand(program: Command): void {
   program
     .command('watch')
     .description('score syscall events live as they arrive: a JSON line per finished sequence, Falco-style alerts on running ones')
-    .requiredOption('--model <dir>', 'model folder written by train (a kind with incremental scoring: ngram, lstm, …)')
+    .requiredOption('--model <dir>', 'model folder written by train (a kind with incremental scoring: ngram, lstm, …); repeat for a z ensemble',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--input <trace>', "a recorded trace (any format), or '-' for stdin (syscall-anomaly JSONL or strace -f -ttt -T text)")
     .option('--strace', 'run strace -f -yy -ttt -T: attach to --pid, or start the command given after --')
     .option('--perf', 'run perf record -o - | perf script (syscall tracepoints): of --pid, of the command after --, or system-wide')
@@ -56,7 +58,7 @@ export function registerWatchCommand(program: Command): void {
     .option('--perf-buffer <pages>', 'with --perf: ring-buffer pages per CPU, a power of two; perf passes events on when half of one is full, ' +
       'so fewer pages alert sooner and more lose fewer events in bursts (default 256 = 1 MiB)')
     .option('-p, --pid <pid>', 'with --strace or --perf: the process to watch')
-    .option('--threshold <which>', "novel above: 'quantile' (the label-free threshold), 'best-f1', or a perplexity", 'quantile')
+    .option('--threshold <which>', "novel above: 'quantile' (the label-free threshold), 'best-f1', or a perplexity (an ensemble score for ensembles)", 'quantile')
     .option('--calibrate <data>', "normal data to calibrate per-length prefix thresholds on at start-up (default: the prefix scores train stored in the model folder)")
     .option('--no-calibrate', 'no prefix calibration: running sequences are held to the sequence threshold')
     .option('--prefix-quantile <q>', 'the quantile of normal prefix perplexities for prefix thresholds (default 0.99)')
@@ -67,11 +69,11 @@ export function registerWatchCommand(program: Command): void {
     .option('--alerts-only', 'print alerts and the summary, not every finished sequence')
     .option('--lenient', 'skip damaged records (counted) instead of failing')
     .argument('[command...]', 'with --strace or --perf: the command to start and watch (after --)')
-    .action(action(async (command: string[], o: Record<string, string | boolean | undefined>) => {
+    .action(action(async (command: string[], o: Record<string, string | boolean | string[] | undefined>) => {
       const str = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
       const pidText = str('pid');
       const args: WatchArgs = {
-        model: str('model')!, input: str('input'), strace: o.strace === true, perf: o.perf === true, rawSyscalls: o.rawSyscalls === true, command,
+        models: o.model as string[], input: str('input'), strace: o.strace === true, perf: o.perf === true, rawSyscalls: o.rawSyscalls === true, command,
         pid: pidText !== undefined ? positiveInt('--pid', pidText) : undefined,
         threshold: str('threshold') ?? 'quantile', calibrate: o.calibrate === false ? false : str('calibrate'),
         prefixQuantile: 0.99, alertsOnly: o.alertsOnly === true, lenient: o.lenient === true,
@@ -117,10 +119,8 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
     import('../models/folder.js'), import('../detect/live.js'), import('./prefix.js'), import('./score.js'),
     import('../trace/live/sources.js'),
   ]);
-  const { manifest, model } = await loadModelFolder(a.model);
+  const { manifest, model, threshold: th, release } = await openWatchModel(a, score, loadModelFolder);
   try {
-    if (!model.incremental) throw new UsageError(`${a.model}: model kind '${model.kind}' cannot score incrementally (watch needs one that can)`);
-    const th = score.chooseThreshold(manifest, score.parseThresholdChoice(a.threshold), a.model);
     const pairing = manifest.input.pairing;
     const minEvents = a.minEvents ?? 16;
     // A recorded trace or stdin is opened first, so that a bad one fails before calibration; strace starts after it.
@@ -164,6 +164,46 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
       `${d.sequences} sequences / ${d.events} events over --max-open, ${d.byCap} events past the length cap, ${d.unassigned} outside any sequence; ` +
       `${s.lost} lost by the tracer; ${(s.events / Math.max(s.seconds, 1e-9)).toFixed(0)} events/s\n`);
   } finally {
-    await model.release();
+    await release();
+  }
+}
+
+/**
+ * The model `watch` scores with: one folder's, or a z ensemble of several (`detect/ensemble-stream.ts`: its
+ * "perplexity" is exp(ensemble score + C), and so are its thresholds; prefix thresholds are calibrated on normal data
+ * at start-up — the members' stored prefix scores are not paired — from `--calibrate` or the first member's
+ * validation data).
+ */
+async function openWatchModel(a: WatchArgs, score: typeof import('./score.js'), loadModelFolder: typeof import('../models/folder.js').loadModelFolder): Promise<{
+  manifest: import('../models/folder.js').ModelManifest; model: import('../detect/live.js').LiveModel;
+  threshold: { name: string; value: number }; release: () => Promise<void>;
+}> {
+  const choice = score.parseThresholdChoice(a.threshold);
+  if (a.models.length === 1) {
+    const { manifest, model } = await loadModelFolder(a.models[0]!);
+    if (!model.incremental) {
+      await model.release();
+      throw new UsageError(`${a.models[0]}: model kind '${model.kind}' cannot score incrementally (watch needs one that can)`);
+    }
+    return { manifest, model, threshold: score.chooseThreshold(manifest, choice, a.models[0]!), release: () => model.release() };
+  }
+  const ens = await score.openEnsemble(a.models, 'z', undefined, choice, a.lenient);
+  try {
+    const bad = ens.members.find((m) => !m.model.incremental);
+    if (bad) throw new UsageError(`${bad.dir}: model kind '${bad.model.kind}' cannot score incrementally (watch needs one that can)`);
+    const { EnsembleLiveModel } = await import('../detect/ensemble-stream.js');
+    const model = new EnsembleLiveModel(ens.members.map((m, i) => ({ model: m.model, stats: ens.normalisers[i]!.stats })));
+    process.stderr.write(`watch: ensemble of ${a.models.join(' + ')} (z); its perplexity is exp(ensemble score + ${model.offset.toPrecision(6)})\n`);
+    const first = ens.members[0]!.manifest;
+    return {
+      // the stored prefix scores are one member's: the ensemble's prefix thresholds are calibrated on data instead
+      manifest: { ...first, prefixScores: undefined },
+      model,
+      threshold: { name: `ensemble: ${ens.threshold.name}`, value: model.perplexityThreshold(ens.threshold.value) },
+      release: () => score.releaseMembers(ens.members),
+    };
+  } catch (e) {
+    await score.releaseMembers(ens.members);
+    throw e;
   }
 }

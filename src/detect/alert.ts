@@ -46,6 +46,18 @@ export interface SequenceAlertFacts {
   /** Events the tracer lost while the sequence was open (its scores may be off by what is missing). */
   lost: number;
   model: string;
+  /** How `score` and `threshold` are shown when they are not one model's perplexities (an ensemble's). */
+  scale?: ScoreScale;
+}
+
+/** A display scale for a model whose "perplexity" is a monotone map of another score (`detect/ensemble-stream.ts`). */
+export interface ScoreScale {
+  /** What the shown score is called, e.g. `ensemble score`. */
+  name: string;
+  /** The unit of per-event surprise, e.g. `σ-nats`. */
+  unit: string;
+  /** The shown score of a perplexity (or of a perplexity threshold). */
+  of(perplexity: number): number;
 }
 
 /** ns timestamps before 2001 are not wall-clock times (the source had no absolute clock). */
@@ -67,10 +79,13 @@ export function sequenceAlert(f: SequenceAlertFacts, now: () => Date = () => new
   const time = wall ? rfc3339Ns(f.ts) : now().toISOString();
   const ratio = f.score / f.threshold;
   const priority: FalcoPriority = ratio >= 2 ? 'Error' : 'Warning';
-  const top = f.top.slice(0, 3).map((t) => `${t.name} (${t.surprise.toFixed(1)} nats)`).join(', ');
+  const unit = f.scale?.unit ?? 'nats';
+  const top = f.top.slice(0, 3).map((t) => `${t.name} (${t.surprise.toFixed(1)} ${unit})`).join(', ');
   const proc = f.proc === '' ? '?' : f.proc;
-  const output = `${f.final ? 'Novel' : 'Running'} syscall sequence ${f.seqId} of ${proc} (pid ${f.pid}, tid ${f.tid}): perplexity ` +
-    `${f.score.toPrecision(4)} ${f.final ? 'over all' : 'after'} ${f.length} events exceeds ${f.threshold.toPrecision(4)}` +
+  const score = f.scale ? f.scale.of(f.score) : f.score;
+  const threshold = f.scale ? f.scale.of(f.threshold) : f.threshold;
+  const output = `${f.final ? 'Novel' : 'Running'} syscall sequence ${f.seqId} of ${proc} (pid ${f.pid}, tid ${f.tid}): ${f.scale?.name ?? 'perplexity'} ` +
+    `${score.toPrecision(4)} ${f.final ? 'over all' : 'after'} ${f.length} events exceeds ${threshold.toPrecision(4)}` +
     (top ? `; most surprising: ${top}` : '') + (f.lost > 0 ? `; ${f.lost} events lost meanwhile` : '');
   host ??= hostname();
   return {
@@ -78,7 +93,7 @@ export function sequenceAlert(f: SequenceAlertFacts, now: () => Date = () => new
     hostname: host,
     output_fields: {
       'evt.time': f.ts.toString(), 'evt.time.wall': wall, 'seq.id': f.seqId, 'proc.name': f.proc, 'proc.pid': f.pid,
-      'thread.tid': f.tid, 'seq.length': f.length, 'seq.final': f.final, 'seq.score': f.score, 'seq.threshold': f.threshold,
+      'thread.tid': f.tid, 'seq.length': f.length, 'seq.final': f.final, 'seq.score': score, 'seq.threshold': threshold,
       'seq.threshold_name': f.thresholdName, 'seq.top_events': f.top, 'evt.lost': f.lost, 'model.kind': f.model,
     },
   };

@@ -6,7 +6,8 @@
  * checkpoint with fewer than `MIN_FIT` such sequences gets none (the sequence threshold applies there).
  */
 import type { Sequence } from '../features/sequences/sequence.js';
-import { inBatches, type LanguageModel } from '../models/language-model.js';
+import { inBatches } from '../models/language-model.js';
+import type { LiveModel } from './live.js';
 import { MAX_STORED_PREFIXES, type PrefixScores } from '../models/normal-scores.js';
 import { quantileValue } from './threshold.js';
 
@@ -37,7 +38,7 @@ export function checkpoints(minEvents: number, maxLength: number): number[] {
 }
 
 /** Prefix perplexities exp(−mean ln P, t ≤ L) of normal sequences at each length L of `lengths` (ascending). */
-async function prefixPerplexities(model: LanguageModel, normal: AsyncIterable<Sequence>, lengths: readonly number[]):
+async function prefixPerplexities(model: LiveModel, normal: AsyncIterable<Sequence>, lengths: readonly number[]):
   Promise<{ sequences: number; values: number[][] }> {
   const values: number[][] = lengths.map(() => []);
   let sequences = 0;
@@ -66,7 +67,7 @@ function checkQuantile(q: number, minEvents: number): void {
 }
 
 /** Fits prefix thresholds on normal sequences (scored with `logProbsMany`, a batch at a time). */
-export async function calibratePrefixThresholds(model: LanguageModel, normal: AsyncIterable<Sequence>, q: number,
+export async function calibratePrefixThresholds(model: LiveModel, normal: AsyncIterable<Sequence>, q: number,
   minEvents: number, maxLength: number): Promise<PrefixThresholds> {
   checkQuantile(q, minEvents);
   const lengths = checkpoints(minEvents, maxLength);
@@ -77,7 +78,7 @@ export async function calibratePrefixThresholds(model: LanguageModel, normal: As
 }
 
 /** Scores normal sequences at lengths 1, 2, 4, … up to `maxLength` for a model folder. */
-export async function storedPrefixScores(model: LanguageModel, normal: AsyncIterable<Sequence>, maxLength: number,
+export async function storedPrefixScores(model: LiveModel, normal: AsyncIterable<Sequence>, maxLength: number,
   on: PrefixScores['on']): Promise<PrefixScores> {
   const lengths = checkpoints(1, maxLength);
   const { sequences, values } = await prefixPerplexities(model, normal, lengths);

@@ -25,9 +25,15 @@ import type { SyscallEvent } from '../trace/event.js';
 import type { Segmentation } from '../features/sequences/index.js';
 import type { LanguageModel } from '../models/language-model.js';
 import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
-import { sequenceAlert, type FalcoAlert } from './alert.js';
+import { sequenceAlert, type FalcoAlert, type ScoreScale } from './alert.js';
 import { createLiveSegmenter, type LiveSegmenter, type LiveSink } from './live-segment.js';
 import { prefixThresholdAt, type PrefixThresholds } from './live-thresholds.js';
+
+/**
+ * What the live pipeline needs of a model (a language model, or an ensemble: `ensemble-stream.ts`, whose `scale`
+ * turns its "perplexity" into the ensemble score for alerts and sequence records).
+ */
+export type LiveModel = Pick<LanguageModel, 'kind' | 'logProbsMany' | 'incremental'> & { readonly scale?: ScoreScale };
 
 export interface WatchOptions {
   /** How the model cuts sequences (the model folder's `segmentation`). */
@@ -65,6 +71,8 @@ export interface SequenceResult {
   length: number;
   truncated: boolean;
   perplexity: number;
+  /** An ensemble's: its score (what `score --model a/ --model b/` prints), of which `perplexity` is a monotone map. */
+  score?: number;
   novel: boolean;
   threshold: number;
   /** Whether an alert was raised for it (while running, or at its end). */
@@ -180,7 +188,7 @@ export class LivePipeline implements LiveSink<Slot> {
   private readonly evs: SyscallEvent[] = [];
   private readonly seqs: LiveSeq[] = [];
 
-  constructor(private readonly model: LanguageModel, private readonly scorer: IncrementalScorer, options: WatchOptions) {
+  constructor(private readonly model: LiveModel, private readonly scorer: IncrementalScorer, options: WatchOptions) {
     const minEvents = options.minEvents ?? options.prefix?.minEvents ?? 16;
     this.o = {
       segmentation: options.segmentation, threshold: options.threshold, thresholdName: options.thresholdName ?? 'sequence',
@@ -323,6 +331,7 @@ export class LivePipeline implements LiveSink<Slot> {
     const alert = sequenceAlert({
       ts: s.lastTs, seqId: s.id, proc: s.proc, pid: s.pid, tid: s.tid, length: s.n - (final ? 1 : 0), final, score, threshold,
       thresholdName, top: s.top(), lost: (this.o.lost?.() ?? 0) - s.lost0, model: this.model.kind,
+      ...(this.model.scale ? { scale: this.model.scale } : {}),
     });
     this.out.push({ type: 'alert', alert });
   }
@@ -344,7 +353,7 @@ export class LivePipeline implements LiveSink<Slot> {
       }
       this.out.push({
         type: 'sequence', id: s.id, process: s.proc, pid: s.pid, tid: s.tid, length: s.length, truncated: s.endTruncated,
-        perplexity: ppl, novel, threshold: this.o.threshold, alerted: s.alerted,
+        perplexity: ppl, ...(this.model.scale ? { score: this.model.scale.of(ppl) } : {}), novel, threshold: this.o.threshold, alerted: s.alerted,
       });
     }
   }
@@ -368,7 +377,7 @@ const STOP = Symbol('stop');
  * Scores `events` live with `model` (which must offer `incremental()`); see the module comment. The model is not
  * released (the caller owns it); the incremental scorer is, when the run ends.
  */
-export function watchEvents(model: LanguageModel, events: AsyncIterable<SyscallEvent>, options: WatchOptions): WatchRun {
+export function watchEvents(model: LiveModel, events: AsyncIterable<SyscallEvent>, options: WatchOptions): WatchRun {
   if (!model.incremental) throw new RangeError(`model kind '${model.kind}' cannot score incrementally`);
   const scorer = model.incremental();
   let pipe: LivePipeline;

@@ -6,7 +6,8 @@
  * truncate token — are opened, pushed and closed in a seeded random interleaving, in batches of several sizes; every
  * per-token log-probability must equal `logProbsMany`'s within 1e-5. A kind must have a row in `SMALL_SETTINGS`
  * (a new kind's author adds one); `VARIANT_SETTINGS` adds settings under which a kind scores differently (the n-gram
- * predicting joint `name|lat|size` tokens; the neural kinds reading and predicting such a joint unit).
+ * predicting joint `name|lat|size` tokens; the neural kinds reading and predicting such a joint unit). An ensemble
+ * (`detect/ensemble-stream.ts`) obeys the same contract, and its perplexity maps onto the z ensemble score.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,10 @@ import { seededRandom } from '../engine/graph.js';
 import { openData } from '../features/dataset.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { projectData } from '../testing/paths.js';
-import { MODEL_KINDS, resolveSettings, type LanguageModel, type ModelSettings, type SettingValue } from './language-model.js';
+import { combineScores, Normaliser } from '../detect/ensemble.js';
+import { EnsembleLiveModel } from '../detect/ensemble-stream.js';
+import { MODEL_KINDS, perplexityMany, perplexityOf, resolveSettings, type LanguageModel, type ModelSettings, type SettingValue } from './language-model.js';
+import { normalStats } from './normal-scores.js';
 import type { StreamHandle } from './stream.js';
 
 /** Small, fast settings per model kind (only keys the kind knows; the rest take their defaults). */
@@ -55,7 +59,7 @@ function settingsFor(kind: string, small = SMALL_SETTINGS[kind]): ModelSettings 
 }
 
 /** Scores `seqs` incrementally, interleaved at random with at most `inFlight` open and pushes of ≤ `batch` sequences. */
-async function incrementally(model: LanguageModel, seqs: readonly Sequence[], batch: number, inFlight: number, seed: number): Promise<Float64Array[]> {
+async function incrementally(model: Pick<LanguageModel, 'incremental'>, seqs: readonly Sequence[], batch: number, inFlight: number, seed: number): Promise<Float64Array[]> {
   const sc = model.incremental!();
   const rand = seededRandom(seed);
   const out = seqs.map((s) => new Float64Array(s.events.length + 1));
@@ -126,3 +130,29 @@ for (const { entry, label, small } of ROWS) {
     }
   });
 }
+
+test('an ensemble scores incrementally as in full, and its perplexity maps onto the z ensemble score', async () => {
+  const { train, test: seqs } = await sample();
+  const members: LanguageModel[] = [];
+  try {
+    for (const kind of ['ngram', 'lstm']) {
+      const entry = MODEL_KINDS.find((k) => k.kind === kind)!;
+      members.push(await (await entry.implementation()).fit({ train: async function* () { yield* train; } }, settingsFor(kind)));
+    }
+    const stats = await Promise.all(members.map(async (m) => normalStats(train.map((x) => x.id), await perplexityMany(m, train), 'validation')));
+    const ensemble = new EnsembleLiveModel(members.map((model, i) => ({ model, stats: stats[i]! })));
+    const full = await ensemble.logProbsMany(seqs);
+    const inc = await incrementally(ensemble, seqs, 7, 16, 5);
+    for (let i = 0; i < seqs.length; i++) {
+      for (let t = 0; t < full[i]!.length; t++) assert.ok(Math.abs(inc[i]![t]! - full[i]![t]!) <= TOLERANCE, `${seqs[i]!.id} token ${t}`);
+    }
+    const ppl = await Promise.all(members.map((m) => perplexityMany(m, seqs)));
+    const z = combineScores(stats.map((st) => new Normaliser(st, 'z')), ppl);
+    full.forEach((lp, i) => {
+      const score = ensemble.scoreOf(perplexityOf(lp));
+      assert.ok(Math.abs(score - z[i]!) <= 1e-9 * Math.max(1, Math.abs(z[i]!)), `${seqs[i]!.id}: ${score} vs the z ensemble score ${z[i]}`);
+    });
+  } finally {
+    for (const m of members) await m.release();
+  }
+});

@@ -1,0 +1,120 @@
+/**
+ * @module detect/ensemble-stream
+ * A z ensemble as one scoring model for the live pipeline (`watch --model a/ --model b/`): every member scores each
+ * event, and the ensemble's per-token value is Σ_m ln P_m(event) / (σ_m · M) — each member's log-probability divided
+ * by σ_m, the spread of its ln perplexity on normal validation sequences, averaged over the M members (the "σ-nats"
+ * of an ensemble explanation, `detect/explain.ts`). The mean of these over a sequence's tokens is −(z ensemble score
+ * + C), C = Σ_m μ_m / (σ_m · M): so the ensemble's "perplexity" exp(mean surprise) is exp(score + C), a monotone map
+ * of `score`'s ensemble score, and a threshold τ on that score is exp(τ + C) here. Rank ensembles are not a sum over
+ * events and cannot be scored this way.
+ */
+import type { Sequence } from '../features/sequences/sequence.js';
+import type { LanguageModel } from '../models/language-model.js';
+import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
+import type { SyscallEvent } from '../trace/event.js';
+import type { ScoreScale } from './alert.js';
+import type { NormalScoreStats } from './ensemble.js';
+import type { LiveModel } from './live.js';
+
+/** One member: its model and its normal ln-perplexity statistics. */
+export interface EnsembleMember {
+  model: LanguageModel;
+  stats: NormalScoreStats;
+}
+
+export class EnsembleLiveModel implements LiveModel {
+  readonly kind: string;
+  /** 1 / (σ_m · M) per member. */
+  private readonly weights: number[];
+  /** C: the ensemble perplexity is exp(z score + C). */
+  readonly offset: number;
+  /** Alerts and sequence records show the ensemble score, surprise in σ-nats. */
+  readonly scale: ScoreScale;
+
+  constructor(private readonly members: readonly EnsembleMember[]) {
+    if (members.length < 2) throw new RangeError('an ensemble needs at least two members');
+    for (const m of members) {
+      if (!m.model.incremental) throw new RangeError(`model kind '${m.model.kind}' cannot score incrementally`);
+    }
+    const M = members.length;
+    this.weights = members.map((m) => 1 / (Math.max(m.stats.std, 1e-12) * M));
+    this.offset = members.reduce((a, m, i) => a + m.stats.mean * this.weights[i]!, 0);
+    this.kind = `ensemble(${members.map((m) => m.model.kind).join('+')})`;
+    this.scale = { name: 'ensemble score', unit: 'σ-nats', of: (p) => this.scoreOf(p) };
+  }
+
+  /** The ensemble perplexity threshold of a z ensemble-score threshold. */
+  perplexityThreshold(score: number): number {
+    return Math.exp(score + this.offset);
+  }
+
+  /** The z ensemble score of an ensemble perplexity. */
+  scoreOf(perplexity: number): number {
+    return Math.log(perplexity) - this.offset;
+  }
+
+  async logProbsMany(seqs: readonly Sequence[]): Promise<Float64Array[]> {
+    const per: Float64Array[][] = [];
+    for (const m of this.members) per.push(await m.model.logProbsMany(seqs));
+    return seqs.map((_, i) => this.combine(per.map((p) => p[i]!)));
+  }
+
+  incremental(): IncrementalScorer {
+    return new EnsembleScorer(this.members.map((m) => m.model.incremental!()), (xs) => this.combine(xs));
+  }
+
+  private combine(xs: readonly Float64Array[]): Float64Array {
+    const n = xs[0]!.length;
+    const out = new Float64Array(n);
+    xs.forEach((x, m) => {
+      if (x.length !== n) throw new RangeError('ensemble members scored different numbers of tokens');
+      const w = this.weights[m]!;
+      for (let i = 0; i < n; i++) out[i] += w * x[i]!;
+    });
+    return out;
+  }
+}
+
+interface EnsembleHandle extends StreamHandle {
+  readonly members: StreamHandle[];
+}
+
+/** Opens, pushes and closes each sequence in every member's scorer, in step. */
+class EnsembleScorer implements IncrementalScorer {
+  private next = 0;
+  private open_ = 0;
+
+  constructor(private readonly scorers: readonly IncrementalScorer[], private readonly combine: (xs: readonly Float64Array[]) => Float64Array) {}
+
+  get openCount(): number {
+    return this.open_;
+  }
+
+  open(): StreamHandle {
+    this.open_++;
+    const h: EnsembleHandle = { id: this.next++, members: this.scorers.map((s) => s.open()) };
+    return h;
+  }
+
+  async push(handles: readonly StreamHandle[], events: readonly SyscallEvent[]): Promise<Float64Array> {
+    const out: Float64Array[] = [];
+    for (let m = 0; m < this.scorers.length; m++) out.push(await this.scorers[m]!.push(handles.map((h) => (h as EnsembleHandle).members[m]!), events));
+    return this.combine(out);
+  }
+
+  async close(handles: readonly StreamHandle[], truncated?: readonly boolean[]): Promise<Float64Array> {
+    const out: Float64Array[] = [];
+    for (let m = 0; m < this.scorers.length; m++) out.push(await this.scorers[m]!.close(handles.map((h) => (h as EnsembleHandle).members[m]!), truncated));
+    this.open_ -= handles.length;
+    return this.combine(out);
+  }
+
+  drop(handle: StreamHandle): void {
+    (handle as EnsembleHandle).members.forEach((h, m) => this.scorers[m]!.drop(h));
+    this.open_--;
+  }
+
+  async release(): Promise<void> {
+    for (const s of this.scorers) await s.release();
+  }
+}
