@@ -11,13 +11,15 @@
 #   4. stamps every line watch prints with the wall-clock time it arrived (live-tally.mjs stamp) and writes, per
 #      phase and per 5-second slot, finished requests, novel ones and alerts (live-tally.mjs report → LIVE.md).
 # Usage (root, from the repository root, CLI built): experiments/web-novelty/live.sh   (about 3 minutes)
-# PHASE seconds per phase (default 30); OUT as run.sh.
+# PHASE seconds per phase (default 30); OUT as run.sh; LIVE_MODELS=ensemble watches with the demo's ensemble instead
+# (lstm-lat + the n-gram predicting name + size bucket, `watch --model a --model b`) and writes LIVE-ensemble.md.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=run.sh
 source "$here/run.sh"
 PHASE=${PHASE:-30}
 PERF_BUFFER=${PERF_BUFFER:-256}   # watch --perf-buffer: ring-buffer pages per CPU (32 lost 5 % of the events here)
+LIVE_MODELS=${LIVE_MODELS:-lstm-lat}   # lstm-lat, or ensemble
 live=$OUT/live
 mkdir -p "$live"
 model=$live/model
@@ -26,12 +28,25 @@ if [ ! -f "$model/manifest.json" ]; then
   node "$CLI" train --model lstm --predict name,lat --fields name,phase,dt,proc,ret --segment request \
     --train "$root/data/web-novelty/normal.jsonl.gz" -o "$model" 2> "$live/train.log"
 fi
+models=(--model "$model")
+report=LIVE.md
+if [ "$LIVE_MODELS" = ensemble ]; then
+  if [ ! -f "$live/model-ngram-size/manifest.json" ]; then
+    log "live: training ngram-size on the committed normal sample → $live/model-ngram-size"
+    node "$CLI" train --model ngram --predict name,size --segment request \
+      --train "$root/data/web-novelty/normal.jsonl.gz" -o "$live/model-ngram-size" 2> "$live/train-ngram-size.log"
+  fi
+  models+=(--model "$live/model-ngram-size")
+  report=LIVE-ensemble.md
+elif [ "$LIVE_MODELS" != lstm-lat ]; then
+  log "live: LIVE_MODELS must be lstm-lat or ensemble, got '$LIVE_MODELS'"; exit 2
+fi
 mysql_running || mysql_start 64M
 apache_stop
 apache_conf normal
 url=$(url_of normal)
 log "live: apache2 under watch --perf"
-node "$CLI" watch --model "$model" --perf --perf-buffer "$PERF_BUFFER" -- setsid /usr/sbin/apache2 -f "$WORK/httpd-normal.conf" -DFOREGROUND \
+node "$CLI" watch "${models[@]}" --perf --perf-buffer "$PERF_BUFFER" -- setsid /usr/sbin/apache2 -f "$WORK/httpd-normal.conf" -DFOREGROUND \
   2> "$live/watch.err" | node "$here/live-tally.mjs" stamp > "$live/watch.tsv" &
 watcher=$!
 for _ in $(seq 1 240); do curl -skf -o /dev/null "$url/index.php?id=1" && break; sleep 0.5; done
@@ -55,5 +70,5 @@ apache_stop
 wait "$watcher" || { log "live: watch failed"; tail "$live/watch.err" >&2; exit 1; }
 mysql_stop
 tail -1 "$live/watch.err" >&2
-node "$here/live-tally.mjs" report "$live/watch.tsv" "$live/phases.tsv" "$live/watch.err" > "$here/LIVE.md"
-log "live: wrote $here/LIVE.md"
+node "$here/live-tally.mjs" report "$live/watch.tsv" "$live/phases.tsv" "$live/watch.err" > "$here/$report"
+log "live: wrote $here/$report"
