@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { combineScores, Normaliser } from '../detect/ensemble.js';
+import { combineScores, Normaliser, spreadOf, type NormalScoreStats } from '../detect/ensemble.js';
 import { projectData } from '../testing/paths.js';
 import { cli, oneLineError } from './cli-process.js';
 
@@ -133,8 +133,8 @@ test('explain with two models: the ensemble score, each member\'s share, and per
   assert.ok(Math.abs((normalised[0]! + normalised[1]!) / 2 - doc.score) < 1e-9 * Math.abs(doc.score));
   // z: the score is the mean per-token surprise less the mean of μ/σ over the members.
   const exp = doc.explanation;
-  const stats = [dirs.ng2, dirs.ng4].map((d) => manifest(d).normalScores as { mean: number; std: number });
-  const offset = stats.reduce((a, st) => a + st.mean / st.std, 0) / 2;
+  const stats = [dirs.ng2, dirs.ng4].map((d) => manifest(d).normalScores as NormalScoreStats);
+  const offset = stats.reduce((a, st) => a + st.mean / spreadOf(st), 0) / 2;
   assert.ok(Math.abs(exp.score - offset - doc.score) < 1e-6 * Math.abs(doc.score), `${exp.score} − ${offset} vs ${doc.score}`);
   assert.deepEqual(exp.byField.map((f: { field: string }) => f.field), ['ng2', 'ng4']);
   assert.ok(Math.abs(exp.byField.reduce((a: number, f: { share: number }) => a + f.share, 0) - 1) < 1e-9);

@@ -2,7 +2,7 @@
  * @module detect/ensemble-stream
  * A z ensemble as one scoring model for the live pipeline (`watch --model a/ --model b/`): every member scores each
  * event, and the ensemble's per-token value is Σ_m ln P_m(event) / (σ_m · M) — each member's log-probability divided
- * by σ_m, the spread of its ln perplexity on normal validation sequences, averaged over the M members (the "σ-nats"
+ * by σ_m, the spread of its ln perplexity on normal validation sequences (at least `MIN_SPREAD`), averaged over the M members (the "σ-nats"
  * of an ensemble explanation, `detect/explain.ts`). The mean of these over a sequence's tokens is −(z ensemble score
  * + C), C = Σ_m μ_m / (σ_m · M): so the ensemble's "perplexity" exp(mean surprise) is exp(score + C), a monotone map
  * of `score`'s ensemble score, and a threshold τ on that score is exp(τ + C) here. Rank ensembles are not a sum over
@@ -13,7 +13,7 @@ import type { LanguageModel } from '../models/language-model.js';
 import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
 import type { SyscallEvent } from '../trace/event.js';
 import type { ScoreScale } from './alert.js';
-import type { NormalScoreStats } from './ensemble.js';
+import { spreadOf, type NormalScoreStats } from './ensemble.js';
 import type { LiveModel } from './live.js';
 
 /** One member: its model and its normal ln-perplexity statistics. */
@@ -37,7 +37,7 @@ export class EnsembleLiveModel implements LiveModel {
       if (!m.model.incremental) throw new RangeError(`model kind '${m.model.kind}' cannot score incrementally`);
     }
     const M = members.length;
-    this.weights = members.map((m) => 1 / (Math.max(m.stats.std, 1e-12) * M));
+    this.weights = members.map((m) => 1 / (spreadOf(m.stats) * M));
     this.offset = members.reduce((a, m, i) => a + m.stats.mean * this.weights[i]!, 0);
     this.kind = `ensemble(${members.map((m) => m.model.kind).join('+')})`;
     this.scale = { name: 'ensemble score', unit: 'σ-nats', of: (p) => this.scoreOf(p) };

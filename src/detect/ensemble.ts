@@ -3,7 +3,8 @@
  * Ensembles of sequence scorers: each member's perplexities are put on a common scale with statistics of that
  * member's scores on NORMAL validation sequences (stored in its model folder at train time), then averaged.
  *
- * - `z`: (ln perplexity − mean) / std, mean and std of ln perplexity over the normal validation sequences.
+ * - `z`: (ln perplexity − mean) / std, mean and std of ln perplexity over the normal validation sequences (std at
+ *   least `MIN_SPREAD`).
  * - `rank`: the empirical CDF of ln perplexity over the normal validation sequences (mid-rank for ties), in [0, 1]:
  *   0.99 means "above 99 % of normal validation sequences". Robust to heavy tails. Beyond the stored normal scores
  *   it does not saturate: above the largest (of n) it is 1 − (0.5 / n) · exp(−(x − max) / std), below the smallest
@@ -24,6 +25,20 @@ export type { NormalScoreStats } from '../models/normal-scores.js';
 export type Combine = 'z' | 'rank';
 export const COMBINES: readonly Combine[] = ['z', 'rank'];
 
+/**
+ * The least spread a member's z normalisation divides by, in nats per token: a member whose normal validation scores
+ * are (nearly) all equal — an n-gram that predicts every normal request exactly, σ ~ 1e-15 — would otherwise turn
+ * any departure, however small, into a score that drowns the other members. On the web-server demo the floor leaves
+ * every offline figure as it was (mean F1 0.913 either way on the split tried) and is what lets the ensemble see
+ * the live CPU phase the LSTM member sees (`experiments/web-novelty/LIVE-ensemble.md`).
+ */
+export const MIN_SPREAD = 0.05;
+
+/** The spread a member's scores are divided by: its σ of ln perplexity on normal validation, at least {@link MIN_SPREAD}. */
+export function spreadOf(stats: NormalScoreStats): number {
+  return Math.max(stats.std, MIN_SPREAD);
+}
+
 /** Puts one model's perplexities on the common scale. */
 export class Normaliser {
   private readonly sorted: Float64Array;
@@ -35,7 +50,7 @@ export class Normaliser {
   /** The normalised score of a perplexity. */
   of(perplexity: number): number {
     const x = Math.log(perplexity);
-    if (this.combine === 'z') return (x - this.stats.mean) / Math.max(this.stats.std, 1e-12);
+    if (this.combine === 'z') return (x - this.stats.mean) / spreadOf(this.stats);
     if (Number.isNaN(x)) return Number.NaN;
     const s = this.sorted;
     let lo = 0;
@@ -53,7 +68,7 @@ export class Normaliser {
       else hi = m;
     }
     const n = s.length;
-    const scale = Math.max(this.stats.std, 1e-12);
+    const scale = spreadOf(this.stats);
     if (below === n) return x === Infinity ? 1 : 1 - (0.5 / n) * Math.exp(-(x - s[n - 1]) / scale);
     if (lo === 0) return (0.5 / n) * Math.exp(-(s[0] - x) / scale);
     return (below + (lo - below) / 2) / n;

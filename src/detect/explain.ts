@@ -218,7 +218,7 @@ export function ensembleSurprise(labels: readonly string[], members: readonly Re
       if (a.length !== sum.length) throw new RangeError(`member ${labels[m]}: fields of different lengths`);
       for (let i = 0; i < a.length; i++) sum[i] += a[i]!;
     }
-    const w = 1 / (Math.max(sigmas[m]!, 1e-12) * members.length);
+    const w = 1 / (sigmas[m]! * members.length);
     for (let i = 0; i < sum.length; i++) sum[i] *= w;
     out[labels[m]!] = sum;
   });
