@@ -292,7 +292,7 @@ function attentionCss(att: readonly EventAttention[]): string {
 
 /** A self-contained HTML page showing one explained sequence. */
 export function explanationHtml(seq: Sequence, exp: Explanation, title: string): string {
-  const max = Math.max(0, ...exp.perEvent);
+  const max = exp.perEvent.reduce((a, x) => (x > a ? x : a), 0); // not Math.max(...): a sequence may have millions of events
   const unit = escapeHtml(exp.unit?.name ?? 'nats');
   const t0 = seq.events[0]?.ts ?? 0n;
   const fields = exp.perField ? exp.byField.map((f) => f.field) : [];
