@@ -103,7 +103,7 @@ test('watch with two models scores a z ensemble: the scores and verdicts score g
   const w = cli(['watch', '--model', a, '--model', b, '--input', SOCKET]);
   assert.equal(w.code, 0, w.err);
   assert.match(w.err, /ensemble of .* \(z\); its perplexity is exp\(ensemble score \+ [-\d.]+\)/);
-  assert.match(w.err, /prefix thresholds \(q 0\.99, as ensemble scores\) from 300 normal sequences/);
+  assert.match(w.err, /prefix thresholds \(q 0\.99, as ensemble scores\) from 300 normal sequences of the model's held-out data \(stored by train\)/);
   const s = cli(['score', '--model', a, '--model', b, SOCKET, '--json']);
   assert.equal(s.code, 0, s.err);
   const scored = new Map((JSON.parse(s.out).sequences as { id: string; score: number; novel: boolean }[]).map((x) => [x.id, x]));

@@ -170,8 +170,8 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
 
 /**
  * The model `watch` scores with: one folder's, or a z ensemble of several (`detect/ensemble-stream.ts`: its
- * "perplexity" is exp(ensemble score + C), and so are its thresholds; prefix thresholds are calibrated on normal data
- * at start-up — the members' stored prefix scores are not paired — from `--calibrate` or the first member's
+ * "perplexity" is exp(ensemble score + C), and so are its thresholds; prefix thresholds come from the members' stored
+ * prefix scores when they were taken on the same normal sequences, else from `--calibrate` or the first member's
  * validation data).
  */
 async function openWatchModel(a: WatchArgs, score: typeof import('./score.js'), loadModelFolder: typeof import('../models/folder.js').loadModelFolder): Promise<{
@@ -196,8 +196,8 @@ async function openWatchModel(a: WatchArgs, score: typeof import('./score.js'), 
     process.stderr.write(`watch: ensemble of ${a.models.join(' + ')} (z); its perplexity is exp(ensemble score + ${model.offset.toPrecision(6)})\n`);
     const first = ens.members[0]!.manifest;
     return {
-      // the stored prefix scores are one member's: the ensemble's prefix thresholds are calibrated on data instead
-      manifest: { ...first, prefixScores: undefined },
+      // the members' stored prefix scores, combined when they are paired (else the thresholds are calibrated on data)
+      manifest: { ...first, prefixScores: model.prefixScores(ens.members.map((m) => m.manifest.prefixScores)) },
       model,
       threshold: { name: `ensemble: ${ens.threshold.name}`, value: model.perplexityThreshold(ens.threshold.value) },
       release: () => score.releaseMembers(ens.members),

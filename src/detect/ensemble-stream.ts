@@ -10,6 +10,7 @@
  */
 import type { Sequence } from '../features/sequences/sequence.js';
 import type { LanguageModel } from '../models/language-model.js';
+import type { PrefixScores } from '../models/normal-scores.js';
 import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
 import type { SyscallEvent } from '../trace/event.js';
 import type { ScoreScale } from './alert.js';
@@ -41,6 +42,26 @@ export class EnsembleLiveModel implements LiveModel {
     this.offset = members.reduce((a, m, i) => a + m.stats.mean * this.weights[i]!, 0);
     this.kind = `ensemble(${members.map((m) => m.model.kind).join('+')})`;
     this.scale = { name: 'ensemble score', unit: 'σ-nats', of: (p) => this.scoreOf(p) };
+  }
+
+  /**
+   * The ensemble's prefix scores from its members' stored ones (`train` stores them per model folder), or undefined
+   * unless every member has them for the same sequences (same lengths, strides and id fingerprints: trained with the
+   * same normal validation data): at a prefix length L the ensemble perplexity is exp(Σ_m w_m ln PPL_m(L)).
+   */
+  prefixScores(stored: readonly (PrefixScores | undefined)[]): PrefixScores | undefined {
+    if (stored.length !== this.members.length || stored.some((x) => x === undefined)) return undefined;
+    const [first, ...rest] = stored as PrefixScores[];
+    const same = (a: PrefixScores['points'][number], b: PrefixScores['points'][number] | undefined): boolean =>
+      b !== undefined && a.length === b.length && a.count === b.count && a.stride === b.stride && a.ids === b.ids;
+    if (rest.some((r) => r.on !== first!.on || r.points.length !== first!.points.length || r.points.some((p, i) => !same(first!.points[i]!, p)))) {
+      return undefined;
+    }
+    const points = first!.points.map((p, i) => ({
+      ...p,
+      perplexities: p.perplexities.map((_, j) => Math.exp((stored as PrefixScores[]).reduce((a, st, m) => a + this.weights[m]! * Math.log(st.points[i]!.perplexities[j]!), 0))),
+    }));
+    return { on: first!.on, sequences: first!.sequences, points };
   }
 
   /** The ensemble perplexity threshold of a z ensemble-score threshold. */

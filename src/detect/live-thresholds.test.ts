@@ -3,17 +3,19 @@
  * Prefix thresholds on real requests (the committed web-server sample, an n-gram fitted on part of it): the ones taken
  * from the prefix scores a model folder stores equal those calibrated on the same normal sequences at start-up, for
  * any power-of-two `minEvents` and quantile; a `minEvents` that is no power of two is not served from them; beyond
- * the stored cap the quantile comes from evenly spaced order statistics and stays within their spacing.
+ * the stored cap every stride-th sequence is kept and the quantile stays among the calibrated ones nearby. An
+ * ensemble combines its members' stored scores when they were taken on the same sequences: the same values as
+ * scoring those sequences with the ensemble itself.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openData } from '../features/dataset.js';
 import type { Sequence } from '../features/sequences/index.js';
-import { MODEL_KINDS, resolveSettings } from '../models/language-model.js';
-import { MAX_STORED_PREFIXES, type PrefixScores } from '../models/normal-scores.js';
+import { MODEL_KINDS, perplexityMany, resolveSettings, type LanguageModel } from '../models/language-model.js';
+import { MAX_STORED_PREFIXES, normalStats } from '../models/normal-scores.js';
+import { EnsembleLiveModel } from './ensemble-stream.js';
 import { projectData } from '../testing/paths.js';
 import { calibratePrefixThresholds, prefixThresholdsFromScores, storedPrefixScores } from './live-thresholds.js';
-import { quantileValue } from './threshold.js';
 
 const NORMAL = projectData('web-demo', 'normal.jsonl.gz');
 
@@ -27,19 +29,20 @@ async function* over(xs: readonly Sequence[]): AsyncGenerator<Sequence> {
   yield* xs;
 }
 
+async function fitNgram(train: readonly Sequence[], order: number): Promise<LanguageModel> {
+  const entry = MODEL_KINDS.find((k) => k.kind === 'ngram')!;
+  return (await entry.implementation()).fit({ train: () => over(train) }, resolveSettings(entry, new Map([['order', String(order)]])));
+}
+
 test('thresholds from stored prefix scores equal those calibrated on the same sequences', async () => {
   const all = await requests();
   const train = all.filter((_, i) => i % 4 !== 3);
   const normal = all.filter((_, i) => i % 4 === 3);
-  const entry = MODEL_KINDS.find((k) => k.kind === 'ngram')!;
-  const model = await (await entry.implementation()).fit({ train: () => over(train) }, resolveSettings(entry, new Map()));
+  const model = await fitNgram(train, 5);
   const stored = await storedPrefixScores(model, over(normal), 1000, 'held-out');
   assert.equal(stored.sequences, normal.length);
   assert.deepEqual(stored.points.map((p) => p.length).slice(0, 5), [1, 2, 4, 8, 16]);
-  for (const p of stored.points) {
-    assert.ok(p.count <= MAX_STORED_PREFIXES && p.perplexities.length === p.count, `length ${p.length}: all ${p.count} kept`);
-    for (let i = 1; i < p.perplexities.length; i++) assert.ok(p.perplexities[i - 1]! <= p.perplexities[i]!, 'sorted');
-  }
+  for (const p of stored.points) assert.ok(p.stride === 1 && p.perplexities.length === p.count, `length ${p.length}: all ${p.count} kept`);
   for (const [q, minEvents] of [[0.99, 16], [0.9, 8], [0.5, 4]] as const) {
     const calibrated = await calibratePrefixThresholds(model, over(normal), q, minEvents, 1000);
     const fromStored = prefixThresholdsFromScores(stored, q, minEvents);
@@ -48,19 +51,38 @@ test('thresholds from stored prefix scores equal those calibrated on the same se
   }
   assert.equal(prefixThresholdsFromScores(stored, 0.99, 20), undefined, 'checkpoints 20, 40, … were not stored');
   assert.throws(() => prefixThresholdsFromScores(stored, 1.5, 16), /prefix quantile/);
+
+  // Beyond the cap every stride-th sequence is kept: its quantile lies among the calibrated ones nearby.
+  const many = await storedPrefixScores(model, over(all), 1000, 'validation');
+  const first = many.points[0]!;
+  assert.equal(first.count, all.length);
+  assert.equal(first.stride, Math.ceil(all.length / MAX_STORED_PREFIXES));
+  assert.ok(first.perplexities.length <= MAX_STORED_PREFIXES);
+  const at = (q: number) => prefixThresholdsFromScores(many, q, 1)!.points[0]!.value;
+  const cal = async (q: number) => (await calibratePrefixThresholds(model, over(all), q, 1, 1)).points[0]!.value;
+  assert.ok(at(0.9) >= await cal(0.85) && at(0.9) <= await cal(0.95), `q 0.9 from every ${first.stride}th: ${at(0.9)}`);
+  await model.release();
 });
 
-test('beyond the stored cap the quantile comes from evenly spaced order statistics', () => {
-  const count = 5 * MAX_STORED_PREFIXES + 3;
-  const values = Array.from({ length: count }, (_, i) => 1 + ((i * 7919) % count) / 100); // a permutation, scaled
-  const sorted = [...values].sort((a, b) => a - b);
-  const kept = Array.from({ length: MAX_STORED_PREFIXES }, (_, i) => sorted[Math.round((i * (count - 1)) / (MAX_STORED_PREFIXES - 1))]!);
-  const scores: PrefixScores = { on: 'validation', sequences: count, points: [{ length: 16, count, perplexities: kept }] };
-  const spacing = (sorted[count - 1]! - sorted[0]!) / (MAX_STORED_PREFIXES - 1);
-  for (const q of [0.5, 0.9, 0.99, 0.999]) {
-    const got = prefixThresholdsFromScores(scores, q, 16)!.points[0]!;
-    assert.equal(got.fittedOn, count);
-    const exact = quantileValue(values, q);
-    assert.ok(Math.abs(got.value - exact) <= spacing, `q ${q}: ${got.value} vs ${exact} (spacing ${spacing})`);
-  }
+test("an ensemble's prefix scores combine its members' stored ones when they share the sequences", async () => {
+  const all = await requests();
+  const train = all.filter((_, i) => i % 4 !== 3);
+  const normal = all.filter((_, i) => i % 4 === 3);
+  const members = [await fitNgram(train, 2), await fitNgram(train, 4)];
+  const stats = await Promise.all(members.map(async (m) => normalStats(normal.map((x) => x.id), await perplexityMany(m, normal), 'held-out')));
+  const ensemble = new EnsembleLiveModel(members.map((model, i) => ({ model, stats: stats[i]! })));
+  const stored = await Promise.all(members.map((m) => storedPrefixScores(m, over(normal), 1000, 'held-out')));
+  const combined = ensemble.prefixScores(stored)!;
+  const direct = await storedPrefixScores(ensemble, over(normal), 1000, 'held-out');
+  assert.equal(combined.points.length, direct.points.length);
+  combined.points.forEach((p, i) => {
+    const d = direct.points[i]!;
+    assert.equal(p.ids, d.ids);
+    p.perplexities.forEach((x, j) => assert.ok(Math.abs(Math.log(x) - Math.log(d.perplexities[j]!)) < 1e-9, `length ${p.length}, sequence ${j}`));
+  });
+  // Members that stored other sequences cannot be paired.
+  const other = await storedPrefixScores(members[1]!, over(all.filter((_, i) => i % 4 === 2)), 1000, 'held-out');
+  assert.equal(ensemble.prefixScores([stored[0], other]), undefined);
+  assert.equal(ensemble.prefixScores([stored[0], undefined]), undefined);
+  for (const m of members) await m.release();
 });

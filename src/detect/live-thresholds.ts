@@ -8,7 +8,7 @@
 import type { Sequence } from '../features/sequences/sequence.js';
 import { inBatches } from '../models/language-model.js';
 import type { LiveModel } from './live.js';
-import { MAX_STORED_PREFIXES, type PrefixScores } from '../models/normal-scores.js';
+import { fingerprintIds, MAX_STORED_PREFIXES, type PrefixScores } from '../models/normal-scores.js';
 import { quantileValue } from './threshold.js';
 
 /** Fewest normal prefixes a checkpoint threshold is fitted on. */
@@ -39,12 +39,13 @@ export function checkpoints(minEvents: number, maxLength: number): number[] {
 
 /** Prefix perplexities exp(−mean ln P, t ≤ L) of normal sequences at each length L of `lengths` (ascending). */
 async function prefixPerplexities(model: LiveModel, normal: AsyncIterable<Sequence>, lengths: readonly number[]):
-  Promise<{ sequences: number; values: number[][] }> {
+  Promise<{ sequences: number; values: number[][]; ids: string[][] }> {
   const values: number[][] = lengths.map(() => []);
+  const ids: string[][] = lengths.map(() => []);
   let sequences = 0;
   for await (const batch of inBatches(normal)) {
     const lps = await model.logProbsMany(batch);
-    for (const lp of lps) {
+    for (const [j, lp] of lps.entries()) {
       sequences++;
       const T = lp.length - 1; // events; the last value is the end token
       let sum = 0;
@@ -53,12 +54,13 @@ async function prefixPerplexities(model: LiveModel, normal: AsyncIterable<Sequen
         sum += lp[t]!;
         if (t + 1 === lengths[k]) {
           values[k]!.push(Math.exp(-sum / (t + 1)));
+          ids[k]!.push(batch[j]!.id);
           k++;
         }
       }
     }
   }
-  return { sequences, values };
+  return { sequences, values, ids };
 }
 
 function checkQuantile(q: number, minEvents: number): void {
@@ -81,14 +83,13 @@ export async function calibratePrefixThresholds(model: LiveModel, normal: AsyncI
 export async function storedPrefixScores(model: LiveModel, normal: AsyncIterable<Sequence>, maxLength: number,
   on: PrefixScores['on']): Promise<PrefixScores> {
   const lengths = checkpoints(1, maxLength);
-  const { sequences, values } = await prefixPerplexities(model, normal, lengths);
+  const { sequences, values, ids } = await prefixPerplexities(model, normal, lengths);
   const points = lengths.flatMap((length, k) => {
-    const all = Float64Array.from(values[k]!).sort();
-    const n = all.length;
-    if (n === 0) return [];
-    const m = Math.min(n, MAX_STORED_PREFIXES);
-    const kept = Array.from({ length: m }, (_, i) => all[m === 1 ? n - 1 : Math.round((i * (n - 1)) / (m - 1))]!);
-    return [{ length, count: n, perplexities: kept }];
+    const all = values[k]!;
+    if (all.length === 0) return [];
+    const stride = Math.max(1, Math.ceil(all.length / MAX_STORED_PREFIXES));
+    const kept = all.filter((_, i) => i % stride === 0);
+    return [{ length, count: all.length, stride, perplexities: kept, ids: fingerprintIds(ids[k]!.filter((_, i) => i % stride === 0)) }];
   });
   return { on, sequences, points };
 }
@@ -96,20 +97,12 @@ export async function storedPrefixScores(model: LiveModel, normal: AsyncIterable
 /**
  * Prefix thresholds from stored scores for checkpoints minEvents · 2^k, or undefined when minEvents is no power of
  * two (its checkpoints were not stored). Equal to {@link calibratePrefixThresholds} on the same sequences as long as
- * no length kept more than {@link MAX_STORED_PREFIXES} of them.
+ * no length had more than {@link MAX_STORED_PREFIXES} of them (beyond, the quantile of every stride-th one).
  */
 export function prefixThresholdsFromScores(s: PrefixScores, q: number, minEvents: number): PrefixThresholds | undefined {
   checkQuantile(q, minEvents);
   if ((minEvents & (minEvents - 1)) !== 0) return undefined;
   const points = s.points.filter((p) => p.length >= minEvents && p.count >= MIN_FIT)
-    .map((p) => ({ length: p.length, value: storedQuantile(p.perplexities, p.count, q), fittedOn: p.count }));
+    .map((p) => ({ length: p.length, value: quantileValue(p.perplexities, q), fittedOn: p.count }));
   return { method: 'prefix-quantile', q, minEvents, points, sequences: s.sequences };
-}
-
-/** The q-quantile of `count` values from `kept`, their sorted evenly spaced order statistics (all of them when equal). */
-function storedQuantile(kept: readonly number[], count: number, q: number): number {
-  if (kept.length === count) return quantileValue(kept, q);
-  const k = Math.ceil(q * count - 1e-9); // the k-th smallest of all, as quantileValue picks it
-  if (k <= 0) return -Infinity;
-  return kept[Math.round(((k - 1) * (kept.length - 1)) / (count - 1))]!;
 }

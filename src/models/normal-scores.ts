@@ -85,19 +85,20 @@ export function checkNormalStats(s: unknown): string | undefined {
   return undefined;
 }
 
-/** Most prefix perplexities a model folder keeps per length (evenly spaced order statistics beyond it). */
+/** Most prefix perplexities a model folder keeps per length (every k-th sequence in data order beyond it). */
 export const MAX_STORED_PREFIXES = 1000;
 
 /**
  * What `train` stores in a model folder so that `watch` and `serve` need no normal data to set prefix thresholds
- * (`detect/live-thresholds.ts`):
- * the prefix perplexities of the normal validation (or held-out) sequences at every power-of-two length, sorted, at
- * most {@link MAX_STORED_PREFIXES} per length (evenly spaced order statistics of all `count`).
+ * (`detect/live-thresholds.ts`): the prefix perplexities of the normal validation (or held-out) sequences at every
+ * power-of-two length, in data order — of every `stride`-th sequence at least that long, at most
+ * {@link MAX_STORED_PREFIXES} — with a fingerprint of their ids, so that the members of an ensemble trained on the
+ * same normal data can be paired per sequence (`detect/ensemble-stream.ts`).
  */
 export interface PrefixScores {
   on: 'validation' | 'held-out';
   sequences: number;
-  points: { length: number; count: number; perplexities: number[] }[];
+  points: { length: number; count: number; stride: number; perplexities: number[]; ids: string }[];
 }
 
 /** Checks stored prefix scores read from JSON (where +∞ is written null); returns a reason when malformed. */
@@ -109,7 +110,10 @@ export function checkPrefixScores(s: unknown): string | undefined {
   if (!Array.isArray(o.points)) return 'points is not an array';
   for (const p of o.points as unknown[]) {
     const x = p as Partial<PrefixScores['points'][number]> | null;
-    if (x === null || typeof x !== 'object' || !Number.isSafeInteger(x.length) || !Number.isSafeInteger(x.count)) return 'a point lacks its length or count';
+    if (x === null || typeof x !== 'object' || !Number.isSafeInteger(x.length) || !Number.isSafeInteger(x.count) || !Number.isSafeInteger(x.stride)) {
+      return 'a point lacks its length, count or stride';
+    }
+    if (typeof x.ids !== 'string') return `the point at length ${x.length} has no ids fingerprint`;
     if (!Array.isArray(x.perplexities) || x.perplexities.length === 0 || x.perplexities.some((v: unknown) => v !== null && typeof v !== 'number')) {
       return `the point at length ${x.length} has no list of numbers`;
     }
