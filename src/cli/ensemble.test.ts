@@ -116,6 +116,9 @@ test('ensemble errors: segmentation, folders without statistics (unless --valid)
   oneLineError(cli('score', '--model', dirs.ng2, '--model', dirs.ng2, IO), /is given twice/);
   oneLineError(cli('explain', '--model', dirs.ng2, '--model', dirs.ng4, IO, '--sequence', 'nope'), /io\.jsonl\.gz: no sequence 'nope' among its 600 sequences/);
   oneLineError(cli('explain', '--model', dirs.ng2, '--combine', 'rank', IO, '--sequence', 'x'), /--combine applies to ensembles/);
+  // where one model is meant, a second --model is refused rather than silently taking the last
+  oneLineError(cli('train', '--model', 'ngram', '--model', 'lstm', '--train', IO, '-o', join(root, 'x')), /train fits one model: --model is given 2 times \(ngram, lstm\)/);
+  oneLineError(cli('serve', '--model', dirs.ng2, '--model', dirs.ng4), /serve shows one model: give --model once/);
 });
 
 test('explain with two models: the ensemble score, each member\'s share, and per-event surprise that adds up to the score', () => {

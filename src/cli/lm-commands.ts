@@ -66,7 +66,8 @@ function parseNovel(arg: string): NovelSet {
 }
 
 interface TrainOpts {
-  model: string;
+  /** Collected so that a second `--model` is refused, not silently taken (commander keeps the last). */
+  model: string[];
   train: string;
   valid?: string;
   validNovel?: string;
@@ -85,7 +86,7 @@ function registerTrain(program: Command): void {
   const cmd = program
     .command('train')
     .description('fit a language model on normal data and save it with its thresholds in a model folder')
-    .requiredOption('--model <kind>', `model kind: ${modelKindNames().join(', ')}`)
+    .requiredOption('--model <kind>', `model kind: ${modelKindNames().join(', ')}`, collect)
     .requiredOption('--train <data>', `training data, normal behaviour only: ${DATA}`)
     .option('--valid <data>', 'normal validation data for the label-free threshold (default: every 10th training sequence, held out)')
     .option('--valid-novel <data>', 'labelled novel validation data: also store the best-F1 threshold')
@@ -111,8 +112,10 @@ function registerTrain(program: Command): void {
     }
   }
   cmd.action(action(async (o: TrainOpts) => {
-    const entry = findModelKind(o.model);
-    if (!entry) throw new UsageError(`--model: unknown kind '${o.model}' (known: ${modelKindNames().join(', ')})`);
+    if (o.model.length > 1) throw new UsageError(`train fits one model: --model is given ${o.model.length} times (${o.model.join(', ')})`);
+    const kindName = o.model[0]!;
+    const entry = findModelKind(kindName);
+    if (!entry) throw new UsageError(`--model: unknown kind '${kindName}' (known: ${modelKindNames().join(', ')})`);
     const given = new Map<string, string>();
     for (const [attr, s] of settingOptions) {
       const v = o[attr];

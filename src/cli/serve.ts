@@ -142,7 +142,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('web dashboard: perplexity of sequences over time, alerts, per-event surprise; score traces from the page')
-    .requiredOption('--model <dir>', 'model folder written by train')
+    .requiredOption('--model <dir>', 'model folder written by train (one: the dashboard shows one model)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--input <trace>', "live input: a recorded trace (any format; replayed as fast as it is read), or '-' for stdin (JSONL or strace text)")
     .option('--strace', 'live input from strace -f -yy -ttt -T: attach to --pid, or start the command given after --')
     .option('-p, --pid <pid>', 'with --strace: the process to attach to')
@@ -158,10 +158,11 @@ export function registerServe(program: Command): void {
     .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
     .argument('[command...]', 'with --strace: the command to start and watch (after --)')
     .action(action(async (command: string[], o: {
-      model: string; input?: string; strace?: boolean; pid?: string; calibrate?: string | boolean; port: string; host: string; token?: string;
+      model: string[]; input?: string; strace?: boolean; pid?: string; calibrate?: string | boolean; port: string; host: string; token?: string;
       dataDir?: string; threshold: string; latencyMs?: string; maxUploadMb: string; lenient?: boolean;
     }) => {
       const token = o.token ?? process.env[TOKEN_ENV];
+      if (o.model.length > 1) throw new UsageError('serve shows one model: give --model once (ensembles: score, evaluate, explain and watch take several)');
       if (o.input !== undefined && o.strace) throw new UsageError('serve: give one live input: --input <trace|-> or --strace');
       if (o.strace && (o.pid === undefined) === (command.length === 0)) {
         throw new UsageError('serve --strace: give either --pid P or a command after --, not both or neither');
@@ -174,7 +175,7 @@ export function registerServe(program: Command): void {
       }
       if (typeof o.calibrate === 'string' && o.input === undefined && !o.strace) throw new UsageError('--calibrate applies with live input (--input, --strace)');
       await serveCommand({
-        modelDir: o.model, input: o.input, strace: o.strace ? (pid !== undefined ? { pid } : { command }) : undefined,
+        modelDir: o.model[0]!, input: o.input, strace: o.strace ? (pid !== undefined ? { pid } : { command }) : undefined,
         calibrate: o.calibrate === false ? false : typeof o.calibrate === 'string' ? o.calibrate : undefined,
         host: o.host, port: portOf(o.port), token: token === '' ? undefined : token,
         dataDir: o.dataDir ?? process.cwd(), threshold: o.threshold, lenient: o.lenient === true,
