@@ -33,6 +33,12 @@ export async function trainAndValid(data: TrainingData): Promise<{ train: EventS
   return { train: all.filter((_, i) => i % HOLD_OUT !== HOLD_OUT - 1), valid: all.filter((_, i) => i % HOLD_OUT === HOLD_OUT - 1) };
 }
 
+/** The label-smoothing setting; 0 for folders written before it was one (their training used none). */
+export function smoothingOf(settings: ModelSettings): number {
+  const v = settings['labelSmoothing'];
+  return typeof v === 'number' ? v : 0;
+}
+
 /** A getter of numeric settings that throws RangeError ("`what` setting k missing or not a number"). */
 export function numberSetting(settings: ModelSettings, what: string): (key: string) => number {
   return (k) => {

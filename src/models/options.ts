@@ -30,6 +30,16 @@ export function predictOption(kinds: string): ModelOption {
     `(the call's latency and byte-count buckets) (${kinds}; default name)`, DEFAULT_PREDICT, (t) => parsePredict(t).join(','));
 }
 
+/**
+ * Label smoothing of the training loss (the neural kinds): the target gets 1 − x of the probability mass, the rest is
+ * spread over the vocabulary. Default 0: the scores are perplexities of the data, and smoothing caps how surprising
+ * a token can be.
+ */
+export function labelSmoothingOption(kinds: string): ModelOption {
+  return opt('labelSmoothing', '--label-smoothing <x>', `label smoothing of the training loss, in [0, 1) (${kinds}; default 0)`, 0,
+    fraction('--label-smoothing', 0, 1, false));
+}
+
 /** An integer in min..max (digits only). */
 export function intIn(flag: string, min: number, max: number): (text: string) => number {
   return (text) => {

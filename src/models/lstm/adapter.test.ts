@@ -5,6 +5,7 @@
  * same weights (`./cpu.ts`), whatever the batch; it predicts the end token too (`[T + 1]` log-probabilities); a model
  * folder round trip through the kind's `load` scores the same; weights that do not fit the manifest are refused. The same
  * for a model predicting a composite unit (`--predict name,lat`: the first input and the target are `name|lat` tokens).
+ * Label smoothing (`--label-smoothing`) flattens what it learns; folders from before the setting load as unsmoothed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -120,4 +121,33 @@ test('LSTM options parse and refuse bad values', () => {
   assert.throws(() => get('positionDim').parse('3'), /even/);
   assert.throws(() => get('lr').parse('2'), /\(0, 1\)/);
   assert.equal(get('hidden').parse('256'), 256);
+  assert.equal(get('labelSmoothing').parse('0.1'), 0.1);
+  assert.throws(() => get('labelSmoothing').parse('1'), /--label-smoothing must be a number in \[0, 1\)/);
+});
+
+test('label smoothing flattens what the LSTM learns: higher perplexity on its own training data; older folders read as none', async () => {
+  const train = events(24, 11);
+  const fit = (labelSmoothing: number) => LSTM_KIND.fit({ train: async function* () { yield* train; } }, { ...settings, epochs: 4, labelSmoothing });
+  const sharp = await fit(0);
+  const smooth = await fit(0.3);
+  try {
+    const ppl = async (m: Awaited<ReturnType<typeof fit>>) => (await m.logProbsMany(train)).reduce((a, lp) => a + Math.log(perplexityOf(lp)), 0);
+    const [a, b] = [await ppl(sharp), await ppl(smooth)];
+    assert.ok(b > a, `ln perplexity summed over the training sequences: smoothed ${b} vs not ${a}`);
+    assert.equal(smooth.settings['labelSmoothing'], 0.3);
+    // a folder written before the setting existed: its settings lack the key, and it loads (none was used)
+    const dir = await mkdtemp(join(tmpdir(), 'sa-lstm-ls-'));
+    try {
+      const files = await sharp.save(dir);
+      const { labelSmoothing: _dropped, ...older } = sharp.settings;
+      const loaded = await LSTM_KIND.load(dir, { settings: older, tokenizer: sharp.tokenizer.toJSON(), files });
+      assert.ok(Math.abs((await ppl(loaded)) - a) < 1e-6 * Math.abs(a));
+      await loaded.release();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  } finally {
+    await sharp.release();
+    await smooth.release();
+  }
 });

@@ -12,7 +12,7 @@ import type { LanguageModel, ModelKind, ModelSettings, SavedModel, SettingValue,
 import { LstmModel, type LstmConfig, type Sequence } from './lstm.js';
 import { AUTO_FIELDS, chooseFields } from './options.js';
 import {
-  checkpointHooks, describeModel, fieldSpecs, neuralTokenizer, numberSetting, predictedSurprise, predictSetting, trainAndValid,
+  checkpointHooks, describeModel, fieldSpecs, neuralTokenizer, numberSetting, predictedSurprise, predictSetting, smoothingOf, trainAndValid,
 } from '../fit-data.js';
 import { LstmIncrementalScorer } from './incremental.js';
 
@@ -60,7 +60,7 @@ export function lstmConfig(settings: ModelSettings, tokenizer: Tokenizer): LstmC
     fields: fieldSpecs(tokenizer, num('embed')),
     positionDim: num('positionDim'), hidden: num('hidden'), layers: num('layers'), chunk: num('chunk'), batch: num('batch'),
     epochs: num('epochs'), patience: num('patience'), lr: num('lr'), warmupSteps: 50, weightDecay: 0.01, clipNorm: 1,
-    labelSmoothing: 0, dropout: num('dropout'), threads: num('threads'), seed: num('seed'),
+    labelSmoothing: smoothingOf(settings), dropout: num('dropout'), threads: num('threads'), seed: num('seed'),
   };
 }
 

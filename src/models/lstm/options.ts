@@ -11,7 +11,7 @@
  * alone: ADFA-LD 0.832; demo 0.57 / 0.41 / 0.47).
  */
 import type { ModelOption } from '../language-model.js';
-import { even, fraction, intIn, opt, predictOption } from '../options.js';
+import { even, fraction, intIn, labelSmoothingOption, opt, predictOption } from '../options.js';
 import type { Sequence as EventSequence } from '../../features/sequences/sequence.js';
 import type { SyscallEvent } from '../../trace/event.js';
 import { fieldToken, KNOWN_TOKEN_FIELDS, TOKEN_FIELDS, type TokenField } from '../../features/tokens/tokenizer.js';
@@ -96,6 +96,7 @@ export const LSTM_OPTIONS: readonly ModelOption[] = [
     return v;
   }),
   opt('lr', '--lr <x>', 'peak learning rate (lstm)', 0.003, fraction('--lr', 0, 1, true)),
+  labelSmoothingOption('lstm'),
   opt('seed', '--seed <n>', 'seed of the initial weights and the shuffling (lstm)', 1, intIn('--seed', 0, 2 ** 31)),
   opt('threads', '--threads <n>', 'onnxruntime threads (lstm)', 2, intIn('--threads', 1, 256)),
   opt('checkpoint', '--checkpoint <file>', 'resume from / write this training checkpoint (lstm)', '', (t) => t),

@@ -12,7 +12,7 @@ import { Tokenizer, type TokenField } from '../../features/tokens/tokenizer.js';
 import { TraceError } from '../../trace/errors.js';
 import type { LanguageModel, ModelKind, ModelSettings, SavedModel, SettingValue, TrainingData } from '../language-model.js';
 import {
-  checkpointHooks, describeModel, fieldSpecs, neuralTokenizer, numberSetting, predictedSurprise, predictSetting, trainAndValid,
+  checkpointHooks, describeModel, fieldSpecs, neuralTokenizer, numberSetting, predictedSurprise, predictSetting, smoothingOf, trainAndValid,
 } from '../fit-data.js';
 import type { IncrementalScorer } from '../stream.js';
 import { AttentionIncrementalScorer } from './incremental.js';
@@ -71,7 +71,7 @@ export function attentionConfig(kind: AttentionKind, settings: ModelSettings, to
     positionDim: num('positionDim'), width: num('width'), layers: num('layers'), heads: num('heads'), ffn: num('ffn'),
     window: kind === 'transformer' ? num('context') : num('window'), globalStart: kind === 'longformer',
     chunk: num('chunk'), batch: num('batch'), epochs: num('epochs'), patience: num('patience'), lr: num('lr'),
-    warmupSteps: num('warmup'), weightDecay: 0.01, clipNorm: 1, labelSmoothing: 0, dropout: num('dropout'),
+    warmupSteps: num('warmup'), weightDecay: 0.01, clipNorm: 1, labelSmoothing: smoothingOf(settings), dropout: num('dropout'),
     threads: num('threads'), seed: num('seed'),
   };
 }

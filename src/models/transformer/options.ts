@@ -6,7 +6,7 @@
  * tid / position). Defaults are sized to train in minutes on 2 cores (the reference used d = 168, FFN 672).
  */
 import type { ModelOption } from '../language-model.js';
-import { even, fraction, intIn, opt, predictOption } from '../options.js';
+import { even, fraction, intIn, labelSmoothingOption, opt, predictOption } from '../options.js';
 import { TOKEN_FIELDS } from '../../features/tokens/tokenizer.js';
 import { AUTO_FIELDS, parseFields } from '../lstm/options.js';
 
@@ -42,6 +42,7 @@ function attentionOptions(kind: 'transformer' | 'longformer'): ModelOption[] {
     opt('patience', '--patience <n>', `stop after this many epochs without a better validation loss; 0 = never ${k}`, 2, intIn('--patience', 0, 1000)),
     opt('dropout', '--dropout <x>', `dropout rate in training; 0 = none ${k}`, 0.01, fraction('--dropout', 0, 1, false)),
     opt('lr', '--lr <x>', `peak learning rate ${k}`, 0.002, fraction('--lr', 0, 1, true)),
+    labelSmoothingOption(kind),
     opt('warmup', '--warmup <n>', `learning-rate warm-up steps ${k}`, 100, intIn('--warmup', 0, 1_000_000)),
     opt('seed', '--seed <n>', `seed of the initial weights and the shuffling ${k}`, 1, intIn('--seed', 0, 2 ** 31)),
     opt('threads', '--threads <n>', `onnxruntime threads ${k}`, 2, intIn('--threads', 1, 256)),
