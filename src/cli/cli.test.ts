@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sharedData } from '../testing/paths.js';
 import { cli } from './cli-process.js';
+import { refuseRepeats } from './run.js';
 
 const EXPECTED: Array<[string, number, number | undefined]> = [
   ['many-threads', 240_644, 78_085],
@@ -74,6 +75,23 @@ test('missing and unknown inputs give one-line errors', () => {
   r = cli('stats', fileURLToPath(import.meta.url).replace(/\.test\.js$/, '.test.js.map'));
   assert.equal(r.code, 2, r.err);
   assert.equal(r.err.trim().split('\n').length, 1);
+});
+
+test('an option that takes one value and is given twice is refused, not silently replaced by the last', () => {
+  for (const [args, want] of [
+    [['convert', 'x', '-o', 'a.jsonl', '--output', 'b.jsonl'], /^syscall-anomaly: convert: --output\/-o is given 2 times; it takes one value$/],
+    [['score', '--model', 'm/', 'x', '--threshold', '1', '--threshold=2'], /^syscall-anomaly: score: --threshold is given 2 times; it takes one value$/],
+  ] as const) {
+    const r = cli(...args);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err.trim(), want);
+  }
+  // Options that collect their values (--model of score) may repeat; what follows `--` is a traced command's.
+  const r = cli('score', '--model', '/nonexistent/a', '--model', '/nonexistent/b', 'x');
+  assert.doesNotMatch(r.err, /is given 2 times/);
+  const pid = [{ long: '--pid', short: '-p', required: true, optional: false }];
+  assert.doesNotThrow(() => refuseRepeats(pid, ['--pid', '1', '--', 'strace', '-p', '2'], 'watch'));
+  assert.throws(() => refuseRepeats(pid, ['--pid', '1', '-p', '2'], 'watch'), /watch: --pid\/-p is given 2 times/);
 });
 
 test('convert → JSONL → stats gives the same syscall counts as the CTF trace', () => {

@@ -9,7 +9,7 @@ import { Option, type Command } from 'commander';
 import { parseDataArg, type DataSpec } from '../features/dataset.js';
 import { SEGMENTATIONS, type Segmentation } from '../features/sequences/index.js';
 import { findModelKind, MODEL_KINDS, modelKindNames, resolveSettings } from '../models/language-model.js';
-import { action, UsageError } from './run.js';
+import { action, collect, UsageError } from './run.js';
 import type { NovelSet } from './evaluate.js';
 import { COMBINES, type Combine } from '../detect/ensemble.js';
 
@@ -27,10 +27,6 @@ function quantile(text: string): number {
   const v = Number(text);
   if (text.trim() === '' || !(v > 0 && v <= 1)) throw new UsageError(`--quantile must be a number in (0, 1], got '${text}'`);
   return v;
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 /** `--lenient` skips damage in trace files; refuse it when every data argument is an ADFA-LD subset. */

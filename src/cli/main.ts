@@ -8,7 +8,7 @@
  * pays for the command used.
  */
 import { Command } from 'commander';
-import { action, UsageError } from './run.js';
+import { action, fail, refuseRepeats, UsageError } from './run.js';
 import { registerLmCommands } from './lm-commands.js';
 import { registerWindowCommands } from './window-commands.js';
 import { registerWatchCommand } from './watch.js';
@@ -18,7 +18,14 @@ const program = new Command();
 program
   .name('syscall-anomaly')
   .description('Find anomalous and novel behaviour in Linux system-call streams.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .hook('preAction', (_root, cmd) => {
+    try {
+      refuseRepeats(cmd.options as never, cmd.parent === null ? [] : process.argv.slice(process.argv.indexOf(cmd.name(), 2) + 1), cmd.name());
+    } catch (e) {
+      fail(e);
+    }
+  });
 
 program
   .command('stats')

@@ -22,6 +22,28 @@ export function fail(e: unknown): never {
   process.exit(1);
 }
 
+/** The parser of an option that may be given several times (`--model a --model b`): the values in order. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/**
+ * Refuses an option that takes a value and is given more than once (commander would keep the last one silently),
+ * unless it collects its values ({@link collect}). `args` are the command's own arguments; those after `--` are a
+ * traced command's and are not looked at.
+ */
+export function refuseRepeats(options: readonly { long?: string; short?: string; required: boolean; optional: boolean; parseArg?: unknown }[],
+  args: readonly string[], command: string): void {
+  const end = args.indexOf('--');
+  const own = end < 0 ? args : args.slice(0, end);
+  for (const o of options) {
+    if (!(o.required || o.optional) || o.parseArg === collect) continue;
+    const flags = [o.long, o.short].filter((f): f is string => f !== undefined);
+    const n = own.filter((a) => flags.some((f) => a === f || (f.startsWith('--') && a.startsWith(`${f}=`)))).length;
+    if (n > 1) throw new UsageError(`${command}: ${flags.join('/')} is given ${n} times; it takes one value`);
+  }
+}
+
 /** Wraps a command's action so that its errors end the process as `fail` says. */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {

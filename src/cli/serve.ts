@@ -12,7 +12,7 @@
  * ends; runs until interrupted.
  */
 import type { Command } from 'commander';
-import { action, UsageError } from './run.js';
+import { action, collect, UsageError } from './run.js';
 
 // The server's modules are imported when the command runs (start-up of other commands pays nothing for them).
 const TOKEN_ENV = 'SYSCALL_ANOMALY_TOKEN';
@@ -142,7 +142,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('web dashboard: perplexity of sequences over time, alerts, per-event surprise; score traces from the page')
-    .requiredOption('--model <dir>', 'model folder written by train (one: the dashboard shows one model)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .requiredOption('--model <dir>', 'model folder written by train (one: the dashboard shows one model)', collect)
     .option('--input <trace>', "live input: a recorded trace (any format; replayed as fast as it is read), or '-' for stdin (JSONL or strace text)")
     .option('--strace', 'live input from strace -f -yy -ttt -T: attach to --pid, or start the command given after --')
     .option('-p, --pid <pid>', 'with --strace: the process to attach to')

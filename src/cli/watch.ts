@@ -12,7 +12,7 @@
  * the model folder (`cli/prefix.ts`); where a length has none, against the model's sequence threshold.
  */
 import type { Command } from 'commander';
-import { action, UsageError } from './run.js';
+import { action, collect, UsageError } from './run.js';
 
 export interface WatchArgs {
   /** Model folders: one model, or the members of a z ensemble (`detect/ensemble-stream.ts`). */
@@ -50,7 +50,7 @@ export function registerWatchCommand(program: Command): void {
     .command('watch')
     .description('score syscall events live as they arrive: a JSON line per finished sequence, Falco-style alerts on running ones')
     .requiredOption('--model <dir>', 'model folder written by train (a kind with incremental scoring: ngram, lstm, …); repeat for a z ensemble',
-      (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+      collect)
     .option('--input <trace>', "a recorded trace (any format), or '-' for stdin (syscall-anomaly JSONL or strace -f -ttt -T text)")
     .option('--strace', 'run strace -f -yy -ttt -T: attach to --pid, or start the command given after --')
     .option('--perf', 'run perf record -o - | perf script (syscall tracepoints): of --pid, of the command after --, or system-wide')
