@@ -2,11 +2,11 @@
  * @module detect/ensemble-stream
  * A z ensemble as one scoring model for the live pipeline (`watch --model a/ --model b/`): every member scores each
  * event, and the ensemble's per-token value is Σ_m ln P_m(event) / (σ_m · M) — each member's log-probability divided
- * by σ_m, the spread of its ln perplexity on normal validation sequences (at least `MIN_SPREAD`), averaged over the M members (the "σ-nats"
- * of an ensemble explanation, `detect/explain.ts`). The mean of these over a sequence's tokens is −(z ensemble score
- * + C), C = Σ_m μ_m / (σ_m · M): so the ensemble's "perplexity" exp(mean surprise) is exp(score + C), a monotone map
- * of `score`'s ensemble score, and a threshold τ on that score is exp(τ + C) here. Rank ensembles are not a sum over
- * events and cannot be scored this way.
+ * by σ_m, the spread of its ln perplexity on normal validation sequences (at least `MIN_SPREAD`), averaged over the M
+ * members (the "σ-nats" of an ensemble explanation, `detect/explain.ts`). The mean of these over a sequence's tokens
+ * is −(z ensemble score + C), C = Σ_m μ_m / (σ_m · M): so the ensemble's "perplexity" exp(mean surprise) is
+ * exp(score + C), a monotone map of `score`'s ensemble score, and a threshold τ on that score is exp(τ + C) here.
+ * Rank ensembles are not a sum over events and cannot be scored this way.
  */
 import type { Sequence } from '../features/sequences/sequence.js';
 import type { LanguageModel } from '../models/language-model.js';
