@@ -67,8 +67,10 @@ export function blockMask(T: number, w: number, globalStart: boolean): number[] 
 /**
  * q, k, v [B, H, T, dh] → causal sliding-window attention computed block by block (T a multiple of w, T > w).
  * Each block's scores against the previous and its own block are separate products whose key operand is only
- * transposed in its last two axes (onnxruntime folds that into the MatMul): concatenating the two key blocks first
- * and transposing the [.., 2w, dh] result cost a generic 5-D Transpose, the slowest node of the whole forward pass.
+ * transposed in its last two axes, which onnxruntime folds into the MatMul — provided the keys do not come out of a
+ * Transpose themselves (the Transformer's keys come from a per-head product, `headProjection` in
+ * transformer/network.ts). Concatenating the two key blocks first and transposing the [.., 2w, dh] result, after a
+ * head-splitting Transpose, cost a generic 5-D Transpose: the slowest node of the whole forward pass.
  */
 export function blockwiseAttention(g: Graph, q: Value, k: Value, v: Value, w: number, globalStart: boolean): AttentionResult {
   const [B, H, T, dh] = q.shape as [number, number, number, number];
