@@ -35,7 +35,7 @@ import { bestF1, confusionAt, detectionAtFalseAlarmRate, rocAuc } from '../detec
 import { fitQuantileThreshold } from '../detect/threshold.js';
 import { combineScores, Normaliser } from '../detect/ensemble.js';
 import { normalStats } from '../models/normal-scores.js';
-import { storedPrefixScores } from '../detect/live-thresholds.js';
+import { PrefixCollector, storedLengths } from '../detect/live-thresholds.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { saveModelFolder, type DataSummary } from '../models/folder.js';
 import { findModelKind, formatSettings, passesOver, perplexityAll, resolveSettings, type ModelSettings } from '../models/language-model.js';
@@ -207,7 +207,9 @@ export async function runDemoModel(kind: string, split: DemoSplit, given: Readon
   const settings = resolveSettings(entry, new Map(given));
   const model = await (await entry.implementation()).fit({ train: passesOver(split.train), valid: passesOver(split.valid) }, settings);
 
-  const validNormal = await perplexityAll(model, split.valid);
+  // The same pass gathers the prefix perplexities the saved folder stores for `watch` (as `train` does).
+  const prefixes = model.incremental === undefined ? undefined : new PrefixCollector(storedLengths(READING.maxLength));
+  const validNormal = await perplexityAll(model, split.valid, prefixes?.add);
   const labelFree = fitQuantileThreshold(validNormal, QUANTILE);
   const validNovel: Record<string, Float64Array> = {};
   for (const nv of SCORED) validNovel[nv] = await perplexityAll(model, split.novel[nv].valid);
@@ -242,7 +244,7 @@ export async function runDemoModel(kind: string, split: DemoSplit, given: Readon
     input: { pairing: READING.pairing, formats: ['jsonl'] },
     // what `train` stores too: so that `evaluate`/`explain` take the folders as an ensemble and `watch` needs no data
     normalScores: normalStats(split.valid.map((x) => x.id), validNormal, 'validation'),
-    ...(model.incremental ? { prefixScores: await storedPrefixScores(model, passesOver(split.valid)(), READING.maxLength, 'validation') } : {}),
+    ...(prefixes ? { prefixScores: prefixes.stored('validation') } : {}),
   });
   await model.release();
   return {

@@ -13,9 +13,9 @@ import { filterByPosition, openData, type DataSpec, type Reading } from '../feat
 import { bestF1 } from '../detect/metrics.js';
 import { fitQuantileThreshold } from '../detect/threshold.js';
 import { normalStats } from '../models/normal-scores.js';
-import { storedPrefixScores } from '../detect/live-thresholds.js';
+import { PrefixCollector, storedLengths } from '../detect/live-thresholds.js';
 import { loadModelFolder, saveModelFolder, type BestF1Threshold, type DataSummary, type LabelFreeThreshold, type ModelManifest } from '../models/folder.js';
-import { findModelKind, formatSettings, scoreStream, type LanguageModel, type ModelSettings } from '../models/language-model.js';
+import { findModelKind, formatSettings, scoreStream, type LanguageModel, type LogProbsSink, type ModelSettings } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
 
 export interface TrainRequest {
@@ -58,13 +58,15 @@ export async function perplexities(model: LanguageModel, seqs: AsyncIterable<Seq
   return (await perplexitiesWithIds(model, seqs, label)).ppl;
 }
 
-/** Perplexity and id of every sequence of a stream, in stream order. */
-export async function perplexitiesWithIds(model: LanguageModel, seqs: AsyncIterable<Sequence>, label: string): Promise<{ ids: string[]; ppl: Float64Array }> {
+/** Perplexity and id of every sequence of a stream, in stream order (the log-probabilities also to `each`). */
+export async function perplexitiesWithIds(model: LanguageModel, seqs: AsyncIterable<Sequence>, label: string,
+  each?: LogProbsSink): Promise<{ ids: string[]; ppl: Float64Array }> {
   const out: number[] = [];
   const ids: string[] = [];
   for await (const r of scoreStream(model, counted(seqs, label, { n: 0 }))) {
     out.push(r.perplexity);
     ids.push(r.seq.id);
+    each?.(r.seq, r.logProbs);
   }
   return { ids, ppl: Float64Array.from(out) };
 }
@@ -102,7 +104,9 @@ export async function trainModel(req: TrainRequest): Promise<{ model: LanguageMo
   if (fitCount.n === 0) throw new UsageError(`${req.train.arg}: no sequences to train on`);
   const trainSummary = train.summary();
 
-  const scored = await perplexitiesWithIds(model, normalStream(), valid ? 'validation: sequences' : 'held-out: sequences');
+  // The same pass gathers the prefix perplexities `watch` takes its per-length thresholds from.
+  const prefixes = model.incremental === undefined ? undefined : new PrefixCollector(storedLengths(req.maxLength));
+  const scored = await perplexitiesWithIds(model, normalStream(), valid ? 'validation: sequences' : 'held-out: sequences', prefixes?.add);
   const normal = scored.ppl;
   if (normal.length === 0) {
     throw new UsageError(valid
@@ -110,9 +114,6 @@ export async function trainModel(req: TrainRequest): Promise<{ model: LanguageMo
       : `${req.train.arg}: ${fitCount.n} training sequences are too few to hold out every ${HOLD_OUT}th for the threshold: give --valid`);
   }
   const q = fitQuantileThreshold(normal, req.quantile);
-  // Prefix perplexities of the same sequences, so that `watch` needs no normal data for its per-length thresholds.
-  const prefixScores = model.incremental === undefined ? undefined
-    : await storedPrefixScores(model, counted(normalStream(), 'prefix scores: sequences', { n: 0 }), req.maxLength, valid ? 'validation' : 'held-out');
   const labelFree: LabelFreeThreshold = { ...q, on: valid ? 'validation' : 'held-out' };
 
   let best: BestF1Threshold | undefined;
@@ -144,7 +145,7 @@ export async function trainModel(req: TrainRequest): Promise<{ model: LanguageMo
     },
     input: { pairing: reading.pairing, formats },
     normalScores: normalStats(scored.ids, normal, valid ? 'validation' : 'held-out'),
-    ...(prefixScores ? { prefixScores } : {}),
+    ...(prefixes ? { prefixScores: prefixes.stored(valid ? 'validation' : 'held-out') } : {}),
   });
   return { model, manifest };
 }

@@ -37,30 +37,63 @@ export function checkpoints(minEvents: number, maxLength: number): number[] {
   return out;
 }
 
-/** Prefix perplexities exp(−mean ln P, t ≤ L) of normal sequences at each length L of `lengths` (ascending). */
-async function prefixPerplexities(model: LiveModel, normal: AsyncIterable<Sequence>, lengths: readonly number[]):
-  Promise<{ sequences: number; values: number[][]; ids: string[][] }> {
-  const values: number[][] = lengths.map(() => []);
-  const ids: string[][] = lengths.map(() => []);
-  let sequences = 0;
-  for await (const batch of inBatches(normal)) {
-    const lps = await model.logProbsMany(batch);
-    for (const [j, lp] of lps.entries()) {
-      sequences++;
-      const T = lp.length - 1; // events; the last value is the end token
-      let sum = 0;
-      let k = 0;
-      for (let t = 0; t < T && k < lengths.length; t++) {
-        sum += lp[t]!;
-        if (t + 1 === lengths[k]) {
-          values[k]!.push(Math.exp(-sum / (t + 1)));
-          ids[k]!.push(batch[j]!.id);
-          k++;
-        }
+/**
+ * Prefix perplexities exp(−mean ln P, t ≤ L) of normal sequences at each length L of `lengths` (ascending), gathered
+ * from their log-probabilities as a scoring pass produces them (`add`), so that the pass that scores whole sequences
+ * (`train`'s threshold) need not be run again for the prefixes.
+ */
+export class PrefixCollector {
+  readonly values: number[][];
+  readonly ids: string[][];
+  sequences = 0;
+
+  constructor(readonly lengths: readonly number[]) {
+    this.values = lengths.map(() => []);
+    this.ids = lengths.map(() => []);
+  }
+
+  /** One sequence's `[T + 1]` log-probabilities (the last one the end token's). */
+  readonly add = (seq: Sequence, lp: Float64Array): void => {
+    this.sequences++;
+    const T = lp.length - 1;
+    let sum = 0;
+    let k = 0;
+    for (let t = 0; t < T && k < this.lengths.length; t++) {
+      sum += lp[t]!;
+      if (t + 1 === this.lengths[k]) {
+        this.values[k]!.push(Math.exp(-sum / (t + 1)));
+        this.ids[k]!.push(seq.id);
+        k++;
       }
     }
+  };
+
+  /** What a model folder stores (`PrefixScores`): every stride-th value per length beyond `MAX_STORED_PREFIXES`. */
+  stored(on: PrefixScores['on']): PrefixScores {
+    const points = this.lengths.flatMap((length, k) => {
+      const all = this.values[k]!;
+      if (all.length === 0) return [];
+      const stride = Math.max(1, Math.ceil(all.length / MAX_STORED_PREFIXES));
+      const kept = all.filter((_, i) => i % stride === 0);
+      return [{ length, count: all.length, stride, perplexities: kept, ids: fingerprintIds(this.ids[k]!.filter((_, i) => i % stride === 0)) }];
+    });
+    return { on, sequences: this.sequences, points };
   }
-  return { sequences, values, ids };
+}
+
+/** The lengths a model folder stores prefix scores at: 1, 2, 4, … up to `maxLength`. */
+export function storedLengths(maxLength: number): number[] {
+  return checkpoints(1, maxLength);
+}
+
+/** Scores `normal` with `model` into a collector over `lengths`. */
+async function collectPrefixes(model: LiveModel, normal: AsyncIterable<Sequence>, lengths: readonly number[]): Promise<PrefixCollector> {
+  const c = new PrefixCollector(lengths);
+  for await (const batch of inBatches(normal)) {
+    const lps = await model.logProbsMany(batch);
+    lps.forEach((lp, j) => c.add(batch[j]!, lp));
+  }
+  return c;
 }
 
 function checkQuantile(q: number, minEvents: number): void {
@@ -73,25 +106,16 @@ export async function calibratePrefixThresholds(model: LiveModel, normal: AsyncI
   minEvents: number, maxLength: number): Promise<PrefixThresholds> {
   checkQuantile(q, minEvents);
   const lengths = checkpoints(minEvents, maxLength);
-  const { sequences, values } = await prefixPerplexities(model, normal, lengths);
+  const { sequences, values } = await collectPrefixes(model, normal, lengths);
   const points = lengths.flatMap((length, k) => values[k]!.length >= MIN_FIT
     ? [{ length, value: quantileValue(values[k]!, q), fittedOn: values[k]!.length }] : []);
   return { method: 'prefix-quantile', q, minEvents, points, sequences };
 }
 
-/** Scores normal sequences at lengths 1, 2, 4, … up to `maxLength` for a model folder. */
+/** Scores normal sequences at lengths 1, 2, 4, … up to `maxLength` for a model folder (see {@link PrefixCollector}). */
 export async function storedPrefixScores(model: LiveModel, normal: AsyncIterable<Sequence>, maxLength: number,
   on: PrefixScores['on']): Promise<PrefixScores> {
-  const lengths = checkpoints(1, maxLength);
-  const { sequences, values, ids } = await prefixPerplexities(model, normal, lengths);
-  const points = lengths.flatMap((length, k) => {
-    const all = values[k]!;
-    if (all.length === 0) return [];
-    const stride = Math.max(1, Math.ceil(all.length / MAX_STORED_PREFIXES));
-    const kept = all.filter((_, i) => i % stride === 0);
-    return [{ length, count: all.length, stride, perplexities: kept, ids: fingerprintIds(ids[k]!.filter((_, i) => i % stride === 0)) }];
-  });
-  return { on, sequences, points };
+  return (await collectPrefixes(model, normal, storedLengths(maxLength))).stored(on);
 }
 
 /**

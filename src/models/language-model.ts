@@ -102,10 +102,17 @@ export async function perplexityMany(model: LanguageModel, seqs: readonly Sequen
   return (await model.logProbsMany(seqs)).map(perplexityOf);
 }
 
-/** Perplexity of every sequence of an in-memory set, scored `SCORE_BATCH` at a time. */
-export async function perplexityAll(model: LanguageModel, seqs: readonly Sequence[]): Promise<Float64Array> {
+/** What else a scoring pass may hand each sequence's log-probabilities to (e.g. prefix scores: detect/live-thresholds). */
+export type LogProbsSink = (seq: Sequence, logProbs: Float64Array) => void;
+
+/** Perplexity of every sequence of an in-memory set, scored `SCORE_BATCH` at a time (log-probabilities to `each`). */
+export async function perplexityAll(model: LanguageModel, seqs: readonly Sequence[], each?: LogProbsSink): Promise<Float64Array> {
   const out = new Float64Array(seqs.length);
-  for (let i = 0; i < seqs.length; i += SCORE_BATCH) out.set(await perplexityMany(model, seqs.slice(i, i + SCORE_BATCH)), i);
+  let i = 0;
+  for await (const r of scoreStream(model, passesOver(seqs)())) {
+    out[i++] = r.perplexity;
+    each?.(r.seq, r.logProbs);
+  }
   return out;
 }
 
@@ -129,12 +136,12 @@ export async function* inBatches<T>(items: AsyncIterable<T>, size: number = SCOR
   if (batch.length > 0) yield batch;
 }
 
-/** Each sequence of a stream with its perplexity, in stream order, scored `size` sequences per batch. */
+/** Each sequence of a stream with its perplexity and log-probabilities, in stream order, scored `size` per batch. */
 export async function* scoreStream(model: LanguageModel, seqs: AsyncIterable<Sequence>,
-  size: number = SCORE_BATCH): AsyncGenerator<{ seq: Sequence; perplexity: number }> {
+  size: number = SCORE_BATCH): AsyncGenerator<{ seq: Sequence; perplexity: number; logProbs: Float64Array }> {
   for await (const batch of inBatches(seqs, size)) {
-    const ppl = await perplexityMany(model, batch);
-    for (let i = 0; i < batch.length; i++) yield { seq: batch[i], perplexity: ppl[i] };
+    const lps = await model.logProbsMany(batch);
+    for (let i = 0; i < batch.length; i++) yield { seq: batch[i], perplexity: perplexityOf(lps[i]), logProbs: lps[i] };
   }
 }
 
