@@ -12,7 +12,7 @@
 import { writeFile } from 'node:fs/promises';
 import { openData, type DataSpec } from '../features/dataset.js';
 import { basename, resolve } from 'node:path';
-import { combineScores, spreadOf, type Combine } from '../detect/ensemble.js';
+import { combineScores, memberWeights, type Combine } from '../detect/ensemble.js';
 import { attachAttention, ENSEMBLE_UNIT, ensembleSurprise, explain, explanationHtml, type Explanation } from '../detect/explain.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder } from '../models/folder.js';
@@ -154,7 +154,7 @@ export async function explainEnsembleCommand(req: ExplainEnsembleRequest): Promi
   }
   const score = combineScores(ens.normalisers, perplexities.map((x) => [x]))[0]!;
   const normalised = ens.normalisers.map((n, i) => n.of(perplexities[i]!));
-  const exp = explain(seq, ensembleSurprise(labels, surprise, ens.normalisers.map((n) => spreadOf(n.stats))), req.top);
+  const exp = explain(seq, ensembleSurprise(labels, surprise, memberWeights(ens.normalisers.map((n) => n.stats))), req.top);
   exp.unit = ENSEMBLE_UNIT;
   const th = ens.threshold;
   const novel = score > th.value;

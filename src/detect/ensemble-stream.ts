@@ -14,7 +14,7 @@ import type { PrefixScores } from '../models/normal-scores.js';
 import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
 import type { SyscallEvent } from '../trace/event.js';
 import type { ScoreScale } from './alert.js';
-import { spreadOf, type NormalScoreStats } from './ensemble.js';
+import { memberWeights, type NormalScoreStats } from './ensemble.js';
 import type { LiveModel } from './live.js';
 
 /** One member: its model and its normal ln-perplexity statistics. */
@@ -37,8 +37,7 @@ export class EnsembleLiveModel implements LiveModel {
     for (const m of members) {
       if (!m.model.incremental) throw new RangeError(`model kind '${m.model.kind}' cannot score incrementally`);
     }
-    const M = members.length;
-    this.weights = members.map((m) => 1 / (spreadOf(m.stats) * M));
+    this.weights = memberWeights(members.map((m) => m.stats));
     this.offset = members.reduce((a, m, i) => a + m.stats.mean * this.weights[i]!, 0);
     this.kind = `ensemble(${members.map((m) => m.model.kind).join('+')})`;
     this.scale = { name: 'ensemble score', unit: 'σ-nats', of: (p) => this.scoreOf(p) };

@@ -39,6 +39,14 @@ export function spreadOf(stats: NormalScoreStats): number {
   return Math.max(stats.std, MIN_SPREAD);
 }
 
+/**
+ * Each member's weight in a z ensemble's per-token view, 1 / (σ_m · M): Σ_m weight_m · ln PPL_m is the z ensemble
+ * score plus Σ_m weight_m · μ_m (`detect/ensemble-stream.ts` scores with it, `explain` splits a verdict with it).
+ */
+export function memberWeights(stats: readonly NormalScoreStats[]): number[] {
+  return stats.map((s) => 1 / (spreadOf(s) * stats.length));
+}
+
 /** Puts one model's perplexities on the common scale. */
 export class Normaliser {
   private readonly sorted: Float64Array;

@@ -203,12 +203,13 @@ export const ENSEMBLE_UNIT = {
 
 /**
  * Per-event surprise of an ensemble, one field per member (`labels[m]`): member m's surprise summed over its fields,
- * divided by `sigmas[m]` · M. Their sum over fields and tokens, over the tokens predicted, is the z ensemble score
- * plus Σ μ_m / (σ_m M). For a rank ensemble the same weights serve (rank averaging is no sum over events).
+ * times `weights[m]` (`memberWeights` of detect/ensemble: 1 / (σ_m · M)). Their sum over fields and tokens, over the
+ * tokens predicted, is the z ensemble score plus Σ μ_m / (σ_m M). For a rank ensemble the same weights serve (rank
+ * averaging is no sum over events).
  */
 export function ensembleSurprise(labels: readonly string[], members: readonly Record<string, ArrayLike<number>>[],
-  sigmas: readonly number[]): Record<string, Float64Array> {
-  if (labels.length !== members.length || sigmas.length !== members.length) throw new RangeError('one label and one σ per member');
+  weights: readonly number[]): Record<string, Float64Array> {
+  if (labels.length !== members.length || weights.length !== members.length) throw new RangeError('one label and one weight per member');
   const out: Record<string, Float64Array> = {};
   members.forEach((fields, m) => {
     const arrays = Object.values(fields);
@@ -218,7 +219,7 @@ export function ensembleSurprise(labels: readonly string[], members: readonly Re
       if (a.length !== sum.length) throw new RangeError(`member ${labels[m]}: fields of different lengths`);
       for (let i = 0; i < a.length; i++) sum[i] += a[i]!;
     }
-    const w = 1 / (sigmas[m]! * members.length);
+    const w = weights[m]!;
     for (let i = 0; i < sum.length; i++) sum[i] *= w;
     out[labels[m]!] = sum;
   });
