@@ -118,7 +118,7 @@ test('ensemble errors: segmentation, folders without statistics (unless --valid)
   oneLineError(cli('explain', '--model', dirs.ng2, '--combine', 'rank', IO, '--sequence', 'x'), /--combine applies to ensembles/);
   // where one model is meant, a second --model is refused rather than silently taking the last
   oneLineError(cli('train', '--model', 'ngram', '--model', 'lstm', '--train', IO, '-o', join(root, 'x')), /train fits one model: --model is given 2 times \(ngram, lstm\)/);
-  oneLineError(cli('serve', '--model', dirs.ng2, '--model', dirs.ng4), /serve shows one model: give --model once/);
+  oneLineError(cli('serve', '--model', dirs.ng2, '--model', dirs.ng4, '--threshold', 'best-f1'), /best-f1 applies to one model/);
 });
 
 test('explain with two models: the ensemble score, each member\'s share, and per-event surprise that adds up to the score', () => {

@@ -11,14 +11,13 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { openData, type DataSpec } from '../features/dataset.js';
-import { basename, resolve } from 'node:path';
 import { combineScores, memberWeights, type Combine } from '../detect/ensemble.js';
 import { attachAttention, ENSEMBLE_UNIT, ensembleSurprise, explain, explanationHtml, type Explanation } from '../detect/explain.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder } from '../models/folder.js';
 import { perplexityMany } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
-import { chooseThreshold, openEnsemble, readingFor, releaseMembers, type ThresholdChoice } from './score.js';
+import { chooseThreshold, memberLabels, openEnsemble, readingFor, releaseMembers, type ThresholdChoice } from './score.js';
 
 /** How many attended events are shown per flagged event. */
 export const ATTENTION_TOP_K = 5;
@@ -122,12 +121,6 @@ export interface ExplainEnsembleRequest extends Omit<ExplainRequest, 'modelDir'>
   combine: Combine;
   /** Normal data to compute the members' normalisation on (instead of the statistics stored in their folders). */
   valid: DataSpec | undefined;
-}
-
-/** A member's label: its folder's last path part, or the whole path where two would share one. */
-function memberLabels(dirs: readonly string[]): string[] {
-  const base = dirs.map((d) => basename(resolve(d)));
-  return dirs.map((d, i) => (base.filter((b) => b === base[i]).length > 1 ? d : base[i]!));
 }
 
 /**

@@ -12,6 +12,7 @@
  * `--valid` data) and averaged (`--combine z|rank`); a line then shows the ensemble score and each member's
  * perplexity.
  */
+import { basename, resolve } from 'node:path';
 import { openData, type DataSpec, type Reading } from '../features/dataset.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { combineScores, ensembleThreshold, Normaliser, type Combine } from '../detect/ensemble.js';
@@ -103,6 +104,12 @@ export async function loadMembers(dirs: readonly string[]): Promise<Member[]> {
     throw e;
   }
   return out;
+}
+
+/** A member's label: its folder's last path part, or the whole path where two would share one. */
+export function memberLabels(dirs: readonly string[]): string[] {
+  const base = dirs.map((d) => basename(resolve(d)));
+  return dirs.map((d, i) => (base.filter((b) => b === base[i]).length > 1 ? d : base[i]!));
 }
 
 export async function releaseMembers(members: readonly Member[]): Promise<void> {

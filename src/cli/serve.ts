@@ -1,6 +1,7 @@
 /**
  * @module cli/serve
- * `syscall-anomaly serve`: the web dashboard (`serve/`) for one model folder. Live input takes `watch`'s flags and
+ * `syscall-anomaly serve`: the web dashboard (`serve/`) for one model folder, or a z ensemble of several (`--model`
+ * repeated: `cli/live-model.ts`, shown on the ensemble-score scale, explained by member in σ-nats). Live input takes `watch`'s flags and
  * sources (`trace/live/sources.ts`): `--input FILE` (a recorded trace, replayed as fast as it is read), `--input -`
  * (stdin: JSONL or strace text), `--strace --pid P` or `--strace -- command…`; it is scored event by event with the
  * watch pipeline (`detect/live`: alerts on running sequences, with per-length thresholds calibrated as `watch` does),
@@ -19,7 +20,8 @@ const TOKEN_ENV = 'SYSCALL_ANOMALY_TOKEN';
 const DEFAULT_MAX_UPLOAD_MIB = 64;
 
 export interface ServeRequest {
-  modelDir: string;
+  /** One model folder, or the members of a z ensemble. */
+  modelDirs: string[];
   /** Live input, as `watch` takes it: a recorded trace or '-' (stdin), or strace attached to a pid / around a command. */
   input: string | undefined;
   strace: { pid: number } | { command: string[] } | undefined;
@@ -52,18 +54,18 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
   const { startServer } = await import('../serve/server.js');
   const { Scorer } = await import('../serve/scoring.js');
   const { openData, parseDataArg } = await import('../features/dataset.js');
-  const { loadModelFolder } = await import('../models/folder.js');
+  const { openLiveModel } = await import('./live-model.js');
   const { TraceError } = await import('../trace/errors.js');
-  const { chooseThreshold, parseThresholdChoice, readingFor } = await import('./score.js');
+  const { readingFor } = await import('./score.js');
   const problem = bindProblem(req.host, req.token);
   if (problem !== undefined) throw new UsageError(problem);
-  const { manifest, model } = await loadModelFolder(req.modelDir);
-  const threshold = chooseThreshold(manifest, parseThresholdChoice(req.threshold), req.modelDir);
+  // One model folder, or a z ensemble (shown on its score's scale; its members' prefix scores combined when paired).
+  const { manifest, model, threshold, members } = await openLiveModel('serve', req.modelDirs, req.threshold, req.lenient, false);
   const reading = readingFor(manifest, req.lenient);
   const scorer = new Scorer(model, manifest, threshold);
   const liveInput = req.input !== undefined || req.strace !== undefined;
   if (liveInput && !scorer.incremental && req.strace !== undefined) {
-    throw new UsageError(`${req.modelDir}: model kind '${manifest.kind}' cannot score event by event, which --strace needs`);
+    throw new UsageError(`${req.modelDirs[0]}: model kind '${manifest.kind}' cannot score event by event, which --strace needs`);
   }
   if (req.latencyMs !== undefined && !(liveInput && scorer.incremental)) {
     throw new UsageError('--latency-ms applies to live input (--input, --strace) scored by a model that scores event by event');
@@ -83,7 +85,7 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
       host: req.host, port: req.port, token: req.token, dataDir: req.dataDir, scorer, reading,
       maxUploadBytes: Math.round(req.maxUploadMiB * 1024 * 1024),
       info: {
-        kind: manifest.kind, modelDir: req.modelDir, segmentation: manifest.segmentation.kind, fields: manifest.fields,
+        kind: model.kind, modelDir: req.modelDirs.join(' + '), members, segmentation: manifest.segmentation.kind, fields: manifest.fields,
         live: source?.path ?? req.input ?? null, incremental: scorer.incremental, prefixThresholds: prefix?.points ?? null,
       },
     });
@@ -96,7 +98,8 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
     throw e;
   }
   process.stdout.write(`syscall-anomaly dashboard: ${server.url}\n`);
-  process.stderr.write(`serve: ${manifest.kind} model ${req.modelDir}, novel above perplexity ${threshold.value.toPrecision(6)} (${threshold.name}); ` +
+  const what = members.length > 0 ? `ensemble of ${req.modelDirs.join(' + ')}` : `${manifest.kind} model ${req.modelDirs[0]}`;
+  process.stderr.write(`serve: ${what}, novel above ${scorer.scale.name} ${scorer.scale.threshold.toPrecision(6)} (${threshold.name}); ` +
     `files under ${req.dataDir}${req.token !== undefined ? '; token required (open the page once with ?token=<token>)' : ''}\n`);
   let stopping = false;
   const stop = () => {
@@ -142,7 +145,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('web dashboard: perplexity of sequences over time, alerts, per-event surprise; score traces from the page')
-    .requiredOption('--model <dir>', 'model folder written by train (one: the dashboard shows one model)', collect)
+    .requiredOption('--model <dir>', 'model folder written by train; repeat for a z ensemble (members that score event by event)', collect)
     .option('--input <trace>', "live input: a recorded trace (any format; replayed as fast as it is read), or '-' for stdin (JSONL or strace text)")
     .option('--strace', 'live input from strace -f -yy -ttt -T: attach to --pid, or start the command given after --')
     .option('-p, --pid <pid>', 'with --strace: the process to attach to')
@@ -162,7 +165,6 @@ export function registerServe(program: Command): void {
       dataDir?: string; threshold: string; latencyMs?: string; maxUploadMb: string; lenient?: boolean;
     }) => {
       const token = o.token ?? process.env[TOKEN_ENV];
-      if (o.model.length > 1) throw new UsageError('serve shows one model: give --model once (ensembles: score, evaluate, explain and watch take several)');
       if (o.input !== undefined && o.strace) throw new UsageError('serve: give one live input: --input <trace|-> or --strace');
       if (o.strace && (o.pid === undefined) === (command.length === 0)) {
         throw new UsageError('serve --strace: give either --pid P or a command after --, not both or neither');
@@ -175,7 +177,7 @@ export function registerServe(program: Command): void {
       }
       if (typeof o.calibrate === 'string' && o.input === undefined && !o.strace) throw new UsageError('--calibrate applies with live input (--input, --strace)');
       await serveCommand({
-        modelDir: o.model[0]!, input: o.input, strace: o.strace ? (pid !== undefined ? { pid } : { command }) : undefined,
+        modelDirs: o.model, input: o.input, strace: o.strace ? (pid !== undefined ? { pid } : { command }) : undefined,
         calibrate: o.calibrate === false ? false : typeof o.calibrate === 'string' ? o.calibrate : undefined,
         host: o.host, port: portOf(o.port), token: token === '' ? undefined : token,
         dataDir: o.dataDir ?? process.cwd(), threshold: o.threshold, lenient: o.lenient === true,

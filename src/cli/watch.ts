@@ -115,11 +115,12 @@ export function registerWatchCommand(program: Command): void {
 }
 
 export async function watchCommand(a: WatchArgs): Promise<void> {
-  const [{ loadModelFolder }, { watchEvents }, { prefixThresholdsFor }, score, src] = await Promise.all([
-    import('../models/folder.js'), import('../detect/live.js'), import('./prefix.js'), import('./score.js'),
+  const [{ openLiveModel }, { watchEvents }, { prefixThresholdsFor }, score, src] = await Promise.all([
+    import('./live-model.js'), import('../detect/live.js'), import('./prefix.js'), import('./score.js'),
     import('../trace/live/sources.js'),
   ]);
-  const { manifest, model, threshold: th, release } = await openWatchModel(a, score, loadModelFolder);
+  // One model folder, or a z ensemble of several (its members' stored prefix scores combined when paired).
+  const { manifest, model, threshold: th } = await openLiveModel('watch', a.models, a.threshold, a.lenient, true);
   try {
     const pairing = manifest.input.pairing;
     const minEvents = a.minEvents ?? 16;
@@ -164,46 +165,7 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
       `${d.sequences} sequences / ${d.events} events over --max-open, ${d.byCap} events past the length cap, ${d.unassigned} outside any sequence; ` +
       `${s.lost} lost by the tracer; ${(s.events / Math.max(s.seconds, 1e-9)).toFixed(0)} events/s\n`);
   } finally {
-    await release();
+    await model.release();
   }
 }
 
-/**
- * The model `watch` scores with: one folder's, or a z ensemble of several (`detect/ensemble-stream.ts`: its
- * "perplexity" is exp(ensemble score + C), and so are its thresholds; prefix thresholds come from the members' stored
- * prefix scores when they were taken on the same normal sequences, else from `--calibrate` or the first member's
- * validation data).
- */
-async function openWatchModel(a: WatchArgs, score: typeof import('./score.js'), loadModelFolder: typeof import('../models/folder.js').loadModelFolder): Promise<{
-  manifest: import('../models/folder.js').ModelManifest; model: import('../detect/live.js').LiveModel;
-  threshold: { name: string; value: number }; release: () => Promise<void>;
-}> {
-  const choice = score.parseThresholdChoice(a.threshold);
-  if (a.models.length === 1) {
-    const { manifest, model } = await loadModelFolder(a.models[0]!);
-    if (!model.incremental) {
-      await model.release();
-      throw new UsageError(`${a.models[0]}: model kind '${model.kind}' cannot score incrementally (watch needs one that can)`);
-    }
-    return { manifest, model, threshold: score.chooseThreshold(manifest, choice, a.models[0]!), release: () => model.release() };
-  }
-  const ens = await score.openEnsemble(a.models, 'z', undefined, choice, a.lenient);
-  try {
-    const bad = ens.members.find((m) => !m.model.incremental);
-    if (bad) throw new UsageError(`${bad.dir}: model kind '${bad.model.kind}' cannot score incrementally (watch needs one that can)`);
-    const { EnsembleLiveModel } = await import('../detect/ensemble-stream.js');
-    const model = new EnsembleLiveModel(ens.members.map((m, i) => ({ model: m.model, stats: ens.normalisers[i]!.stats })));
-    process.stderr.write(`watch: ensemble of ${a.models.join(' + ')} (z); its perplexity is exp(ensemble score + ${model.offset.toPrecision(6)})\n`);
-    const first = ens.members[0]!.manifest;
-    return {
-      // the members' stored prefix scores, combined when they are paired (else the thresholds are calibrated on data)
-      manifest: { ...first, prefixScores: model.prefixScores(ens.members.map((m) => m.manifest.prefixScores)) },
-      model,
-      threshold: { name: `ensemble: ${ens.threshold.name}`, value: model.perplexityThreshold(ens.threshold.value) },
-      release: () => score.releaseMembers(ens.members),
-    };
-  } catch (e) {
-    await score.releaseMembers(ens.members);
-    throw e;
-  }
-}

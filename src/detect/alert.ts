@@ -58,6 +58,8 @@ export interface ScoreScale {
   unit: string;
   /** The shown score of a perplexity (or of a perplexity threshold). */
   of(perplexity: number): number;
+  /** The perplexity of a shown score (the inverse of `of`). */
+  perplexityOf(score: number): number;
 }
 
 /** ns timestamps before 2001 are not wall-clock times (the source had no absolute clock). */

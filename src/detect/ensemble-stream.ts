@@ -7,6 +7,9 @@
  * is −(z ensemble score + C), C = Σ_m μ_m / (σ_m · M): so the ensemble's "perplexity" exp(mean surprise) is
  * exp(score + C), a monotone map of `score`'s ensemble score, and a threshold τ on that score is exp(τ + C) here.
  * Rank ensembles are not a sum over events and cannot be scored this way.
+ *
+ * The same object explains (`fieldSurpriseMany`: one "field" per member, in σ-nats, as `explain --model a/ --model b/`
+ * gives it), so the dashboard (`serve --model a/ --model b/`) treats it as one model.
  */
 import type { Sequence } from '../features/sequences/sequence.js';
 import type { LanguageModel } from '../models/language-model.js';
@@ -15,12 +18,14 @@ import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
 import type { SyscallEvent } from '../trace/event.js';
 import type { ScoreScale } from './alert.js';
 import { memberWeights, type NormalScoreStats } from './ensemble.js';
+import { ENSEMBLE_UNIT, ensembleSurprise } from './explain.js';
 import type { LiveModel } from './live.js';
 
-/** One member: its model and its normal ln-perplexity statistics. */
+/** One member: its model, its normal ln-perplexity statistics and its label in explanations (e.g. its folder's name). */
 export interface EnsembleMember {
   model: LanguageModel;
   stats: NormalScoreStats;
+  label: string;
 }
 
 export class EnsembleLiveModel implements LiveModel {
@@ -31,6 +36,8 @@ export class EnsembleLiveModel implements LiveModel {
   readonly offset: number;
   /** Alerts and sequence records show the ensemble score, surprise in σ-nats. */
   readonly scale: ScoreScale;
+  /** The unit of `fieldSurpriseMany`'s values. */
+  readonly unit = ENSEMBLE_UNIT;
 
   constructor(private readonly members: readonly EnsembleMember[]) {
     if (members.length < 2) throw new RangeError('an ensemble needs at least two members');
@@ -40,7 +47,7 @@ export class EnsembleLiveModel implements LiveModel {
     this.weights = memberWeights(members.map((m) => m.stats));
     this.offset = members.reduce((a, m, i) => a + m.stats.mean * this.weights[i]!, 0);
     this.kind = `ensemble(${members.map((m) => m.model.kind).join('+')})`;
-    this.scale = { name: 'ensemble score', unit: 'σ-nats', of: (p) => this.scoreOf(p) };
+    this.scale = { name: 'ensemble score', unit: 'σ-nats', of: (p) => this.scoreOf(p), perplexityOf: (s) => this.perplexityThreshold(s) };
   }
 
   /**
@@ -77,6 +84,19 @@ export class EnsembleLiveModel implements LiveModel {
     const per: Float64Array[][] = [];
     for (const m of this.members) per.push(await m.model.logProbsMany(seqs));
     return seqs.map((_, i) => this.combine(per.map((p) => p[i]!)));
+  }
+
+  /** Per-event surprise with one field per member (its label): member m's −ln P summed over its fields, times 1 / (σ_m · M). */
+  async fieldSurpriseMany(seqs: readonly Sequence[]): Promise<Record<string, Float64Array>[]> {
+    const per: Record<string, Float64Array>[][] = [];
+    for (const m of this.members) per.push(await m.model.fieldSurpriseMany(seqs));
+    const labels = this.members.map((m) => m.label);
+    return seqs.map((_, i) => ensembleSurprise(labels, per.map((p) => p[i]!), this.weights));
+  }
+
+  /** Releases every member's sessions. */
+  async release(): Promise<void> {
+    for (const m of this.members) await m.model.release();
   }
 
   incremental(): IncrementalScorer {

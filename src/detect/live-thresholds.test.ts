@@ -70,7 +70,7 @@ test("an ensemble's prefix scores combine its members' stored ones when they sha
   const normal = all.filter((_, i) => i % 4 === 3);
   const members = [await fitNgram(train, 2), await fitNgram(train, 4)];
   const stats = await Promise.all(members.map(async (m) => normalStats(normal.map((x) => x.id), await perplexityMany(m, normal), 'held-out')));
-  const ensemble = new EnsembleLiveModel(members.map((model, i) => ({ model, stats: stats[i]! })));
+  const ensemble = new EnsembleLiveModel(members.map((model, i) => ({ model, stats: stats[i]!, label: `order ${i}` })));
   const stored = await Promise.all(members.map((m) => storedPrefixScores(m, over(normal), 1000, 'held-out')));
   const combined = ensemble.prefixScores(stored)!;
   const direct = await storedPrefixScores(ensemble, over(normal), 1000, 'held-out');

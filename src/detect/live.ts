@@ -35,6 +35,14 @@ import { prefixThresholdAt, type PrefixThresholds } from './live-thresholds.js';
  */
 export type LiveModel = Pick<LanguageModel, 'kind' | 'logProbsMany' | 'incremental'> & { readonly scale?: ScoreScale };
 
+/**
+ * A live model that also explains (per-event surprise per field) and can be released: one language model, or a z
+ * ensemble (`ensemble-stream.ts`, whose surprise is in `unit`, σ-nats, one field per member). The dashboard takes it.
+ */
+export type ExplainingModel = LiveModel & Pick<LanguageModel, 'fieldSurpriseMany' | 'release'> & Partial<Pick<LanguageModel, 'attentionMany'>> & {
+  readonly unit?: { name: string; short: string; legend: string };
+};
+
 export interface WatchOptions {
   /** How the model cuts sequences (the model folder's `segmentation`). */
   segmentation: { kind: Segmentation; maxLength: number };

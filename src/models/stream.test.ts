@@ -140,8 +140,17 @@ test('an ensemble scores incrementally as in full, and its perplexity maps onto 
       members.push(await (await entry.implementation()).fit({ train: async function* () { yield* train; } }, settingsFor(kind)));
     }
     const stats = await Promise.all(members.map(async (m) => normalStats(train.map((x) => x.id), await perplexityMany(m, train), 'validation')));
-    const ensemble = new EnsembleLiveModel(members.map((model, i) => ({ model, stats: stats[i]! })));
+    const ensemble = new EnsembleLiveModel(members.map((model, i) => ({ model, stats: stats[i]!, label: ['ngram', 'lstm'][i]! })));
     const full = await ensemble.logProbsMany(seqs);
+    // Its explanation (one field per member, σ-nats) adds up, token by token, to its per-token surprise.
+    const surprise = await ensemble.fieldSurpriseMany(seqs);
+    surprise.forEach((fields, i) => {
+      assert.deepEqual(Object.keys(fields), ['ngram', 'lstm']);
+      for (let t = 0; t < full[i]!.length; t++) {
+        const sum = fields['ngram']![t]! + fields['lstm']![t]!;
+        assert.ok(Math.abs(sum + full[i]![t]!) <= 1e-9 * Math.max(1, Math.abs(sum)), `${seqs[i]!.id} token ${t}: ${sum} vs ${-full[i]![t]!}`);
+      }
+    });
     const inc = await incrementally(ensemble, seqs, 7, 16, 5);
     for (let i = 0; i < seqs.length; i++) {
       for (let t = 0; t < full[i]!.length; t++) assert.ok(Math.abs(inc[i]![t]! - full[i]![t]!) <= TOLERANCE, `${seqs[i]!.id} token ${t}`);

@@ -3,7 +3,7 @@
  * The dashboard's script, served as it is to the browser (plain JavaScript, no build step, no template literals so
  * that it can live in this string). It opens the event stream (`/api/stream`: a snapshot, then batches), draws the
  * perplexity of every sequence of the chosen source over time with uPlot (log scale, normal dots blue, novel dots
- * red, the threshold as a dashed red line), lists the alerts, and on a click on a dot or an alert fetches the
+ * red, the threshold as a dashed red line; for an ensemble its score on a linear scale, `info.scale`), lists the alerts, and on a click on a dot or an alert fetches the
  * sequence's explanation: the per-syscall share of surprise as bars, the events coloured by surprise, and the
  * attention of the most surprising event when the model has attention. The last form scores a trace file.
  */
@@ -22,6 +22,14 @@ export const APP_JS = String.raw`'use strict';
     if (x === null || x === undefined || !isFinite(x)) return '–';
     if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString('en-US');
     return Number(x).toPrecision(d || 3);
+  }
+  // What the chart shows: the perplexity (log axis), or an ensemble's score (linear axis), with its threshold.
+  function sc() {
+    return S.info.scale || { name: 'perplexity', log: true, unit: 'nats', threshold: (S.info.threshold || {}).value };
+  }
+  // How far a score is above its threshold: a ratio of perplexities, a difference of ensemble scores.
+  function above(score, threshold) {
+    return sc().log ? num(score / threshold, 2) + '× threshold' : (score >= threshold ? '+' : '') + num(score - threshold, 3) + ' over the threshold';
   }
   function pct(x) { return (100 * x).toFixed(x >= 0.1 ? 0 : 1) + ' %'; }
   function shade(v, max) {
@@ -48,7 +56,7 @@ export const APP_JS = String.raw`'use strict';
   function addPoint(p) {
     var s = series(p.run);
     var i = s.x.length && s.x[s.x.length - 1] > p.x ? lowerBound(s.x, p.x + 1e-12) : s.x.length;
-    s.x.splice(i, 0, p.x); s.y.splice(i, 0, p.perplexity > 0 ? p.perplexity : null);
+    s.x.splice(i, 0, p.x); s.y.splice(i, 0, sc().log ? (p.score > 0 ? p.score : null) : (isFinite(p.score) ? p.score : null));
     s.nov.splice(i, 0, p.novel); s.key.splice(i, 0, p.key); s.id.splice(i, 0, p.id);
   }
 
@@ -56,25 +64,27 @@ export const APP_JS = String.raw`'use strict';
   function makePlot(run) {
     var el = $('chart');
     el.innerHTML = '';
-    var info = S.info, thr = info.threshold || { value: NaN, name: '' };
+    var thr = { value: sc().threshold }, log = sc().log;
     var timeAxis = !!(S.runs[run] && S.runs[run].timeAxis);
     var opts = {
       width: Math.max(300, el.clientWidth), height: 340,
       scales: {
         x: { time: timeAxis },
         y: {
-          distr: 3,
+          distr: log ? 3 : 1,
           // Room around the dots, and the threshold always in view.
           range: function (u, min, max) {
-            var t = thr.value > 0 ? thr.value : min;
+            var t = isFinite(thr.value) && (!log || thr.value > 0) ? thr.value : min;
             var lo = Math.min(min === null ? t : min, t), hi = Math.max(max === null ? t : max, t);
-            return [Math.max(1e-9, lo / 1.3), hi * 1.3];
+            if (log) return [Math.max(1e-9, lo / 1.3), hi * 1.3];
+            var pad = Math.max(0.1 * (hi - lo), 0.5);
+            return [lo - pad, hi + pad];
           }
         }
       },
       axes: [
         { label: timeAxis ? 'time of the sequence\'s last event' : 'sequence (in stream order)', labelSize: 22 },
-        { label: 'perplexity (log scale)', labelSize: 22, size: 60, values: function (u, splits) { return splits.map(function (v) { return v === null || v === undefined ? '' : num(v, 3); }); } }
+        { label: sc().name + (log ? ' (log scale)' : ''), labelSize: 22, size: 60, values: function (u, splits) { return splits.map(function (v) { return v === null || v === undefined ? '' : num(v, 3); }); } }
       ],
       series: [
         { label: timeAxis ? 'time' : '#', value: function (u, v, si, idx) {
@@ -104,7 +114,7 @@ export const APP_JS = String.raw`'use strict';
     });
   }
   function chartData(run) {
-    var s = series(run), n = s.x.length, thr = (S.info.threshold || {}).value;
+    var s = series(run), n = s.x.length, thr = sc().threshold;
     var normal = new Array(n), novel = new Array(n), line = new Array(n);
     for (var i = 0; i < n; i++) {
       normal[i] = s.nov[i] ? null : s.y[i];
@@ -160,7 +170,8 @@ export const APP_JS = String.raw`'use strict';
     $('c-model').textContent = info.kind || '–';
     $('c-model-s').textContent = (info.modelDir || '') + (info.segmentation ? ' · one sequence per ' + info.segmentation : '');
     $('c-model-s').title = $('c-model-s').textContent;
-    $('c-thr').textContent = num((info.threshold || {}).value, 4);
+    $('c-thr-k').textContent = 'threshold (' + sc().name + ')';
+    $('c-thr').textContent = num(sc().threshold, 4);
     $('c-thr-s').textContent = (info.threshold || {}).name || '';
     $('c-seq').textContent = r ? r.sequences.toLocaleString('en-US') : '0';
     $('c-seq-s').textContent = r ? r.label + ' · ' + r.status : '';
@@ -192,17 +203,18 @@ export const APP_JS = String.raw`'use strict';
       return;
     }
     var shown = $('alert-sort').value === 'score'
-      ? list.slice().sort(function (a, b) { return b.perplexity / b.threshold - a.perplexity / a.threshold; }).slice(0, 200)
+      ? list.slice().sort(sc().log ? function (a, b) { return b.score / b.scoreThreshold - a.score / a.scoreThreshold; }
+        : function (a, b) { return (b.score - b.scoreThreshold) - (a.score - a.scoreThreshold); }).slice(0, 200)
       : list.slice(-200).reverse();
     var html = shown.map(function (a) {
       var why = a.culprits.map(function (c) {
-        return '<b>' + esc(c.name) + '</b> ' + (c.share !== undefined ? pct(c.share) : num(c.nats, 3) + ' nats');
+        return '<b>' + esc(c.name) + '</b> ' + (c.share !== undefined ? pct(c.share) : num(c.nats, 3) + ' ' + esc(sc().unit));
       }).join(' · ');
       var f = a.falco.output_fields;
       return '<li data-key="' + esc(a.key) + '"' + (a.key === S.sel ? ' class="sel"' : '') + '>' +
         '<div class="top"><span class="id" title="' + esc(a.id) + '">' + esc(a.id) + '</span>' +
         '<span class="prio ' + esc(a.falco.priority) + '">' + esc(a.falco.priority) + '</span></div>' +
-        '<div><span class="ppl">perplexity <b>' + num(a.perplexity, 4) + '</b> = ' + num(a.perplexity / a.threshold, 2) + '× threshold</span></div>' +
+        '<div><span class="ppl">' + esc(sc().name) + ' <b>' + num(a.score, 4) + '</b> = ' + above(a.score, a.scoreThreshold) + '</span></div>' +
         '<div class="why">' + why + '</div>' +
         '<div class="meta">' + esc(f['proc.name'] || '') + ' pid ' + esc(f['proc.pid']) + ' · ' + esc(f['seq.length']) +
         (f['seq.final'] === false ? ' events so far' : ' events') + ' · ' +
@@ -250,10 +262,12 @@ export const APP_JS = String.raw`'use strict';
     $('d-title').innerHTML = 'Sequence <code>' + esc(j.id) + '</code> ' + (j.novel ? '<span class="badge">NOVEL</span>' : '<span class="badge ok">normal</span>');
     $('d-page').href = '/api/sequences/' + j.key + '/page';
     var first = j.rows[0] || {};
-    $('d-summary').innerHTML = 'Perplexity <b>' + num(j.perplexity, 4) + '</b> ' + (j.novel ? '&gt;' : '≤') + ' threshold ' + num(thr, 4) +
-      ' (' + num(j.perplexity / thr, 2) + '×). ' + e.events + ' events' + (e.truncated ? ' (cut at the maximum length)' : '') +
+    var unit = esc(e.unit ? e.unit.name : 'nats'), shownThr = sc().threshold;
+    Array.prototype.forEach.call(document.querySelectorAll('.d-unit'), function (el) { el.innerHTML = unit; });
+    $('d-summary').innerHTML = esc(sc().name.charAt(0).toUpperCase() + sc().name.slice(1)) + ' <b>' + num(j.score, 4) + '</b> ' + (j.novel ? '&gt;' : '≤') +
+      ' threshold ' + num(shownThr, 4) + ' (' + above(j.score, shownThr) + '). ' + e.events + ' events' + (e.truncated ? ' (cut at the maximum length)' : '') +
       (first.proc !== undefined ? ' of ' + esc(first.proc) + ' pid ' + first.pid : '') + '; mean surprise ' + num(e.score, 3) +
-      ' nats per token, end of sequence ' + num(e.endNll, 3) + ' nats.' +
+      ' ' + unit + ' per token, end of sequence ' + num(e.endNll, 3) + ' ' + unit + '.' + (e.unit ? ' ' + esc(e.unit.legend) : '') +
       (j.shownRows < e.events ? ' Showing the ' + j.shownRows + ' events around the most surprising ones.' : '');
     $('d-bars').innerHTML = j.culprits.map(function (c) {
       var s = e.bySyscall.filter(function (b) { return b.name === c.name; })[0] || {};
@@ -261,7 +275,7 @@ export const APP_JS = String.raw`'use strict';
         (100 * c.share).toFixed(1) + '%"></span></span><span class="val">' + pct(c.share) + ' · ' + c.count + ' call' + (c.count === 1 ? '' : 's') +
         ' · max ' + num(s.maxNll, 2) + '</span></div>';
     }).join('');
-    $('d-fields').innerHTML = e.byField.length > 1 ? '<h3>Which fields carry it</h3><div class="bars">' + e.byField.map(function (f) {
+    $('d-fields').innerHTML = e.byField.length > 1 ? '<h3>' + (e.unit ? 'Which member carries it' : 'Which fields carry it') + '</h3><div class="bars">' + e.byField.map(function (f) {
       return '<div class="bar"><span class="name">' + esc(f.field) + '</span><span class="track"><span class="fill f" style="display:block;width:' +
         (100 * f.share).toFixed(1) + '%"></span></span><span class="val">' + pct(f.share) + '</span></div>';
     }).join('') + '</div>' : '';

@@ -5,7 +5,9 @@
  * chromium, headless, driven by playwright-core) checks that the chart and alerts appear, that clicking an alert
  * and a dot of the chart shows that sequence's events coloured by surprise, and that a trace uploaded from the page
  * is scored. Saves a screenshot (path printed). Skipped, saying so, only where `/usr/bin/chromium` is absent.
- * Also: the command refuses to listen beyond loopback without a token.
+ * Also: the command refuses to listen beyond loopback without a token; with two `--model` folders it serves their z
+ * ensemble (scores equal to `score`'s ensemble scores, explanations by member in σ-nats, the chart on the ensemble
+ * score's linear axis).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -188,5 +190,95 @@ describe('serve: the dashboard in a browser', { skip: existsSync(CHROMIUM) ? fal
       await browser.close();
     }
     assert.match(serve.stderr(), /input .*io\.jsonl\.gz ended: 16237 events, 600 sequences, \d+ novel/);
+  });
+});
+
+describe('serve: a z ensemble of two models', () => {
+  let tmp: string;
+  before(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'sa-serve-ens-'));
+  });
+  after(async () => {
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it("shows each sequence's ensemble score (as `score` gives it), alerts and explains in ensemble units", async (t) => {
+    const a = trainDemoModel(join(tmp, 'ng4'));
+    const b = trainDemoModel(join(tmp, 'ng2'), 'ngram2');
+    const { novel } = demoData();
+    const scored = spawnSync(process.execPath, [CLI, 'score', '--model', a, '--model', b, novel, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    assert.equal(scored.status, 0, scored.stderr);
+    const doc = JSON.parse(scored.stdout) as { threshold: { value: number }; sequences: { id: string; score: number }[] };
+    const expected = new Map(doc.sequences.map((x) => [x.id, x.score]));
+    const serve = await startServe(['--model', a, '--model', b, '--input', novel, '--port', '0']);
+    try {
+      while (!/input .* ended/.test(serve.stderr())) {
+        if (serve.child.exitCode !== null) throw new Error(`serve exited: ${serve.stderr()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const get = async (path: string) => (await fetch(new URL(path, serve.url))).json() as Promise<any>;
+      const state = await get('/api/state');
+      assert.equal(state.info.kind, 'ensemble(ngram+ngram)');
+      assert.deepEqual(state.info.members, ['ng4', 'ng2']);
+      assert.equal(state.info.scale.name, 'ensemble score');
+      assert.equal(state.info.scale.log, false);
+      assert.ok(Math.abs(state.info.scale.threshold - doc.threshold.value) < 1e-9, `threshold ${state.info.scale.threshold} vs score's ${doc.threshold.value}`);
+      const points = state.points as { key: string; id: string; score: number; novel: boolean }[];
+      assert.equal(points.length, 600);
+      for (const p of points) {
+        const want = expected.get(p.id)!;
+        assert.ok(Math.abs(p.score - want) < 1e-6 * Math.max(1, Math.abs(want)), `${p.id}: ${p.score} on the dashboard, ${want} from score`);
+        assert.equal(p.novel, p.score > state.info.scale.threshold, p.id);
+      }
+      const alerts = state.alerts as { key: string; score: number; scoreThreshold: number; falco: { output: string } }[];
+      assert.ok(alerts.length > 0);
+      for (const x of alerts) {
+        assert.ok(x.score > x.scoreThreshold);
+        assert.match(x.falco.output, /ensemble score [\d.]+ .* exceeds [\d.]+/);
+      }
+      const top = points.filter((p) => p.novel).sort((x, y) => y.score - x.score)[0]!;
+      const d = await get(`/api/sequences/${top.key}`);
+      assert.equal(d.model, 'ensemble(ngram+ngram)');
+      assert.deepEqual(d.fields, ['ng4', 'ng2'], 'one surprise column per member');
+      assert.equal(d.explanation.unit.name, 'σ-nats');
+      assert.ok(Math.abs(d.score - top.score) < 1e-9 * Math.max(1, Math.abs(top.score)));
+      const page = await (await fetch(new URL(`/api/sequences/${top.key}/page`, serve.url))).text();
+      assert.match(page, /<h2>By member<\/h2>/);
+      if (!existsSync(CHROMIUM)) {
+        t.diagnostic(`${CHROMIUM} is absent: the page itself is not checked`);
+        return;
+      }
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+      try {
+        const pg = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+        const errors: string[] = [];
+        pg.on('pageerror', (e) => errors.push(e.message));
+        await pg.goto(serve.url);
+        await pg.waitForSelector('#chart .uplot canvas');
+        await pg.waitForFunction(() => document.getElementById('c-seq')!.textContent === '600');
+        assert.equal(await pg.textContent('#c-thr-k'), 'threshold (ensemble score)');
+        // uPlot draws axis labels on its canvas: ask the plot for them, and for the y scale's distribution (1: linear)
+        const axis: { label: string; distr: number } = await pg.evaluate(() => {
+          const u = window.saDashboard.plot();
+          return { label: u.axes[1].label, distr: u.scales.y.distr };
+        });
+        assert.deepEqual(axis, { label: 'ensemble score', distr: 1 });
+        // The chart holds the ensemble scores themselves (a linear axis: negative ones too), not perplexities.
+        const ys: number[] = await pg.evaluate(() => { const st = window.saDashboard.state; return st.pts[st.run].y; });
+        const sorted = (xs: number[]) => [...xs].sort((x, y) => x - y);
+        assert.deepEqual(sorted(ys).map((y) => y.toFixed(9)), sorted(points.map((p) => p.score)).map((y) => y.toFixed(9)));
+        await pg.click('#alerts li[data-key]');
+        await pg.waitForSelector('#d-events tr[data-i]');
+        assert.match(await pg.textContent('#d-summary') ?? '', /^Ensemble score [\d.]+ [>≤] threshold [\d.]+ \([+-]?[\d.]+ over the threshold\).*σ-nats per token/);
+        assert.deepEqual(errors, []);
+      } finally {
+        await browser.close();
+      }
+    } finally {
+      const exited = new Promise((r) => serve.child.once('exit', r));
+      serve.child.kill('SIGTERM');
+      await exited;
+    }
   });
 });

@@ -19,11 +19,11 @@ describe('serve: hub', () => {
       const run = hub.newRun('file', 't');
       const novel = [true, false, false, true, false];
       novel.forEach((n, i) => {
-        const p: Point = { key: `1:${i}`, run: 1, id: `s${i}`, x: i, perplexity: n ? 10 : 1, novel: n, events: 1 };
+        const p: Point = { key: `1:${i}`, run: 1, id: `s${i}`, x: i, perplexity: n ? 10 : 1, score: n ? 10 : 1, novel: n, events: 1 };
         hub.addPoint(run, seq(`s${i}`), p);
-        if (n) hub.addAlert({ key: p.key, run: 1, id: p.id, perplexity: 10, threshold: 2, culprits: [], falco: {} as Alert['falco'] });
+        if (n) hub.addAlert({ key: p.key, run: 1, id: p.id, perplexity: 10, threshold: 2, score: 10, scoreThreshold: 2, culprits: [], falco: {} as Alert['falco'] });
       });
-      hub.addAlert({ key: '1:9', run: 1, id: 'x', perplexity: 10, threshold: 2, culprits: [], falco: {} as Alert['falco'] });
+      hub.addAlert({ key: '1:9', run: 1, id: 'x', perplexity: 10, threshold: 2, score: 10, scoreThreshold: 2, culprits: [], falco: {} as Alert['falco'] });
       const snap = hub.snapshot() as { points: Point[]; alerts: Alert[] };
       assert.deepEqual(snap.points.map((p) => p.key), ['1:2', '1:3', '1:4']);
       assert.deepEqual(snap.alerts.map((a) => a.key), ['1:3', '1:9']);

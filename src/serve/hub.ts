@@ -5,7 +5,7 @@
  * - A **run** is one source of sequences: the live input (`--input`, `--strace`, `--perf`…), or a trace file scored
  *   on request (picked under the data folder, or uploaded).
  * - A **point** is one scored sequence: its time (the last event's timestamp, seconds) or, for sources without a
- *   clock (ADFA-LD), its position; its perplexity; whether it is above the threshold.
+ *   clock (ADFA-LD), its position; its perplexity (and score, for an ensemble); whether it is above the threshold.
  * - An **alert** is a novel sequence in the Falco JSON shape (`time`, `priority`, `rule`, `output`, `output_fields`),
  *   with the syscalls that carry most of its surprise.
  *
@@ -47,7 +47,10 @@ export interface Point {
   /** Sequence id from the segmenter (`req:…`, `tid:…`). */
   id: string;
   x: number;
+  /** The model's perplexity (an ensemble's: exp(ensemble score + C), `detect/ensemble-stream.ts`). */
   perplexity: number;
+  /** What the chart shows: the perplexity, or an ensemble's score (`Scorer.shown`). */
+  score: number;
   novel: boolean;
   events: number;
 }
@@ -69,6 +72,9 @@ export interface Alert {
   id: string;
   perplexity: number;
   threshold: number;
+  /** `perplexity` and `threshold` as shown: the same, or an ensemble's scores. */
+  score: number;
+  scoreThreshold: number;
   culprits: Culprit[];
   falco: FalcoAlert;
 }

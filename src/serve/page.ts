@@ -23,18 +23,19 @@ export const INDEX_HTML = String.raw`<!DOCTYPE html>
 </header>
 <section id="cards" class="cards" aria-label="summary">
   <div class="card"><div class="k">model</div><div class="v" id="c-model">–</div><div class="s" id="c-model-s"></div></div>
-  <div class="card"><div class="k">threshold (perplexity)</div><div class="v" id="c-thr">–</div><div class="s" id="c-thr-s"></div></div>
+  <div class="card"><div class="k" id="c-thr-k">threshold (perplexity)</div><div class="v" id="c-thr">–</div><div class="s" id="c-thr-s"></div></div>
   <div class="card"><div class="k">sequences scored</div><div class="v" id="c-seq">0</div><div class="s" id="c-seq-s"></div></div>
   <div class="card bad"><div class="k">novel (above threshold)</div><div class="v" id="c-novel">0</div><div class="s" id="c-novel-s"></div></div>
 </section>
 <main>
   <section class="panel chart-panel">
     <div class="panel-head">
-      <h2>Perplexity of each sequence over time</h2>
+      <h2>How novel each sequence is, over time</h2>
       <label class="run">source <select id="run"></select></label>
     </div>
     <p class="hint">Each dot is one sequence, placed at its last event. Perplexity measures how surprised the model
-      trained on normal behaviour is (log scale); dots above the <b class="thr">dashed red threshold</b> are
+      trained on normal behaviour is (log scale; an ensemble's score is the mean of its members' perplexities, each as
+      standard deviations of its ln perplexity on normal data, linear scale); dots above the <b class="thr">dashed red threshold</b> are
       <b class="novel">novel</b>. <b>Click a dot</b> (or an alert) to see why.</p>
     <div id="chart" role="img" aria-label="perplexity of sequences over time with the threshold line"></div>
     <p id="run-status" class="hint"></p>
@@ -42,7 +43,7 @@ export const INDEX_HTML = String.raw`<!DOCTYPE html>
   <aside class="panel alerts-panel">
     <div class="panel-head"><h2>Alerts <span id="alert-count" class="count"></span></h2>
       <select id="alert-sort" aria-label="order of the alerts"><option value="time">newest first</option><option value="score">most above the threshold first</option></select></div>
-    <p class="hint">Sequences whose perplexity passed the threshold (while running or at their end), with the system calls
+    <p class="hint">Sequences whose perplexity (or ensemble score) passed the threshold (while running or at their end), with the system calls
       that carry most of their surprise.</p>
     <ol id="alerts"></ol>
   </aside>
@@ -60,8 +61,8 @@ export const INDEX_HTML = String.raw`<!DOCTYPE html>
     </div>
     <div>
       <h3>Events, coloured by surprise</h3>
-      <p class="legend">Surprise <span class="sw" style="background:rgba(220,38,38,.08)"></span> 0 nats (expected) …
-        <span class="sw" style="background:rgba(220,38,38,.88)"></span> <span id="d-scale"></span> nats;
+      <p class="legend">Surprise <span class="sw" style="background:rgba(220,38,38,.08)"></span> 0 <span class="d-unit">nats</span> (expected) …
+        <span class="sw" style="background:rgba(220,38,38,.88)"></span> <span id="d-scale"></span> <span class="d-unit">nats</span>;
         a dark left edge marks the 5 most surprising<span id="d-attn-legend"></span>.</p>
       <div class="events-wrap"><table id="d-events"></table></div>
     </div>

@@ -15,6 +15,7 @@ import { sequenceAlert } from '../detect/alert.js';
 import { watchEvents, type WatchOptions, type WatchSummary } from '../detect/live.js';
 import { createSegmenter, type Sequence } from '../features/sequences/index.js';
 import { inBatches, perplexityOf, SCORE_BATCH, type LanguageModel } from '../models/language-model.js';
+import type { ExplainingModel } from '../detect/live.js';
 import type { ModelManifest } from '../models/folder.js';
 import type { SyscallEvent } from '../trace/event.js';
 import type { Alert, Culprit, Hub, KeptSequence, Point, RunInfo } from './hub.js';
@@ -71,7 +72,24 @@ function rowsToShow(exp: Explanation): number[] {
 export class Scorer {
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly model: LanguageModel, readonly manifest: ModelManifest, readonly threshold: Threshold) {}
+  /**
+   * `model`: one language model, or a z ensemble (`detect/ensemble-stream.ts`: its perplexity is shown as the ensemble
+   * score through `model.scale`, its surprise in σ-nats per member). `manifest`: the folder's (an ensemble's first
+   * member's: segmentation and reading). `threshold`: on the model's perplexity.
+   */
+  constructor(readonly model: ExplainingModel, readonly manifest: ModelManifest, readonly threshold: Threshold) {}
+
+  /** What the dashboard shows for a perplexity (or a perplexity threshold): itself, or an ensemble's score. */
+  shown(perplexity: number): number {
+    return this.model.scale ? this.model.scale.of(perplexity) : perplexity;
+  }
+
+  /** The shown scale, for the page: its name, whether it is drawn on a log axis, the unit of surprise. */
+  get scale(): { name: string; log: boolean; unit: string; threshold: number } {
+    const s = this.model.scale;
+    return s ? { name: s.name, log: false, unit: s.unit, threshold: s.of(this.threshold.value) }
+      : { name: 'perplexity', log: true, unit: 'nats', threshold: this.threshold.value };
+  }
 
   /** Runs `fn` after every model call queued before it. */
   run<T>(fn: () => Promise<T>): Promise<T> {
@@ -94,9 +112,9 @@ export class Scorer {
     if (run.sequences === 0 && seq.events.length > 0) run.timeAxis = seq.events[0].ts >= EPOCH_NS;
     const last = seq.events[seq.events.length - 1];
     const x = run.timeAxis && last ? Number(last.ts) / 1e9 : run.sequences;
+    const p = Number.isFinite(perplexity) ? perplexity : 0;
     return {
-      key, run: run.id, id: seq.id, x, perplexity: Number.isFinite(perplexity) ? perplexity : 0,
-      novel: perplexity > this.threshold.value, events: seq.events.length,
+      key, run: run.id, id: seq.id, x, perplexity: p, score: this.shown(p), novel: perplexity > this.threshold.value, events: seq.events.length,
     };
   }
 
@@ -128,12 +146,12 @@ export class Scorer {
       ts: last?.ts ?? 0n, seqId: seq.id, proc: first?.proc ?? '', pid: first?.pid ?? -1, tid: first?.tid ?? -1,
       length: seq.events.length, final: true, score: point.perplexity, threshold: this.threshold.value,
       thresholdName: this.threshold.name, top: exp.top.map((t) => ({ name: t.name, surprise: Number(t.nll.toFixed(4)) })),
-      lost: 0, model: this.manifest.kind,
+      lost: 0, model: this.model.kind, ...(this.model.scale ? { scale: this.model.scale } : {}),
     });
     falco.output_fields['source'] = run.label;
     return {
       key: point.key, run: run.id, id: seq.id, perplexity: point.perplexity, threshold: this.threshold.value,
-      culprits: culpritsOf(exp, 3), falco,
+      score: point.score, scoreThreshold: this.shown(this.threshold.value), culprits: culpritsOf(exp, 3), falco,
     };
   }
 
@@ -187,8 +205,13 @@ export class Scorer {
           c.nats! += t.surprise;
           byName.set(t.name, c);
         }
+        // The pipeline's alert speaks in shown scores (an ensemble's: `scale`); the hub keeps both.
+        const score = Number(f['seq.score']);
+        const scoreThreshold = Number(f['seq.threshold']);
+        const scale = this.model.scale;
         const alert: Alert = {
-          key: keyOf(id), run: run.id, id, perplexity: Number(f['seq.score']), threshold: Number(f['seq.threshold']),
+          key: keyOf(id), run: run.id, id, perplexity: scale ? scale.perplexityOf(score) : score,
+          threshold: scale ? scale.perplexityOf(scoreThreshold) : scoreThreshold, score, scoreThreshold,
           culprits: [...byName.values()].sort((a, b) => b.nats! - a.nats!).slice(0, 3), falco: r.alert,
         };
         r.alert.output_fields['source'] = run.label;
@@ -214,11 +237,18 @@ export class Scorer {
     return watch.summary();
   }
 
+  /** The explanation of a sequence from its per-field surprise, in the model's unit (an ensemble's: σ-nats, by member). */
+  explanation(seq: Sequence, surprise: Record<string, Float64Array>, top: number): Explanation {
+    const exp = explain(seq, surprise, top);
+    if (this.model.unit) exp.unit = this.model.unit;
+    return exp;
+  }
+
   /** The click-through for one kept sequence. */
   async details(k: KeptSequence): Promise<Record<string, unknown>> {
     const { seq, point } = k;
     const [surprise] = await this.run(() => this.model.fieldSurpriseMany([seq]));
-    const exp = explain(seq, surprise, TOP_EVENTS);
+    const exp = this.explanation(seq, surprise, TOP_EVENTS);
     const shown = rowsToShow(exp);
     let attention: AttentionRow[] | undefined;
     const attend = this.model.attentionMany?.bind(this.model);
@@ -239,8 +269,8 @@ export class Scorer {
     });
     const { perEvent: _perEvent, perField: _perField, ...summary } = exp;
     return {
-      key: point.key, run: point.run, id: seq.id, perplexity: point.perplexity, novel: point.novel, threshold: this.threshold,
-      model: this.manifest.kind, explanation: summary, culprits: culpritsOf(exp, 12), fields, rows,
+      key: point.key, run: point.run, id: seq.id, perplexity: point.perplexity, score: point.score, novel: point.novel, threshold: this.threshold,
+      model: this.model.kind, explanation: summary, culprits: culpritsOf(exp, 12), fields, rows,
       shownRows: rows.length, maxNll: exp.perEvent.reduce((a, b) => Math.max(a, b), 0), attention,
     };
   }

@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { openData, parseDataArg, type Reading } from '../features/dataset.js';
-import { explain, explanationHtml } from '../detect/explain.js';
+import { explanationHtml } from '../detect/explain.js';
 import { TraceError } from '../trace/errors.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { Auth, bindProblem, sameOrigin } from './auth.js';
@@ -101,7 +101,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const maxJson = opts.maxJsonBytes ?? DEFAULT_MAX_JSON;
   const scorer = opts.scorer;
   const hub = new Hub({
-    ...opts.info, threshold: scorer.threshold, attention: scorer.attention, dataDir: dataDir.root, maxUploadBytes: maxUpload,
+    ...opts.info, threshold: scorer.threshold, scale: scorer.scale, attention: scorer.attention, dataDir: dataDir.root, maxUploadBytes: maxUpload,
     tokenRequired: auth.required,
   }, opts.hubLimits ?? DEFAULT_LIMITS);
   const uplot = await uplotAssets();
@@ -186,8 +186,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       if (!kept) throw new HttpError(404, `sequence ${m[1]} is not kept (the server keeps the last ${hub.limits.maxKeptSequences} sequences, novel ones first)`);
       if (m[2]) {
         const [surprise] = await scorer.run(() => scorer.model.fieldSurpriseMany([kept.seq]));
-        const exp = explain(kept.seq, surprise, 20);
-        const title = `syscall-anomaly: ${kept.seq.id} (${scorer.manifest.kind} model, perplexity ${kept.point.perplexity.toPrecision(4)}` +
+        const exp = scorer.explanation(kept.seq, surprise!, 20);
+        const title = `syscall-anomaly: ${kept.seq.id} (${scorer.model.kind} model, ${scorer.scale.name} ${kept.point.score.toPrecision(4)}` +
           `${kept.point.novel ? ', novel' : ''})`;
         sendText(res, 200, 'text/html; charset=utf-8', explanationHtml(kept.seq, exp, title), { ...extra, 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'" });
         return;

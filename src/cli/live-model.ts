@@ -1,0 +1,62 @@
+/**
+ * @module cli/live-model
+ * The model `watch` and `serve` score with: one folder's, or a z ensemble of several (`detect/ensemble-stream.ts`:
+ * its "perplexity" is exp(ensemble score + C), and so are its thresholds; prefix thresholds come from the members'
+ * stored prefix scores when they were taken on the same normal sequences, else from `--calibrate` or the first
+ * member's validation data).
+ */
+import type { ExplainingModel } from '../detect/live.js';
+import type { ModelManifest } from '../models/folder.js';
+import { UsageError } from './run.js';
+
+export interface OpenedModel {
+  /** The model folder's manifest (an ensemble: the first member's, with the members' prefix scores combined). */
+  manifest: ModelManifest;
+  model: ExplainingModel;
+  /** A threshold on the model's perplexity (an ensemble: exp(ensemble-score threshold + C)). */
+  threshold: { name: string; value: number };
+  /** What the threshold is in the shown unit (an ensemble: the ensemble score; one model: the perplexity). */
+  shownThreshold: number;
+  /** The ensemble's members' labels (empty for one model). */
+  members: string[];
+}
+
+/**
+ * Opens `dirs` for `command`: one model folder, or an ensemble of several. `incremental`: one model must score event
+ * by event (an ensemble's members always must: it is scored as one sum over events).
+ */
+export async function openLiveModel(command: string, dirs: readonly string[], thresholdText: string, lenient: boolean,
+  incremental: boolean): Promise<OpenedModel> {
+  const score = await import('./score.js');
+  const choice = score.parseThresholdChoice(thresholdText);
+  if (dirs.length === 1) {
+    const { manifest, model } = await (await import('../models/folder.js')).loadModelFolder(dirs[0]!);
+    if (incremental && !model.incremental) {
+      await model.release();
+      throw new UsageError(`${dirs[0]}: model kind '${model.kind}' cannot score incrementally (${command} needs one that can)`);
+    }
+    const threshold = score.chooseThreshold(manifest, choice, dirs[0]!);
+    return { manifest, model, threshold, shownThreshold: threshold.value, members: [] };
+  }
+  const ens = await score.openEnsemble(dirs, 'z', undefined, choice, lenient);
+  try {
+    const bad = ens.members.find((m) => !m.model.incremental);
+    if (bad) throw new UsageError(`${bad.dir}: model kind '${bad.model.kind}' cannot score incrementally (an ensemble in ${command} needs members that can)`);
+    const { EnsembleLiveModel } = await import('../detect/ensemble-stream.js');
+    const labels = score.memberLabels(dirs);
+    const model = new EnsembleLiveModel(ens.members.map((m, i) => ({ model: m.model, stats: ens.normalisers[i]!.stats, label: labels[i]! })));
+    process.stderr.write(`${command}: ensemble of ${dirs.join(' + ')} (z); its perplexity is exp(ensemble score + ${model.offset.toPrecision(6)})\n`);
+    const first = ens.members[0]!.manifest;
+    return {
+      // the members' stored prefix scores, combined when they are paired (else the thresholds are calibrated on data)
+      manifest: { ...first, prefixScores: model.prefixScores(ens.members.map((m) => m.manifest.prefixScores)) },
+      model,
+      threshold: { name: `ensemble: ${ens.threshold.name}`, value: model.perplexityThreshold(ens.threshold.value) },
+      shownThreshold: ens.threshold.value,
+      members: labels,
+    };
+  } catch (e) {
+    await score.releaseMembers(ens.members);
+    throw e;
+  }
+}
