@@ -9,7 +9,7 @@ import type { ReadMode } from './ctf/stream.js';
 import { emptyCounts, type PairingMode, type ReaderCounts, type SyscallEvent, type SyscallSource } from './event.js';
 import { LttngInterpreter } from './lttng/lttng.js';
 import { SyscallPairer } from './pairing.js';
-import { PerfInterpreter } from './perf/perf.js';
+import { PERF_UNREAD, PerfInterpreter } from './perf/perf.js';
 
 export class KernelCtfSource implements SyscallSource {
   readonly counts: ReaderCounts = emptyCounts();
@@ -29,6 +29,7 @@ export class KernelCtfSource implements SyscallSource {
     const reader = await CtfReader.open(path, mode);
     const isPerf = reader.traces.some((t) => t.cls.env['tracer_name'] === 'perf'
       || [...t.cls.streams.values()].some((s) => [...s.events.values()].some((e) => /^(raw_)?syscalls:/.test(e.name))));
+    if (isPerf) reader.leaveUnread(PERF_UNREAD);
     return new KernelCtfSource(path, isPerf ? 'ctf-perf' : 'ctf-lttng', reader, pairing);
   }
 

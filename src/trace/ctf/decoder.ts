@@ -36,8 +36,12 @@ export interface CompileContext {
 /**
  * Compiles a structure. A root scope's structure (`scope` given) is registered in `Cursor.scopes` before its members
  * are decoded, so absolute references into the scope being decoded work too.
+ *
+ * `unread`: members nobody will read (a consumer's choice, e.g. perf's instruction pointer and the tracepoint's
+ * common fields): they are stepped over — an inline integer is not even read (a kernel address is a 64-bit value
+ * that would need a bigint) — and left out of the object. Ignored where members refer to earlier members.
  */
-export function compileStruct(cls: StructClass, ctx: CompileContext): Decoder {
+export function compileStruct(cls: StructClass, ctx: CompileContext, unread?: ReadonlySet<string>): Decoder {
   const inner: CompileContext = { ...ctx, structs: [...ctx.structs, cls] };
   const names = cls.members.map((m) => m.name);
   const decs = cls.members.map((m) => compile(m.type, inner));
@@ -63,7 +67,7 @@ export function compileStruct(cls: StructClass, ctx: CompileContext): Decoder {
   // are read inline, other members through their compiled decoders, and the result is one object literal, so V8
   // gives every instance the same shape (monomorphic decoding and reads later). Keys are JSON-quoted: member names
   // cannot inject code. Generated because a closure per field costs a call per field, which dominated decoding.
-  const literal = new Function('d', generateStructBody(cls))(decs) as Decoder;
+  const literal = new Function('d', generateStructBody(cls, unread))(decs) as Decoder;
   if (scope) {
     return (c) => {
       c.align(align);
@@ -83,12 +87,20 @@ function inlineInt(t: FieldClass): t is IntClass {
   return t.kind === 'int' && !(t.roles && t.roles.length) && (t.size === 8 || t.size === 16 || t.size === 32 || t.size === 64);
 }
 
-function generateStructBody(cls: StructClass): string {
+function generateStructBody(cls: StructClass, unread: ReadonlySet<string> | undefined): string {
   const out: string[] = ['return function (c) {', '  const view = c.view; let p = 0, lo = 0, hi = 0;'];
+  const kept = cls.members.map((m) => !unread?.has(m.name));
   cls.members.forEach((m, i) => {
     const t = m.type;
     if (!inlineInt(t)) {
-      out.push(`  const v${i} = d[${i}](c);`);
+      out.push(kept[i] ? `  const v${i} = d[${i}](c);` : `  d[${i}](c);`);
+      return;
+    }
+    if (!kept[i]) {
+      // Stepped over: aligned and bounds-checked as if read.
+      out.push(t.align > 1 ? `  p = c.pos; if (p % ${t.align} !== 0) p += ${t.align} - p % ${t.align};` : '  p = c.pos;');
+      out.push(`  if (p + ${t.size} > c.end) c.overrun(p, ${t.size});`);
+      out.push(`  c.pos = p + ${t.size};`);
       return;
     }
     const le = t.byteOrder === 'le';
@@ -110,7 +122,7 @@ function generateStructBody(cls: StructClass): string {
     }
     if (t.align % 8 !== 0) out.push('  }');
   });
-  out.push(`  return { ${cls.members.map((m, i) => `${JSON.stringify(m.name)}: v${i}`).join(', ')} };`);
+  out.push(`  return { ${cls.members.flatMap((m, i) => (kept[i] ? [`${JSON.stringify(m.name)}: v${i}`] : [])).join(', ')} };`);
   out.push('};');
   return out.join('\n');
 }

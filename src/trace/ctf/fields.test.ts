@@ -2,7 +2,8 @@
  * @module trace/ctf/fields.test
  * Field kinds the shared traces do not exercise, decoded from bytes written here by hand: bit fields that straddle
  * bytes in both byte orders, signed odd sizes, 32/64-bit floats in both byte orders, a 64-bit value beyond 2^53,
- * enums, a variant chosen by a sibling enum, a sequence whose length is a sibling, and strings.
+ * enums, a variant chosen by a sibling enum, a sequence whose length is a sibling, and strings; members a consumer
+ * leaves unread (`CtfReader.leaveUnread`).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -91,6 +92,27 @@ test('hand-written fields decode to the values written', async () => {
     assert.equal(n['f64be'], -2.25e-300);
     assert.equal(n['big'], 0xfedcba9876543210n, 'beyond 2^53: a bigint');
     assert.equal(n['neg'], -(2n ** 60n) - 7n);
+    assert.deepEqual(recs[2]!.payload, { kind: 5, v: 0x1234, n: 3, seq: [1, 2, 3], s: 'hé' });
+    assert.deepEqual(recs[3]!.payload, { kind: 0, v: 'zero', n: 0, seq: [], s: '' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('members left unread are stepped over: later members decode as before, and the payload leaves them out', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sa-fields-'));
+  try {
+    writeFileSync(join(dir, 'metadata'), METADATA);
+    writeFileSync(join(dir, 'stream_0'), stream());
+    const r = await CtfReader.open(dir, { lenient: false, follow: false });
+    // an odd-sized bit field (decoded, then dropped), a float, an inline 64-bit integer (not even read), and members
+    // of a structure whose variant refers to a sibling (kept: that structure is built as it is decoded)
+    r.leaveUnread(new Set(['a', 'f32', 'big', 'v', 's']));
+    const recs = [];
+    for await (const rec of r) recs.push(rec);
+    assert.deepEqual(recs.map((x) => x.name), ['bits', 'numbers', 'shapes', 'shapes']);
+    assert.deepEqual(recs[0]!.payload, { b: -1234, c: 0xabc, d: 7 });
+    assert.deepEqual(recs[1]!.payload, { f64be: -2.25e-300, neg: -(2n ** 60n) - 7n });
     assert.deepEqual(recs[2]!.payload, { kind: 5, v: 0x1234, n: 3, seq: [1, 2, 3], s: 'hé' });
     assert.deepEqual(recs[3]!.payload, { kind: 0, v: 'zero', n: 0, seq: [], s: '' });
   } finally {

@@ -82,6 +82,11 @@ export class CompiledTrace {
   }
   /** Per stream class: ns = offsetNs + cycles * nsPerCycle (exact when freq is 1 GHz). */
   readonly clocks = new Map<number, { offsetNs: bigint; freq: bigint }>();
+  /**
+   * Payload members the consumer will not read (`CtfReader.leaveUnread`): stepped over and left out of payloads.
+   * Read when an event class's decoders are compiled, on its first record: set before reading.
+   */
+  unreadPayload: ReadonlySet<string> | undefined;
 
   constructor(readonly cls: TraceClass, readonly metadataFile: string) {
     const roots: Array<{ scope: Scope; cls: StructClass }> = [];
@@ -124,7 +129,7 @@ export class CompiledTrace {
               compiled.context = compileStruct(ec.context, evCtx('event.specific-context'));
               evRoots.push({ scope: 'event.specific-context', cls: ec.context });
             }
-            if (ec.payload) compiled.payload = compileStruct(ec.payload, evCtx('event.payload'));
+            if (ec.payload) compiled.payload = compileStruct(ec.payload, evCtx('event.payload'), this.unreadPayload);
           } catch (e) {
             compiled = undefined;
             throw new TraceError(this.metadataFile, 0, `event class '${ec.name}': ${(e as Error).message}`);
@@ -268,7 +273,9 @@ export class CtfStreamReader {
     this.chunkStart = off;
     const next = off + buf.length;
     if (!this.mode.follow && next < this.fileSize) {
-      const len = Math.min(this.chunkSize, this.fileSize - next);
+      // At least one whole packet ahead: perf's packets are ~8 MiB, twice the usual chunk, and a read-ahead shorter
+      // than a packet left half of each to be read (and the halves joined) while decoding waited.
+      const len = Math.min(Math.max(this.chunkSize, this.maxPacket), this.fileSize - next);
       const headroom = Math.min(this.maxPacket, this.chunkSize);
       const pbuf = Buffer.allocUnsafe(headroom + len);
       const data = this.readInto(pbuf, headroom, next, len);

@@ -107,6 +107,15 @@ export class CtfReader implements AsyncIterable<CtfEventRecord> {
     return m;
   }
 
+  /**
+   * Payload members this reader's consumer will not read: they are stepped over, never decoded into values, and left
+   * out of every record's payload (e.g. perf's `perf_ip`, a kernel address, which would cost a bigint per record).
+   * Call before reading.
+   */
+  leaveUnread(names: ReadonlySet<string>): void {
+    for (const t of this.traces) for (const s of t.streams) s.trace.unreadPayload = names;
+  }
+
   /** The trace environment of the first trace (hostname, domain, tracer name…). */
   get env(): TraceClass['env'] {
     return this.traces[0]?.cls.env ?? {};
