@@ -187,7 +187,8 @@ export function evaluationTable(r: EvaluateResult): string {
   const head = ['set', 'sequences', 'AUC', 'accuracy', 'precision', 'recall', 'F1', 'best F1', '(at ppl >)', 'DR@1%FAR'];
   const rows = Object.entries(r.sets).map(([name, s]) => [
     name, String(s.data.sequences), f3(s.auc), f3(s.accuracy), f3(s.precision), f3(s.recall), f3(s.f1),
-    f3(s.bestF1.f1), s.bestF1.threshold.toPrecision(4), f3(s.detectionAtFar.detectionRate),
+    // a best-F1 threshold below every score flags every sequence
+    f3(s.bestF1.f1), s.bestF1.threshold === -Infinity ? 'all' : s.bestF1.threshold.toPrecision(4), f3(s.detectionAtFar.detectionRate),
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ');

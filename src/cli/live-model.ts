@@ -15,8 +15,6 @@ export interface OpenedModel {
   model: ExplainingModel;
   /** A threshold on the model's perplexity (an ensemble: exp(ensemble-score threshold + C)). */
   threshold: { name: string; value: number };
-  /** What the threshold is in the shown unit (an ensemble: the ensemble score; one model: the perplexity). */
-  shownThreshold: number;
   /** The ensemble's members' labels (empty for one model). */
   members: string[];
 }
@@ -36,7 +34,7 @@ export async function openLiveModel(command: string, dirs: readonly string[], th
       throw new UsageError(`${dirs[0]}: model kind '${model.kind}' cannot score incrementally (${command} needs one that can)`);
     }
     const threshold = score.chooseThreshold(manifest, choice, dirs[0]!);
-    return { manifest, model, threshold, shownThreshold: threshold.value, members: [] };
+    return { manifest, model, threshold, members: [] };
   }
   const ens = await score.openEnsemble(dirs, 'z', undefined, choice, lenient);
   try {
@@ -52,7 +50,6 @@ export async function openLiveModel(command: string, dirs: readonly string[], th
       manifest: { ...first, prefixScores: model.prefixScores(ens.members.map((m) => m.manifest.prefixScores)) },
       model,
       threshold: { name: `ensemble: ${ens.threshold.name}`, value: model.perplexityThreshold(ens.threshold.value) },
-      shownThreshold: ens.threshold.value,
       members: labels,
     };
   } catch (e) {
