@@ -58,11 +58,15 @@ test('score with two models: each request\'s ensemble score is the mean of the n
     assert.equal(doc.sequences.length, 600);
     const norm = [dirs.ng2, dirs.ng4].map((d) => new Normaliser(manifest(d).normalScores, combine));
     const expected = combineScores(norm, single.map((s) => s.map((x) => x.perplexity)));
-    doc.sequences.forEach((s: { id: string; score: number; perplexities: number[]; novel: boolean }, i: number) => {
+    // p-values against the ensemble's own scores on the members' paired normal held-out requests
+    const normalScores = combineScores(norm, norm.map((n) => n.stats.scores.map((x) => Math.exp(x))));
+    assert.equal(doc.pValues, `against ${normalScores.length} normal held-out sequences, by ensemble score`);
+    doc.sequences.forEach((s: { id: string; score: number; perplexities: number[]; novel: boolean; pValue: number }, i: number) => {
       assert.equal(s.id, single[0][i].id);
       assert.deepEqual(s.perplexities, [single[0][i].perplexity, single[1][i].perplexity]);
       assert.ok(Math.abs(s.score - expected[i]) < 1e-12, `${s.id}: ${s.score} vs ${expected[i]}`);
       assert.equal(s.novel, s.score > doc.threshold.value);
+      assert.equal(s.pValue, (1 + normalScores.filter((x) => x >= s.score).length) / (normalScores.length + 1), s.id);
     });
     assert.equal(doc.threshold.paired, true, 'both members held out the same training requests');
     assert.ok(doc.novel > 300, `${combine}: ${doc.novel} of 600 io requests novel`);

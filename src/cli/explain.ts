@@ -17,7 +17,7 @@ import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder } from '../models/folder.js';
 import { perplexityMany } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
-import { chooseThreshold, memberLabels, openEnsemble, readingFor, releaseMembers, type ThresholdChoice } from './score.js';
+import { chooseThreshold, memberLabels, openEnsemble, readingFor, referenceOf, releaseMembers, type ThresholdChoice } from './score.js';
 
 /** How many attended events are shown per flagged event. */
 export const ATTENTION_TOP_K = 5;
@@ -82,11 +82,13 @@ function explanationBody(exp: Explanation, sysRows: number): string[] {
   return out;
 }
 
-function explanationText(exp: Explanation, perplexity: number, threshold: { name: string; value: number }, novel: boolean, sysRows: number): string {
+function explanationText(exp: Explanation, perplexity: number, threshold: { name: string; value: number }, novel: boolean, sysRows: number,
+  sure: string | undefined): string {
   return [
     `sequence ${exp.id}: ${exp.events} events${exp.truncated ? ' (cut at the maximum length)' : ''}`,
     `perplexity ${perplexity.toPrecision(6)} — ${novel ? 'NOVEL' : 'normal'} (threshold ${threshold.value.toPrecision(6)}, ${threshold.name}); ` +
       `mean surprise ${f2(exp.score)} nats per token, end of sequence ${f2(exp.endNll)} nats`,
+    ...(sure ? [`how sure: ${sure}`] : []),
     '',
     ...explanationBody(exp, sysRows),
   ].join('\n') + '\n';
@@ -103,15 +105,20 @@ export async function explainCommand(req: ExplainRequest): Promise<void> {
   const exp = explain(seq, surprise, req.top);
   if (rows !== undefined) attachAttention(seq, exp, rows);
   const novel = perplexity > th.value;
+  const reference = referenceOf(manifest);
+  const pValue = reference?.pValueOfPerplexity(perplexity);
   if (req.html !== undefined) {
     const title = `syscall-anomaly: ${seq.id} (${manifest.kind} model, perplexity ${perplexity.toPrecision(4)}${novel ? ', novel' : ''})`;
     await writeFile(req.html, explanationHtml(seq, exp, title));
   }
   if (req.json) {
-    const doc = { model: { dir: req.modelDir, kind: manifest.kind }, data: req.data.arg, perplexity, threshold: th, novel, explanation: exp };
+    const doc = {
+      model: { dir: req.modelDir, kind: manifest.kind }, data: req.data.arg, perplexity, threshold: th, novel,
+      ...(reference ? { pValue, pValues: `against ${reference.what}` } : {}), explanation: exp,
+    };
     process.stdout.write(JSON.stringify(doc, null, 1) + '\n');
   } else {
-    process.stdout.write(explanationText(exp, perplexity, th, novel, 15));
+    process.stdout.write(explanationText(exp, perplexity, th, novel, 15, reference?.describe(pValue!)));
     if (req.html !== undefined) process.stdout.write(`\nwrote ${req.html}\n`);
   }
 }
@@ -151,6 +158,7 @@ export async function explainEnsembleCommand(req: ExplainEnsembleRequest): Promi
   exp.unit = ENSEMBLE_UNIT;
   const th = ens.threshold;
   const novel = score > th.value;
+  const pValue = ens.reference?.pValue(score);
   const members = ens.members.map((m, i) => ({
     label: labels[i]!, dir: m.dir, kind: m.manifest.kind, perplexity: perplexities[i]!, normalised: normalised[i]!,
   }));
@@ -159,7 +167,10 @@ export async function explainEnsembleCommand(req: ExplainEnsembleRequest): Promi
     await writeFile(req.html, explanationHtml(seq, exp, title));
   }
   if (req.json) {
-    const doc = { ensemble: { combine: req.combine, members }, data: req.data.arg, score, threshold: th, novel, explanation: exp };
+    const doc = {
+      ensemble: { combine: req.combine, members }, data: req.data.arg, score, threshold: th, novel,
+      ...(ens.reference ? { pValue, pValues: `against ${ens.reference.what}` } : {}), explanation: exp,
+    };
     process.stdout.write(JSON.stringify(doc, null, 1) + '\n');
     return;
   }
@@ -167,6 +178,7 @@ export async function explainEnsembleCommand(req: ExplainEnsembleRequest): Promi
   process.stdout.write([
     `sequence ${exp.id}: ${exp.events} events${exp.truncated ? ' (cut at the maximum length)' : ''}`,
     `ensemble score ${score.toPrecision(6)} (${req.combine}) — ${novel ? 'NOVEL' : 'normal'} (threshold ${th.value.toPrecision(6)}, ${th.name})`,
+    ...(ens.reference ? [`how sure: ${ens.reference.describe(pValue!)}`] : []),
     '',
     `  ${'member'.padEnd(width)}  kind          perplexity  normalised (${req.combine})`,
     ...members.map((m) => `  ${m.label.padEnd(width)}  ${m.kind.padEnd(12)}  ${m.perplexity.toPrecision(6).padStart(10)}  ${m.normalised.toFixed(3).padStart(10)}`),

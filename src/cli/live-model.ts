@@ -6,6 +6,7 @@
  * member's validation data).
  */
 import type { ExplainingModel } from '../detect/live.js';
+import type { PerplexityReference } from '../detect/p-value.js';
 import type { ModelManifest } from '../models/folder.js';
 import { UsageError } from './run.js';
 
@@ -17,6 +18,8 @@ export interface OpenedModel {
   threshold: { name: string; value: number };
   /** The ensemble's members' labels (empty for one model). */
   members: string[];
+  /** p-values of (model or ensemble) perplexities against the normal validation sequences, when they are stored. */
+  reference: PerplexityReference | undefined;
 }
 
 /**
@@ -34,7 +37,8 @@ export async function openLiveModel(command: string, dirs: readonly string[], th
       throw new UsageError(`${dirs[0]}: model kind '${model.kind}' cannot score incrementally (${command} needs one that can)`);
     }
     const threshold = score.chooseThreshold(manifest, choice, dirs[0]!);
-    return { manifest, model, threshold, members: [] };
+    const reference = score.referenceOf(manifest);
+    return { manifest, model, threshold, members: [], reference: reference?.forPerplexity() };
   }
   const ens = await score.openEnsemble(dirs, 'z', undefined, choice, lenient);
   try {
@@ -51,6 +55,7 @@ export async function openLiveModel(command: string, dirs: readonly string[], th
       model,
       threshold: { name: `ensemble: ${ens.threshold.name}`, value: model.perplexityThreshold(ens.threshold.value) },
       members: labels,
+      reference: ens.reference?.forPerplexity((p) => model.scoreOf(p)),
     };
   } catch (e) {
     await score.releaseMembers(ens.members);

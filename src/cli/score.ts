@@ -15,7 +15,8 @@
 import { basename, resolve } from 'node:path';
 import { openData, type DataSpec, type Reading } from '../features/dataset.js';
 import type { Sequence } from '../features/sequences/sequence.js';
-import { combineScores, ensembleThreshold, Normaliser, type Combine } from '../detect/ensemble.js';
+import { combineScores, ensembleThreshold, Normaliser, pairedScores, type Combine } from '../detect/ensemble.js';
+import { NormalReference } from '../detect/p-value.js';
 import { loadModelFolder, type ModelManifest } from '../models/folder.js';
 import { inBatches, perplexityMany, scoreStream, type LanguageModel } from '../models/language-model.js';
 import { normalStats, type NormalScoreStats } from '../models/normal-scores.js';
@@ -58,6 +59,20 @@ export interface ScoredSequence {
   truncated: boolean;
   perplexity: number;
   novel: boolean;
+  /** Conformal p-value against the normal validation scores (`detect/p-value.ts`); absent without them. */
+  pValue?: number;
+}
+
+/** The normal reference p-values are taken against: the folder's stored normal scores (older folders: none). */
+export function referenceOf(manifest: ModelManifest): NormalReference | undefined {
+  return manifest.normalScores ? NormalReference.ofModel(manifest.normalScores) : undefined;
+}
+
+/** An ensemble's normal reference: its own scores on the members' paired validation sequences (unpaired: none). */
+export function ensembleReference(normalisers: readonly Normaliser[]): NormalReference | undefined {
+  const scores = pairedScores(normalisers);
+  const first = normalisers[0]!.stats;
+  return scores ? new NormalReference(scores, `${scores.length} normal ${first.on} sequences, by ensemble score`) : undefined;
 }
 
 /** A reader that stops early (`score … | head`) ends the command quietly instead of with an EPIPE error. */
@@ -164,6 +179,8 @@ export interface Ensemble {
   combine: Combine;
   normalisers: Normaliser[];
   threshold: ChosenThreshold & { paired?: boolean };
+  /** For p-values: the ensemble's scores on paired normal validation sequences (undefined when unpaired). */
+  reference: NormalReference | undefined;
 }
 
 /** Loads an ensemble and its normalisation, and picks its threshold (label-free, or a given ensemble score). */
@@ -178,7 +195,7 @@ export async function openEnsemble(dirs: readonly string[], combine: Combine, va
     const threshold = typeof choice === 'number'
       ? { name: 'given', value: choice }
       : ensembleThreshold(normalisers, q, members.map((m) => m.manifest.thresholds.labelFree.value));
-    return { members, combine, normalisers, threshold };
+    return { members, combine, normalisers, threshold, reference: ensembleReference(normalisers) };
   } catch (e) {
     await releaseMembers(members);
     throw e;
@@ -203,7 +220,10 @@ async function scoreEnsembleCommand(dirs: readonly string[], data: DataSpec, jso
       if (isNovel) novel++;
       p.tick(n);
       if (json) {
-        kept.push({ id: s.id, length: s.events.length, truncated: s.truncated === true, perplexity: Number.NaN, score, perplexities, novel: isNovel });
+        kept.push({
+          id: s.id, length: s.events.length, truncated: s.truncated === true, perplexity: Number.NaN, score, perplexities, novel: isNovel,
+          ...(ens.reference ? { pValue: ens.reference.pValue(score) } : {}),
+        });
       } else {
         process.stdout.write(`${s.id}\t${s.events.length}${s.truncated ? '+' : ''}\t${score.toPrecision(6)}\t${isNovel ? 'yes' : 'no'}\t` +
           `${perplexities.map((x) => x.toPrecision(6)).join(',')}\n`);
@@ -221,6 +241,7 @@ async function scoreEnsembleCommand(dirs: readonly string[], data: DataSpec, jso
       },
       data: src.summary(),
       threshold: th,
+      pValues: ens.reference ? `against ${ens.reference.what}` : null,
       sequences: kept.map(({ perplexity: _p, ...rest }) => rest),
       novel,
     };
@@ -255,12 +276,16 @@ export async function scoreCommand(modelDir: string, data: DataSpec, json: boole
   const th = chooseThreshold(manifest, choice, modelDir);
   stopOnClosedStdout();
   const src = openData(data, readingFor(manifest, lenient));
+  const reference = referenceOf(manifest);
   const kept: ScoredSequence[] = [];
   const p = progress('score: sequences');
   let n = 0;
   let novel = 0;
   for await (const { seq: s, perplexity: ppl } of scoreStream(model, src)) {
-    const r: ScoredSequence = { id: s.id, length: s.events.length, truncated: s.truncated === true, perplexity: ppl, novel: ppl > th.value };
+    const r: ScoredSequence = {
+      id: s.id, length: s.events.length, truncated: s.truncated === true, perplexity: ppl, novel: ppl > th.value,
+      ...(reference ? { pValue: reference.pValueOfPerplexity(ppl) } : {}),
+    };
     n++;
     if (r.novel) novel++;
     p.tick(n);
@@ -275,6 +300,7 @@ export async function scoreCommand(modelDir: string, data: DataSpec, json: boole
       model: { dir: modelDir, kind: manifest.kind, settings: manifest.settings },
       data: summary,
       threshold: th,
+      pValues: reference ? `against ${reference.what}` : null,
       sequences: kept,
       novel,
     };

@@ -60,9 +60,9 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
   const problem = bindProblem(req.host, req.token);
   if (problem !== undefined) throw new UsageError(problem);
   // One model folder, or a z ensemble (shown on its score's scale; its members' prefix scores combined when paired).
-  const { manifest, model, threshold, members } = await openLiveModel('serve', req.modelDirs, req.threshold, req.lenient, false);
+  const { manifest, model, threshold, members, reference } = await openLiveModel('serve', req.modelDirs, req.threshold, req.lenient, false);
   const reading = readingFor(manifest, req.lenient);
-  const scorer = new Scorer(model, manifest, threshold);
+  const scorer = new Scorer(model, manifest, threshold, reference);
   const liveInput = req.input !== undefined || req.strace !== undefined;
   if (liveInput && !scorer.incremental && req.strace !== undefined) {
     throw new UsageError(`${req.modelDirs[0]}: model kind '${manifest.kind}' cannot score event by event, which --strace needs`);

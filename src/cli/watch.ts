@@ -120,7 +120,7 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
     import('../trace/live/sources.js'),
   ]);
   // One model folder, or a z ensemble of several (its members' stored prefix scores combined when paired).
-  const { manifest, model, threshold: th } = await openLiveModel('watch', a.models, a.threshold, a.lenient, true);
+  const { manifest, model, threshold: th, reference } = await openLiveModel('watch', a.models, a.threshold, a.lenient, true);
   try {
     const pairing = manifest.input.pairing;
     const minEvents = a.minEvents ?? 16;
@@ -133,7 +133,7 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
       : a.perf ? (await import('../trace/live/perf.js')).perfSource(target, a.rawSyscalls ? 'raw_syscalls' : 'syscalls', pairing, a.lenient, a.perfPages) : recorded!;
     const live = a.strace || a.perf || a.input === '-';
     const run = watchEvents(model, source, {
-      segmentation: manifest.segmentation, threshold: th.value, thresholdName: th.name, prefix, minEvents,
+      segmentation: manifest.segmentation, threshold: th.value, thresholdName: th.name, prefix, minEvents, pValue: reference ? (p) => reference.pValue(p) : undefined,
       maxOpen: a.maxOpen, batchEvents: a.batch, latencyMs: a.latencyMs ?? (live ? 50 : 0), lost: () => source.counts.lost,
     });
     let interrupts = 0;

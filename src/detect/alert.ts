@@ -45,6 +45,8 @@ export interface SequenceAlertFacts {
   top: { name: string; surprise: number }[];
   /** Events the tracer lost while the sequence was open (its scores may be off by what is missing). */
   lost: number;
+  /** How sure: the conformal p-value of a finished sequence against normal validation sequences (`detect/p-value.ts`). */
+  pValue?: number;
   model: string;
   /** How `score` and `threshold` are shown when they are not one model's perplexities (an ensemble's). */
   scale?: ScoreScale;
@@ -88,6 +90,7 @@ export function sequenceAlert(f: SequenceAlertFacts, now: () => Date = () => new
   const threshold = f.scale ? f.scale.of(f.threshold) : f.threshold;
   const output = `${f.final ? 'Novel' : 'Running'} syscall sequence ${f.seqId} of ${proc} (pid ${f.pid}, tid ${f.tid}): ${f.scale?.name ?? 'perplexity'} ` +
     `${score.toPrecision(4)} ${f.final ? 'over all' : 'after'} ${f.length} events exceeds ${threshold.toPrecision(4)}` +
+    (f.pValue !== undefined ? ` (p = ${f.pValue.toPrecision(2)} against normal sequences)` : '') +
     (top ? `; most surprising: ${top}` : '') + (f.lost > 0 ? `; ${f.lost} events lost meanwhile` : '');
   host ??= hostname();
   return {
@@ -97,6 +100,7 @@ export function sequenceAlert(f: SequenceAlertFacts, now: () => Date = () => new
       'evt.time': f.ts.toString(), 'evt.time.wall': wall, 'seq.id': f.seqId, 'proc.name': f.proc, 'proc.pid': f.pid,
       'thread.tid': f.tid, 'seq.length': f.length, 'seq.final': f.final, 'seq.score': score, 'seq.threshold': threshold,
       'seq.threshold_name': f.thresholdName, 'seq.top_events': f.top, 'evt.lost': f.lost, 'model.kind': f.model,
+      ...(f.pValue !== undefined ? { 'seq.p_value': f.pValue } : {}),
     },
   };
 }

@@ -110,15 +110,23 @@ export interface EnsembleThreshold {
 }
 
 /**
+ * The ensemble's own scores on the normal validation sequences, when every member stored scores of the same ones (same
+ * id fingerprint and count); undefined otherwise.
+ */
+export function pairedScores(normalisers: readonly Normaliser[]): Float64Array | undefined {
+  const first = normalisers[0].stats;
+  if (!normalisers.every((n) => n.stats.ids === first.ids && n.stats.scores.length === first.scores.length)) return undefined;
+  return combineScores(normalisers, normalisers.map((n) => n.stats.scores.map((x) => Math.exp(x))));
+}
+
+/**
  * The ensemble's label-free threshold: the q-quantile of its scores on the normal validation sequences when all
  * members stored scores of the same sequences, else the mean of the members' thresholds (perplexities) normalised.
  */
 export function ensembleThreshold(normalisers: readonly Normaliser[], q: number, memberThresholds: readonly number[]): EnsembleThreshold {
   const first = normalisers[0].stats;
-  const paired = normalisers.every((n) => n.stats.ids === first.ids && n.stats.scores.length === first.scores.length);
-  if (paired) {
-    const ppl = normalisers.map((n) => n.stats.scores.map((x) => Math.exp(x)));
-    const scores = combineScores(normalisers, ppl);
+  const scores = pairedScores(normalisers);
+  if (scores) {
     return {
       name: `quantile ${q} of the ensemble's scores on ${first.scores.length} normal ${first.on} sequences`,
       value: quantileValue(scores, q), paired: true,

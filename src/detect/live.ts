@@ -66,6 +66,11 @@ export interface WatchOptions {
   topK?: number;
   /** Events the tracer has lost so far (read at each sequence's open and alert). */
   lost?: () => number;
+  /**
+   * The p-value of a finished sequence's perplexity against normal validation sequences (`detect/p-value.ts`): its
+   * sequence record and its alert, when it ends novel, carry it.
+   */
+  pValue?: (perplexity: number) => number;
 }
 
 /** One finished sequence. */
@@ -83,6 +88,8 @@ export interface SequenceResult {
   score?: number;
   novel: boolean;
   threshold: number;
+  /** Its p-value against normal validation sequences (`WatchOptions.pValue`), when given. */
+  pValue?: number;
   /** Whether an alert was raised for it (while running, or at its end). */
   alerted: boolean;
 }
@@ -186,7 +193,7 @@ export class LivePipeline implements LiveSink<Slot> {
   private readonly queue: LiveSeq[] = [];
   private queued = 0;
   private openNow = 0;
-  private readonly o: Required<Omit<WatchOptions, 'prefix' | 'lost'>> & Pick<WatchOptions, 'prefix' | 'lost'>;
+  private readonly o: Required<Omit<WatchOptions, 'prefix' | 'lost' | 'pValue'>> & Pick<WatchOptions, 'prefix' | 'lost' | 'pValue'>;
   private readonly t0 = performance.now();
   private readonly s = {
     sequences: 0, alerts: 0, novel: 0, droppedSequences: 0, droppedEvents: 0, byCap: 0, modelCalls: 0,
@@ -200,7 +207,7 @@ export class LivePipeline implements LiveSink<Slot> {
     const minEvents = options.minEvents ?? options.prefix?.minEvents ?? 16;
     this.o = {
       segmentation: options.segmentation, threshold: options.threshold, thresholdName: options.thresholdName ?? 'sequence',
-      prefix: options.prefix, lost: options.lost, minEvents, maxOpen: options.maxOpen ?? 10_000,
+      prefix: options.prefix, lost: options.lost, pValue: options.pValue, minEvents, maxOpen: options.maxOpen ?? 10_000,
       batchEvents: options.batchEvents ?? 8192, maxBatch: options.maxBatch ?? 256, latencyMs: options.latencyMs ?? 0,
       topK: options.topK ?? 5,
     };
@@ -333,13 +340,13 @@ export class LivePipeline implements LiveSink<Slot> {
     this.alert(s, false, ppl, thr, p !== undefined ? `prefix q=${this.o.prefix!.q} @${s.n}` : this.o.thresholdName);
   }
 
-  private alert(s: LiveSeq, final: boolean, score: number, threshold: number, thresholdName: string): void {
+  private alert(s: LiveSeq, final: boolean, score: number, threshold: number, thresholdName: string, pValue?: number): void {
     s.alerted = true;
     this.s.alerts++;
     const alert = sequenceAlert({
       ts: s.lastTs, seqId: s.id, proc: s.proc, pid: s.pid, tid: s.tid, length: s.n - (final ? 1 : 0), final, score, threshold,
       thresholdName, top: s.top(), lost: (this.o.lost?.() ?? 0) - s.lost0, model: this.model.kind,
-      ...(this.model.scale ? { scale: this.model.scale } : {}),
+      ...(this.model.scale ? { scale: this.model.scale } : {}), ...(pValue !== undefined ? { pValue } : {}),
     });
     this.out.push({ type: 'alert', alert });
   }
@@ -354,14 +361,16 @@ export class LivePipeline implements LiveSink<Slot> {
       this.openNow--;
       const ppl = Math.exp(-s.sum / s.n);
       const novel = ppl > this.o.threshold;
+      const pValue = this.o.pValue?.(ppl);
       this.s.sequences++;
       if (novel) {
         this.s.novel++;
-        if (!s.alerted) this.alert(s, true, ppl, this.o.threshold, this.o.thresholdName);
+        if (!s.alerted) this.alert(s, true, ppl, this.o.threshold, this.o.thresholdName, pValue);
       }
       this.out.push({
         type: 'sequence', id: s.id, process: s.proc, pid: s.pid, tid: s.tid, length: s.length, truncated: s.endTruncated,
-        perplexity: ppl, ...(this.model.scale ? { score: this.model.scale.of(ppl) } : {}), novel, threshold: this.o.threshold, alerted: s.alerted,
+        perplexity: ppl, ...(this.model.scale ? { score: this.model.scale.of(ppl) } : {}), novel, threshold: this.o.threshold,
+        ...(pValue !== undefined ? { pValue } : {}), alerted: s.alerted,
       });
     }
   }

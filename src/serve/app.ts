@@ -214,7 +214,8 @@ export const APP_JS = String.raw`'use strict';
       return '<li data-key="' + esc(a.key) + '"' + (a.key === S.sel ? ' class="sel"' : '') + '>' +
         '<div class="top"><span class="id" title="' + esc(a.id) + '">' + esc(a.id) + '</span>' +
         '<span class="prio ' + esc(a.falco.priority) + '">' + esc(a.falco.priority) + '</span></div>' +
-        '<div><span class="ppl">' + esc(sc().name) + ' <b>' + num(a.score, 4) + '</b> = ' + above(a.score, a.scoreThreshold) + '</span></div>' +
+        '<div><span class="ppl">' + esc(sc().name) + ' <b>' + num(a.score, 4) + '</b> = ' + above(a.score, a.scoreThreshold) + '</span>' +
+        (f['seq.p_value'] !== undefined ? ' <span class="pv">p = ' + num(f['seq.p_value'], 2) + '</span>' : '') + '</div>' +
         '<div class="why">' + why + '</div>' +
         '<div class="meta">' + esc(f['proc.name'] || '') + ' pid ' + esc(f['proc.pid']) + ' · ' + esc(f['seq.length']) +
         (f['seq.final'] === false ? ' events so far' : ' events') + ' · ' +
@@ -268,6 +269,7 @@ export const APP_JS = String.raw`'use strict';
       ' threshold ' + num(shownThr, 4) + ' (' + above(j.score, shownThr) + '). ' + e.events + ' events' + (e.truncated ? ' (cut at the maximum length)' : '') +
       (first.proc !== undefined ? ' of ' + esc(first.proc) + ' pid ' + first.pid : '') + '; mean surprise ' + num(e.score, 3) +
       ' ' + unit + ' per token, end of sequence ' + num(e.endNll, 3) + ' ' + unit + '.' + (e.unit ? ' ' + esc(e.unit.legend) : '') +
+      (j.sure ? ' How sure: ' + esc(j.sure) + '.' : '') +
       (j.shownRows < e.events ? ' Showing the ' + j.shownRows + ' events around the most surprising ones.' : '');
     $('d-bars').innerHTML = j.culprits.map(function (c) {
       var s = e.bySyscall.filter(function (b) { return b.name === c.name; })[0] || {};

@@ -208,8 +208,9 @@ describe('serve: a z ensemble of two models', () => {
     const { novel } = demoData();
     const scored = spawnSync(process.execPath, [CLI, 'score', '--model', a, '--model', b, novel, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
     assert.equal(scored.status, 0, scored.stderr);
-    const doc = JSON.parse(scored.stdout) as { threshold: { value: number }; sequences: { id: string; score: number }[] };
+    const doc = JSON.parse(scored.stdout) as { threshold: { value: number }; sequences: { id: string; score: number; pValue: number }[] };
     const expected = new Map(doc.sequences.map((x) => [x.id, x.score]));
+    const pValues = new Map(doc.sequences.map((x) => [x.id, x.pValue]));
     const serve = await startServe(['--model', a, '--model', b, '--input', novel, '--port', '0']);
     try {
       while (!/input .* ended/.test(serve.stderr())) {
@@ -242,6 +243,9 @@ describe('serve: a z ensemble of two models', () => {
       assert.deepEqual(d.fields, ['ng4', 'ng2'], 'one surprise column per member');
       assert.equal(d.explanation.unit.name, 'σ-nats');
       assert.ok(Math.abs(d.score - top.score) < 1e-9 * Math.max(1, Math.abs(top.score)));
+      // how sure: the same p-value as `score` gives the request, in words
+      assert.equal(d.pValue, pValues.get(top.id));
+      assert.match(d.sure, /^p = [\d.e-]+ \(above (all|\d+ of) \d+ normal held-out sequences, by ensemble score\)$/);
       const page = await (await fetch(new URL(`/api/sequences/${top.key}/page`, serve.url))).text();
       assert.match(page, /<h2>By member<\/h2>/);
       if (!existsSync(CHROMIUM)) {
@@ -270,7 +274,7 @@ describe('serve: a z ensemble of two models', () => {
         assert.deepEqual(sorted(ys).map((y) => y.toFixed(9)), sorted(points.map((p) => p.score)).map((y) => y.toFixed(9)));
         await pg.click('#alerts li[data-key]');
         await pg.waitForSelector('#d-events tr[data-i]');
-        assert.match(await pg.textContent('#d-summary') ?? '', /^Ensemble score [\d.]+ [>≤] threshold [\d.]+ \([+-]?[\d.]+ over the threshold\).*σ-nats per token/);
+        assert.match(await pg.textContent('#d-summary') ?? '', /^Ensemble score [\d.]+ [>≤] threshold [\d.]+ \([+-]?[\d.]+ over the threshold\).*σ-nats per token.*How sure: p = /);
         assert.deepEqual(errors, []);
       } finally {
         await browser.close();

@@ -53,6 +53,8 @@ export interface Point {
   score: number;
   novel: boolean;
   events: number;
+  /** Its p-value against the model's normal validation sequences (`detect/p-value.ts`), when they are stored. */
+  pValue?: number;
 }
 
 /**

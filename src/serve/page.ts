@@ -118,6 +118,7 @@ b.thr,b.novel{color:var(--red)}
 #alerts .top{display:flex;justify-content:space-between;gap:6px}
 #alerts .id{font-family:ui-monospace,monospace;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 #alerts .ppl{font-variant-numeric:tabular-nums;white-space:nowrap}
+#alerts .pv{color:#64748b;font-size:.9em;white-space:nowrap}
 #alerts .why{font-size:12.5px;color:#374151}
 #alerts .why b{font-family:ui-monospace,monospace}
 #alerts .meta{font-size:11.5px;color:var(--muted)}

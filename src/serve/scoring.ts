@@ -16,6 +16,7 @@ import { watchEvents, type WatchOptions, type WatchSummary } from '../detect/liv
 import { createSegmenter, type Sequence } from '../features/sequences/index.js';
 import { inBatches, perplexityOf, SCORE_BATCH, type LanguageModel } from '../models/language-model.js';
 import type { ExplainingModel } from '../detect/live.js';
+import type { PerplexityReference } from '../detect/p-value.js';
 import type { ModelManifest } from '../models/folder.js';
 import type { SyscallEvent } from '../trace/event.js';
 import type { Alert, Culprit, Hub, KeptSequence, Point, RunInfo } from './hub.js';
@@ -75,9 +76,11 @@ export class Scorer {
   /**
    * `model`: one language model, or a z ensemble (`detect/ensemble-stream.ts`: its perplexity is shown as the ensemble
    * score through `model.scale`, its surprise in σ-nats per member). `manifest`: the folder's (an ensemble's first
-   * member's: segmentation and reading). `threshold`: on the model's perplexity.
+   * member's: segmentation and reading). `threshold`: on the model's perplexity. `reference`: p-values against the
+   * normal validation sequences (`detect/p-value.ts`), when the folders stored them.
    */
-  constructor(readonly model: ExplainingModel, readonly manifest: ModelManifest, readonly threshold: Threshold) {}
+  constructor(readonly model: ExplainingModel, readonly manifest: ModelManifest, readonly threshold: Threshold,
+    readonly reference?: PerplexityReference) {}
 
   /** What the dashboard shows for a perplexity (or a perplexity threshold): itself, or an ensemble's score. */
   shown(perplexity: number): number {
@@ -115,6 +118,7 @@ export class Scorer {
     const p = Number.isFinite(perplexity) ? perplexity : 0;
     return {
       key, run: run.id, id: seq.id, x, perplexity: p, score: this.shown(p), novel: perplexity > this.threshold.value, events: seq.events.length,
+      ...(this.reference ? { pValue: this.reference.pValue(perplexity) } : {}),
     };
   }
 
@@ -147,6 +151,7 @@ export class Scorer {
       length: seq.events.length, final: true, score: point.perplexity, threshold: this.threshold.value,
       thresholdName: this.threshold.name, top: exp.top.map((t) => ({ name: t.name, surprise: Number(t.nll.toFixed(4)) })),
       lost: 0, model: this.model.kind, ...(this.model.scale ? { scale: this.model.scale } : {}),
+      ...(point.pValue !== undefined ? { pValue: point.pValue } : {}),
     });
     falco.output_fields['source'] = run.label;
     return {
@@ -190,8 +195,10 @@ export class Scorer {
       seg.flush(finished);
       park();
     }
+    const reference = this.reference;
     const watch = watchEvents(this.model, tee(), {
       segmentation: m.segmentation, threshold: this.threshold.value, thresholdName: this.threshold.name, ...options,
+      ...(reference ? { pValue: (p: number) => reference.pValue(p) } : {}),
     });
     for await (const r of watch) {
       if (r.type === 'alert') {
@@ -270,6 +277,7 @@ export class Scorer {
     const { perEvent: _perEvent, perField: _perField, ...summary } = exp;
     return {
       key: point.key, run: point.run, id: seq.id, perplexity: point.perplexity, score: point.score, novel: point.novel, threshold: this.threshold,
+      ...(point.pValue !== undefined && this.reference ? { pValue: point.pValue, sure: this.reference.describe(point.pValue) } : {}),
       model: this.model.kind, explanation: summary, culprits: culpritsOf(exp, 12), fields, rows,
       shownRows: rows.length, maxNll: exp.perEvent.reduce((a, b) => Math.max(a, b), 0), attention,
     };
