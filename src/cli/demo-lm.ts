@@ -24,8 +24,10 @@
  * the returned byte count's bucket (`--predict name,size`: sizes tell plain HTTP from TLS records); the LSTM
  * predicting the name and the call's latency bucket (`--predict name,lat`: a CPU hog or a smaller worker pool
  * changes timing, not which calls are made), reading every field but pid and tid (which name one server run's
- * workers); the Transformer over names (fields `auto`: pid and tid left out). Each is reported under its label (`ngram`, `ngram-size`, `lstm-lat`,
- * `transformer`), and then their ensemble (`DEMO_ENSEMBLE`: z-scored log perplexities, averaged; `ensemble`).
+ * workers); the Transformer over names (fields `auto`: pid and tid left out); the timing model (`models/timing`:
+ * where a request's time goes — between calls, in calls, in all — one score per request). Each is reported under its
+ * label (`ngram`, `ngram-size`, `lstm-lat`, `transformer`, `timing`), and then their ensemble (`DEMO_ENSEMBLE`:
+ * z-scored log perplexities, averaged; `ensemble`).
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -67,9 +69,14 @@ export const DEMO_MODELS: readonly DemoModel[] = [
   { label: 'ngram-size', kind: 'ngram', settings: new Map([['predict', 'name,size']]) },
   { label: 'lstm-lat', kind: 'lstm', settings: new Map([['predict', 'name,lat'], ['fields', 'name,phase,dt,proc,ret']]) },
   { label: 'transformer', kind: 'transformer' },
+  { label: 'timing', kind: 'timing' },
 ];
-/** The demo models whose ensemble the demo reports (when it ran them all): one sees sizes, the other timing. */
-export const DEMO_ENSEMBLE: readonly string[] = ['ngram-size', 'lstm-lat'];
+/**
+ * The demo models whose ensemble the demo reports (when it ran them all): one sees which calls a request makes and the
+ * sizes they return, the other where its time goes. The best pair of the five on this sample (ngram-size + lstm-lat
+ * before the timing model: mean F1 0.904; the three together 0.965; this pair 0.971).
+ */
+export const DEMO_ENSEMBLE: readonly string[] = ['ngram-size', 'timing'];
 /** Model kinds the demo trains. */
 export const DEMO_MODEL_KINDS: readonly string[] = [...new Set(DEMO_MODELS.map((m) => m.kind))];
 

@@ -15,7 +15,7 @@ import { combineScores, memberWeights, type Combine } from '../detect/ensemble.j
 import { attachAttention, ENSEMBLE_UNIT, ensembleSurprise, explain, explanationHtml, type Explanation } from '../detect/explain.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder } from '../models/folder.js';
-import { perplexityMany } from '../models/language-model.js';
+import { perplexityMany, type SequenceFact } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
 import { chooseThreshold, memberLabels, openEnsemble, readingFor, referenceOf, releaseMembers, type ThresholdChoice } from './score.js';
 
@@ -54,9 +54,28 @@ async function findSequence(src: AsyncIterable<Sequence>, id: string, arg: strin
 
 const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(2));
 
+/** A sequence-level model's measurements (`LanguageModel.sequenceFacts`), one line each. */
+function factLines(label: string, facts: readonly SequenceFact[]): string[] {
+  const num = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3));
+  const width = Math.max(...facts.map((f) => `${f.name} (${f.what})`.length));
+  return [
+    `${label}:`,
+    ...facts.map((f) => `  ${`${f.name} (${f.what})`.padEnd(width)}  ${num(f.value).padStart(8)} ${f.unit}  normal ~${num(f.normal)} ${f.unit}  ` +
+      `z ${f.z >= 0 ? '+' : ''}${f.z.toFixed(2)}  ${f2(f.surprise)} nats`),
+    '',
+  ];
+}
+
 /** The part of the text shared by one model and an ensemble: top events, attention, by syscall, by field (member). */
 function explanationBody(exp: Explanation, sysRows: number): string[] {
   const unit = exp.unit?.name ?? 'nats';
+  if (exp.top.every((t) => t.nll === 0) && exp.bySyscall.every((b) => b.totalNll === 0)) {
+    // a model that scores the sequence as a whole (timing): no event carries surprise, the end token all of it
+    const out = ['no event carries surprise of its own: the model scores the sequence as a whole (its end token).', '', exp.unit ? 'by member:' : 'by field:'];
+    const width = Math.max(8, ...exp.byField.map((f) => f.field.length));
+    for (const f of exp.byField) out.push(`  ${f.field.padEnd(width)} total ${f2(f.totalNll)}, ${(100 * f.share).toFixed(1)} % of the surprise`);
+    return out;
+  }
   const out = [
     exp.unit ? `most surprising events (${unit}: ${exp.unit.short}):` : 'most surprising events (surprise = −ln P(event | preceding events), nats):',
     '       #  surprise  syscall               process (pid/tid)',
@@ -83,13 +102,14 @@ function explanationBody(exp: Explanation, sysRows: number): string[] {
 }
 
 function explanationText(exp: Explanation, perplexity: number, threshold: { name: string; value: number }, novel: boolean, sysRows: number,
-  sure: string | undefined): string {
+  sure: string | undefined, facts: readonly SequenceFact[] | undefined): string {
   return [
     `sequence ${exp.id}: ${exp.events} events${exp.truncated ? ' (cut at the maximum length)' : ''}`,
     `perplexity ${perplexity.toPrecision(6)} — ${novel ? 'NOVEL' : 'normal'} (threshold ${threshold.value.toPrecision(6)}, ${threshold.name}); ` +
       `mean surprise ${f2(exp.score)} nats per token, end of sequence ${f2(exp.endNll)} nats`,
     ...(sure ? [`how sure: ${sure}`] : []),
     '',
+    ...(facts ? factLines('what the model measured of the sequence, against normal', facts) : []),
     ...explanationBody(exp, sysRows),
   ].join('\n') + '\n';
 }
@@ -100,6 +120,7 @@ export async function explainCommand(req: ExplainRequest): Promise<void> {
   const seq = await findSequence(openData(req.data, readingFor(manifest, req.lenient)), req.id, req.data.arg);
   const [perplexity] = await perplexityMany(model, [seq]);
   const [surprise] = await model.fieldSurpriseMany([seq]);
+  const facts = model.sequenceFacts?.(seq);
   const rows = model.attentionMany ? (await model.attentionMany([seq], ATTENTION_TOP_K))[0] : undefined;
   await model.release();
   const exp = explain(seq, surprise, req.top);
@@ -114,11 +135,11 @@ export async function explainCommand(req: ExplainRequest): Promise<void> {
   if (req.json) {
     const doc = {
       model: { dir: req.modelDir, kind: manifest.kind }, data: req.data.arg, perplexity, threshold: th, novel,
-      ...(reference ? { pValue, pValues: `against ${reference.what}` } : {}), explanation: exp,
+      ...(reference ? { pValue, pValues: `against ${reference.what}` } : {}), ...(facts ? { facts } : {}), explanation: exp,
     };
     process.stdout.write(JSON.stringify(doc, null, 1) + '\n');
   } else {
-    process.stdout.write(explanationText(exp, perplexity, th, novel, 15, reference?.describe(pValue!)));
+    process.stdout.write(explanationText(exp, perplexity, th, novel, 15, reference?.describe(pValue!), facts));
     if (req.html !== undefined) process.stdout.write(`\nwrote ${req.html}\n`);
   }
 }
@@ -141,6 +162,7 @@ export async function explainEnsembleCommand(req: ExplainEnsembleRequest): Promi
   let seq: Sequence;
   let perplexities: number[];
   let surprise: Record<string, Float64Array>[];
+  let facts: (SequenceFact[] | undefined)[];
   try {
     seq = await findSequence(openData(req.data, readingFor(ens.members[0]!.manifest, req.lenient)), req.id, req.data.arg);
     perplexities = [];
@@ -149,6 +171,7 @@ export async function explainEnsembleCommand(req: ExplainEnsembleRequest): Promi
       perplexities.push((await perplexityMany(m.model, [seq]))[0]!);
       surprise.push((await m.model.fieldSurpriseMany([seq]))[0]!);
     }
+    facts = ens.members.map((m) => m.model.sequenceFacts?.(seq));
   } finally {
     await releaseMembers(ens.members);
   }
@@ -161,6 +184,7 @@ export async function explainEnsembleCommand(req: ExplainEnsembleRequest): Promi
   const pValue = ens.reference?.pValue(score);
   const members = ens.members.map((m, i) => ({
     label: labels[i]!, dir: m.dir, kind: m.manifest.kind, perplexity: perplexities[i]!, normalised: normalised[i]!,
+    ...(facts[i] ? { facts: facts[i] } : {}),
   }));
   if (req.html !== undefined) {
     const title = `syscall-anomaly: ${seq.id} (ensemble of ${labels.join(' + ')}, score ${score.toPrecision(4)}${novel ? ', novel' : ''})`;
@@ -183,6 +207,7 @@ export async function explainEnsembleCommand(req: ExplainEnsembleRequest): Promi
     `  ${'member'.padEnd(width)}  kind          perplexity  normalised (${req.combine})`,
     ...members.map((m) => `  ${m.label.padEnd(width)}  ${m.kind.padEnd(12)}  ${m.perplexity.toPrecision(6).padStart(10)}  ${m.normalised.toFixed(3).padStart(10)}`),
     '',
+    ...members.flatMap((m, i) => (facts[i] ? factLines(`what ${m.label} measured of the sequence, against normal`, facts[i]!) : [])),
     ...explanationBody(exp, 15),
   ].join('\n') + '\n');
   if (req.html !== undefined) process.stdout.write(`\nwrote ${req.html}\n`);

@@ -80,11 +80,32 @@ export interface LanguageModel {
    * absent for kinds without one.
    */
   distributionMany?(seqs: readonly Sequence[]): Promise<Float32Array[]>;
+  /**
+   * Kinds that score a sequence as a whole (timing): what they measured of it against normal, for explanations;
+   * absent for kinds whose surprise is per event.
+   */
+  sequenceFacts?(seq: Sequence): SequenceFact[];
+}
+
+/** One measurement of a whole sequence by a sequence-level kind, beside its normal value (`LanguageModel.sequenceFacts`). */
+export interface SequenceFact {
+  /** The feature (a field of the model's explanation), e.g. `gap`. */
+  name: string;
+  /** What it measures, for people. */
+  what: string;
+  /** Its value in this sequence and the normal one (the fitted mean, back on the value's scale), with their unit. */
+  value: number;
+  normal: number;
+  unit: string;
+  /** Standard deviations from normal, and the surprise it adds (nats). */
+  z: number;
+  surprise: number;
 }
 
 /** Settings as one line for summaries (`order 5, minCount 1`); unset text settings (e.g. no checkpoint) left out. */
 export function formatSettings(settings: ModelSettings): string {
-  return Object.entries(settings).filter(([, v]) => v !== '').map(([k, v]) => `${k} ${v}`).join(', ');
+  const shown = Object.entries(settings).filter(([, v]) => v !== '').map(([k, v]) => `${k} ${v}`);
+  return shown.length > 0 ? shown.join(', ') : 'no settings'; // a kind without options (timing)
 }
 
 /** Sequences per `logProbsMany` call when the commands score a stream. */
@@ -349,6 +370,12 @@ export const MODEL_KINDS: readonly ModelKindEntry[] = [
     description: LONGFORMER_DESCRIPTION,
     options: LONGFORMER_OPTIONS,
     implementation: async () => (await import('./longformer/adapter.js')).LONGFORMER_KIND,
+  },
+  {
+    kind: 'timing',
+    description: 'where a sequence\'s time goes (time between calls, in calls, in all), one Gaussian score per sequence: an ensemble member beside a language model',
+    options: [],
+    implementation: async () => (await import('./timing/timing.js')).TIMING_KIND,
   },
 ];
 
