@@ -12,7 +12,7 @@
  * gives it), so the dashboard (`serve --model a/ --model b/`) treats it as one model.
  */
 import type { Sequence } from '../features/sequences/sequence.js';
-import type { LanguageModel } from '../models/language-model.js';
+import type { LanguageModel, SequenceFact } from '../models/language-model.js';
 import type { PrefixScores } from '../models/normal-scores.js';
 import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
 import type { SyscallEvent } from '../trace/event.js';
@@ -92,6 +92,11 @@ export class EnsembleLiveModel implements LiveModel {
     for (const m of this.members) per.push(await m.model.fieldSurpriseMany(seqs));
     const labels = this.members.map((m) => m.label);
     return seqs.map((_, i) => ensembleSurprise(labels, per.map((p) => p[i]!), this.weights));
+  }
+
+  /** What members that score a sequence as a whole (timing) measured of it, each fact named `label: feature`. */
+  sequenceFacts(seq: Sequence): SequenceFact[] {
+    return this.members.flatMap((m) => (m.model.sequenceFacts?.(seq) ?? []).map((f) => ({ ...f, name: `${m.label}: ${f.name}` })));
   }
 
   /** Releases every member's sessions. */

@@ -30,6 +30,16 @@ import { createLiveSegmenter, type LiveSegmenter, type LiveSink } from './live-s
 import { prefixThresholdAt, type PrefixThresholds } from './live-thresholds.js';
 
 /**
+ * Whether a live (prefix or sequence) perplexity is above a threshold: by more than a relative 1e-9. Incremental
+ * scoring sums a sequence's log-probabilities in another order than full scoring, and thresholds are quantiles of
+ * fully scored normal sequences; the n-gram scores many normal requests exactly alike, so a request equal to the
+ * quantile's own sequence came out above it by 4e-16 and alerted.
+ */
+export function aboveThreshold(perplexity: number, threshold: number): boolean {
+  return perplexity > threshold * (1 + 1e-9);
+}
+
+/**
  * What the live pipeline needs of a model (a language model, or an ensemble: `ensemble-stream.ts`, whose `scale`
  * turns its "perplexity" into the ensemble score for alerts and sequence records).
  */
@@ -39,7 +49,7 @@ export type LiveModel = Pick<LanguageModel, 'kind' | 'logProbsMany' | 'increment
  * A live model that also explains (per-event surprise per field) and can be released: one language model, or a z
  * ensemble (`ensemble-stream.ts`, whose surprise is in `unit`, σ-nats, one field per member). The dashboard takes it.
  */
-export type ExplainingModel = LiveModel & Pick<LanguageModel, 'fieldSurpriseMany' | 'release'> & Partial<Pick<LanguageModel, 'attentionMany'>> & {
+export type ExplainingModel = LiveModel & Pick<LanguageModel, 'fieldSurpriseMany' | 'release'> & Partial<Pick<LanguageModel, 'attentionMany' | 'sequenceFacts'>> & {
   readonly unit?: { name: string; short: string; legend: string };
 };
 
@@ -336,7 +346,7 @@ export class LivePipeline implements LiveSink<Slot> {
     const ppl = Math.exp(-s.sum / s.n);
     const p = this.o.prefix ? prefixThresholdAt(this.o.prefix, s.n) : undefined;
     const thr = p ?? this.o.threshold;
-    if (!(ppl > thr)) return;
+    if (!aboveThreshold(ppl, thr)) return;
     this.alert(s, false, ppl, thr, p !== undefined ? `prefix q=${this.o.prefix!.q} @${s.n}` : this.o.thresholdName);
   }
 
@@ -360,7 +370,7 @@ export class LivePipeline implements LiveSink<Slot> {
       s.n++;
       this.openNow--;
       const ppl = Math.exp(-s.sum / s.n);
-      const novel = ppl > this.o.threshold;
+      const novel = aboveThreshold(ppl, this.o.threshold);
       const pValue = this.o.pValue?.(ppl);
       this.s.sequences++;
       if (novel) {

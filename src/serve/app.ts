@@ -29,7 +29,8 @@ export const APP_JS = String.raw`'use strict';
   }
   // How far a score is above its threshold: a ratio of perplexities, a difference of ensemble scores.
   function above(score, threshold) {
-    return sc().log ? num(score / threshold, 2) + '× threshold' : (score >= threshold ? '+' : '') + num(score - threshold, 3) + ' over the threshold';
+    if (sc().log) return num(score / threshold, 2) + '× threshold';
+    return score >= threshold ? '+' + num(score - threshold, 3) + ' over the threshold' : num(threshold - score, 3) + ' below the threshold';
   }
   function pct(x) { return (100 * x).toFixed(x >= 0.1 ? 0 : 1) + ' %'; }
   function shade(v, max) {
@@ -281,6 +282,11 @@ export const APP_JS = String.raw`'use strict';
       return '<div class="bar"><span class="name">' + esc(f.field) + '</span><span class="track"><span class="fill f" style="display:block;width:' +
         (100 * f.share).toFixed(1) + '%"></span></span><span class="val">' + pct(f.share) + '</span></div>';
     }).join('') + '</div>' : '';
+    $('d-facts').innerHTML = j.facts ? '<h3>What the model measured, against normal</h3><table class="facts"><tr><th>feature</th><th>this sequence</th><th>normal</th><th>z</th><th>surprise</th></tr>' +
+      j.facts.map(function (f) {
+        return '<tr><td title="' + esc(f.what) + '">' + esc(f.name) + ' <small>' + esc(f.what) + '</small></td><td class="num">' + num(f.value, 4) + ' ' + esc(f.unit) +
+          '</td><td class="num">~' + num(f.normal, 4) + ' ' + esc(f.unit) + '</td><td class="num">' + (f.z >= 0 ? '+' : '') + num(f.z, 3) + '</td><td class="num">' + num(f.surprise, 3) + '</td></tr>';
+      }).join('') + '</table>' : '';
     var att = attentionRow(j, from);
     $('d-attn-note').innerHTML = att ? '<p class="hint">Attention (last block, heads averaged): the purple column shows which earlier events the model ' +
       'looked at when predicting event #' + att.of + ' (outlined). Click an event to see its attention.</p>' : '';

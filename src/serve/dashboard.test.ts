@@ -274,7 +274,7 @@ describe('serve: a z ensemble of two models', () => {
         assert.deepEqual(sorted(ys).map((y) => y.toFixed(9)), sorted(points.map((p) => p.score)).map((y) => y.toFixed(9)));
         await pg.click('#alerts li[data-key]');
         await pg.waitForSelector('#d-events tr[data-i]');
-        assert.match(await pg.textContent('#d-summary') ?? '', /^Ensemble score [\d.]+ [>≤] threshold [\d.]+ \([+-]?[\d.]+ over the threshold\).*σ-nats per token.*How sure: p = /);
+        assert.match(await pg.textContent('#d-summary') ?? '', /^Ensemble score [\d.]+ [>≤] threshold [\d.]+ \((\+[\d.]+ over|[\d.]+ below) the threshold\).*σ-nats per token.*How sure: p = /);
         assert.deepEqual(errors, []);
       } finally {
         await browser.close();

@@ -57,6 +57,7 @@ export const INDEX_HTML = String.raw`<!DOCTYPE html>
       <p class="hint">Share of the sequence's total surprise (−ln P of each event given the ones before it).</p>
       <div id="d-bars" class="bars"></div>
       <div id="d-fields"></div>
+      <div id="d-facts"></div>
       <div id="d-attn-note"></div>
     </div>
     <div>
@@ -141,6 +142,7 @@ b.thr,b.novel{color:var(--red)}
 #d-events th{position:sticky;top:0;background:#f3f4f6;text-align:left;padding:3px 6px;border-bottom:1px solid var(--line)}
 #d-events td{padding:2px 6px;border-bottom:1px solid #f1f1f1;vertical-align:top}
 #d-events .num{text-align:right;font-variant-numeric:tabular-nums}
+.facts{border-collapse:collapse;font-size:12.5px;margin:4px 0 10px}.facts th,.facts td{padding:2px 8px;border-bottom:1px solid #e5e7eb;text-align:left}.facts .num{text-align:right;font-variant-numeric:tabular-nums}.facts small{color:#64748b}
 #d-events .pr{white-space:nowrap}
 #d-events .nm{font-family:ui-monospace,monospace;font-weight:600}
 #d-events .args{font-family:ui-monospace,monospace;font-size:11.5px;color:#374151;max-width:38em;overflow-wrap:anywhere}

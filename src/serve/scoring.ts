@@ -15,7 +15,7 @@ import { sequenceAlert } from '../detect/alert.js';
 import { watchEvents, type WatchOptions, type WatchSummary } from '../detect/live.js';
 import { createSegmenter, type Sequence } from '../features/sequences/index.js';
 import { inBatches, perplexityOf, SCORE_BATCH, type LanguageModel } from '../models/language-model.js';
-import type { ExplainingModel } from '../detect/live.js';
+import { aboveThreshold, type ExplainingModel } from '../detect/live.js';
 import type { PerplexityReference } from '../detect/p-value.js';
 import type { ModelManifest } from '../models/folder.js';
 import type { SyscallEvent } from '../trace/event.js';
@@ -117,7 +117,7 @@ export class Scorer {
     const x = run.timeAxis && last ? Number(last.ts) / 1e9 : run.sequences;
     const p = Number.isFinite(perplexity) ? perplexity : 0;
     return {
-      key, run: run.id, id: seq.id, x, perplexity: p, score: this.shown(p), novel: perplexity > this.threshold.value, events: seq.events.length,
+      key, run: run.id, id: seq.id, x, perplexity: p, score: this.shown(p), novel: aboveThreshold(perplexity, this.threshold.value), events: seq.events.length,
       ...(this.reference ? { pValue: this.reference.pValue(perplexity) } : {}),
     };
   }
@@ -275,11 +275,14 @@ export class Scorer {
       return row;
     });
     const { perEvent: _perEvent, perField: _perField, ...summary } = exp;
+    // a model that scores the sequence as a whole (timing) says what it measured, against normal
+    const facts = this.model.sequenceFacts?.(seq);
     return {
       key: point.key, run: point.run, id: seq.id, perplexity: point.perplexity, score: point.score, novel: point.novel, threshold: this.threshold,
       ...(point.pValue !== undefined && this.reference ? { pValue: point.pValue, sure: this.reference.describe(point.pValue) } : {}),
       model: this.model.kind, explanation: summary, culprits: culpritsOf(exp, 12), fields, rows,
       shownRows: rows.length, maxNll: exp.perEvent.reduce((a, b) => Math.max(a, b), 0), attention,
+      ...(facts && facts.length > 0 ? { facts } : {}),
     };
   }
 }

@@ -139,3 +139,28 @@ test('explain on a timing model: the request\'s times beside the normal ones, an
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('watch with an n-gram and the timing model: alerts only where a request is above its threshold by more than rounding', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sa-timing-watch-'));
+  try {
+    const normal = projectData('web-novelty', 'normal.jsonl.gz');
+    const ng = join(dir, 'ngram-size');
+    const tm = join(dir, 'timing');
+    for (const [out, args] of [[ng, ['--model', 'ngram', '--predict', 'name,size']], [tm, ['--model', 'timing']]] as const) {
+      const r = cli('train', ...args, '--segment', 'request', '--train', normal, '-o', out);
+      assert.equal(r.code, 0, r.err);
+    }
+    const w = cli('watch', '--model', ng, '--model', tm, '--input', projectData('web-novelty', 'cpu.jsonl.gz'), '--alerts-only');
+    assert.equal(w.code, 0, w.err);
+    const alerts = w.out.trim().split('\n').map((l) => JSON.parse(l) as { output_fields?: Record<string, number> }).filter((a) => a.output_fields);
+    assert.ok(alerts.length > 0);
+    // (incremental and full scoring sum in different orders: 24 of 66 alerts here were a request equal to the
+    // quantile's own sequence, "above" it by 4e-16, before live thresholds allowed for it)
+    for (const a of alerts) {
+      const f = a.output_fields!;
+      assert.ok(f['seq.score']! - f['seq.threshold']! > 1e-10, `${f['seq.score']} vs ${f['seq.threshold']}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
