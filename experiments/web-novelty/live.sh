@@ -11,19 +11,21 @@
 #   4. stamps every line watch prints with the wall-clock time it arrived (live-tally.mjs stamp) and writes, per
 #      phase and per 5-second slot, finished requests, novel ones and alerts (live-tally.mjs report → LIVE.md).
 # Usage (root, from the repository root, CLI built): experiments/web-novelty/live.sh   (about 3 minutes)
-# PHASE seconds per phase (default 30); OUT as run.sh; LIVE_MODELS=ensemble watches with the demo's ensemble instead
-# (lstm-lat + the n-gram predicting name + size bucket, `watch --model a --model b`) and writes LIVE-ensemble.md.
+# PHASE seconds per phase (default 30); OUT as run.sh; LIVE_MODELS=ensemble watches with the earlier demo ensemble instead
+# (lstm-lat + the n-gram predicting name + size bucket, `watch --model a --model b`) and writes LIVE-ensemble.md;
+# LIVE_MODELS=timing with the demo's ensemble now (the n-gram predicting name + size bucket + the timing model) and
+# writes LIVE-timing.md.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=run.sh
 source "$here/run.sh"
 PHASE=${PHASE:-30}
 PERF_BUFFER=${PERF_BUFFER:-256}   # watch --perf-buffer: ring-buffer pages per CPU (32 lost 5 % of the events here)
-LIVE_MODELS=${LIVE_MODELS:-lstm-lat}   # lstm-lat, or ensemble
+LIVE_MODELS=${LIVE_MODELS:-lstm-lat}   # lstm-lat, ensemble or timing
 live=$OUT/live
 mkdir -p "$live"
 model=$live/model
-if [ ! -f "$model/manifest.json" ]; then
+if [ "$LIVE_MODELS" != timing ] && [ ! -f "$model/manifest.json" ]; then
   log "live: training lstm-lat on the committed normal sample → $model"
   node "$CLI" train --model lstm --predict name,lat --fields name,phase,dt,proc,ret --segment request \
     --train "$root/data/web-novelty/normal.jsonl.gz" -o "$model" 2> "$live/train.log"
@@ -38,8 +40,18 @@ if [ "$LIVE_MODELS" = ensemble ]; then
   fi
   models+=(--model "$live/model-ngram-size")
   report=LIVE-ensemble.md
+elif [ "$LIVE_MODELS" = timing ]; then
+  for m in ngram-size timing; do
+    if [ ! -f "$live/model-$m/manifest.json" ]; then
+      log "live: training $m on the committed normal sample → $live/model-$m"
+      if [ $m = timing ]; then args=(--model timing); else args=(--model ngram --predict name,size); fi
+      node "$CLI" train "${args[@]}" --segment request --train "$root/data/web-novelty/normal.jsonl.gz" -o "$live/model-$m" 2> "$live/train-$m.log"
+    fi
+  done
+  models=(--model "$live/model-ngram-size" --model "$live/model-timing")
+  report=LIVE-timing.md
 elif [ "$LIVE_MODELS" != lstm-lat ]; then
-  log "live: LIVE_MODELS must be lstm-lat or ensemble, got '$LIVE_MODELS'"; exit 2
+  log "live: LIVE_MODELS must be lstm-lat, ensemble or timing, got '$LIVE_MODELS'"; exit 2
 fi
 mysql_running || mysql_start 64M
 apache_stop
