@@ -52,17 +52,23 @@ describe('serve: command line', () => {
   });
 });
 
-describe('serve: live input from stdin', () => {
-  let tmp: string;
+/** A fresh temporary folder for the enclosing `describe` (made before its tests, removed after them). */
+function tempFolder(prefix: string): () => string {
+  let dir = '';
   before(async () => {
-    tmp = await mkdtemp(join(tmpdir(), 'sa-serve-stdin-'));
+    dir = await mkdtemp(join(tmpdir(), prefix));
   });
   after(async () => {
-    if (tmp) await rm(tmp, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
+  return () => dir;
+}
+
+describe('serve: live input from stdin', () => {
+  const folder = tempFolder('sa-serve-stdin-');
 
   it('scores JSONL events piped in as they come, and keeps serving after the input ends', async () => {
-    const model = trainDemoModel(join(tmp, 'model'));
+    const model = trainDemoModel(join(folder(), 'model'));
     const child = spawn(process.execPath, [CLI, 'serve', '--model', model, '--input', '-', '--port', '0', '--no-calibrate'], { stdio: ['pipe', 'pipe', 'pipe'] });
     try {
       let out = '';
@@ -194,17 +200,11 @@ describe('serve: the dashboard in a browser', { skip: existsSync(CHROMIUM) ? fal
 });
 
 describe('serve: a z ensemble of two models', () => {
-  let tmp: string;
-  before(async () => {
-    tmp = await mkdtemp(join(tmpdir(), 'sa-serve-ens-'));
-  });
-  after(async () => {
-    if (tmp) await rm(tmp, { recursive: true, force: true });
-  });
+  const folder = tempFolder('sa-serve-ens-');
 
   it("shows each sequence's ensemble score (as `score` gives it), alerts and explains in ensemble units", async (t) => {
-    const a = trainDemoModel(join(tmp, 'ng4'));
-    const b = trainDemoModel(join(tmp, 'ng2'), 'ngram2');
+    const a = trainDemoModel(join(folder(), 'ng4'));
+    const b = trainDemoModel(join(folder(), 'ng2'), 'ngram2');
     const { novel } = demoData();
     const scored = spawnSync(process.execPath, [CLI, 'score', '--model', a, '--model', b, novel, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
     assert.equal(scored.status, 0, scored.stderr);

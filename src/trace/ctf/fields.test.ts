@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { CtfEventRecord } from './stream.js';
 import { CtfReader } from './trace.js';
 
 const METADATA = `/* CTF 1.8 */
@@ -77,45 +78,42 @@ function stream(): Buffer {
   return Buffer.from(parts);
 }
 
-test('hand-written fields decode to the values written', async () => {
+/** The hand-written trace's records, read with `unread` payload members left unread. */
+async function records(unread?: ReadonlySet<string>): Promise<CtfEventRecord[]> {
   const dir = mkdtempSync(join(tmpdir(), 'sa-fields-'));
   try {
     writeFileSync(join(dir, 'metadata'), METADATA);
     writeFileSync(join(dir, 'stream_0'), stream());
     const r = await CtfReader.open(dir, { lenient: false, follow: false });
-    const recs = [];
+    if (unread) r.leaveUnread(unread);
+    const recs: CtfEventRecord[] = [];
     for await (const rec of r) recs.push(rec);
-    assert.deepEqual(recs.map((x) => x.name), ['bits', 'numbers', 'shapes', 'shapes']);
-    assert.deepEqual(recs[0]!.payload, { a: 5, b: -1234, c: 0xabc, d: 7 });
-    const n = recs[1]!.payload!;
-    assert.equal(n['f32'], 3.5);
-    assert.equal(n['f64be'], -2.25e-300);
-    assert.equal(n['big'], 0xfedcba9876543210n, 'beyond 2^53: a bigint');
-    assert.equal(n['neg'], -(2n ** 60n) - 7n);
-    assert.deepEqual(recs[2]!.payload, { kind: 5, v: 0x1234, n: 3, seq: [1, 2, 3], s: 'hé' });
-    assert.deepEqual(recs[3]!.payload, { kind: 0, v: 'zero', n: 0, seq: [], s: '' });
+    return recs;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('hand-written fields decode to the values written', async () => {
+  const recs = await records();
+  assert.deepEqual(recs.map((x) => x.name), ['bits', 'numbers', 'shapes', 'shapes']);
+  assert.deepEqual(recs[0]!.payload, { a: 5, b: -1234, c: 0xabc, d: 7 });
+  const n = recs[1]!.payload!;
+  assert.equal(n['f32'], 3.5);
+  assert.equal(n['f64be'], -2.25e-300);
+  assert.equal(n['big'], 0xfedcba9876543210n, 'beyond 2^53: a bigint');
+  assert.equal(n['neg'], -(2n ** 60n) - 7n);
+  assert.deepEqual(recs[2]!.payload, { kind: 5, v: 0x1234, n: 3, seq: [1, 2, 3], s: 'hé' });
+  assert.deepEqual(recs[3]!.payload, { kind: 0, v: 'zero', n: 0, seq: [], s: '' });
 });
 
 test('members left unread are stepped over: later members decode as before, and the payload leaves them out', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sa-fields-'));
-  try {
-    writeFileSync(join(dir, 'metadata'), METADATA);
-    writeFileSync(join(dir, 'stream_0'), stream());
-    const r = await CtfReader.open(dir, { lenient: false, follow: false });
-    // an odd-sized bit field (decoded, then dropped), a float, an inline 64-bit integer (not even read), and members
-    // of a structure whose variant refers to a sibling (kept: that structure is built as it is decoded)
-    r.leaveUnread(new Set(['a', 'f32', 'big', 'v', 's']));
-    const recs = [];
-    for await (const rec of r) recs.push(rec);
-    assert.deepEqual(recs.map((x) => x.name), ['bits', 'numbers', 'shapes', 'shapes']);
-    assert.deepEqual(recs[0]!.payload, { b: -1234, c: 0xabc, d: 7 });
-    assert.deepEqual(recs[1]!.payload, { f64be: -2.25e-300, neg: -(2n ** 60n) - 7n });
-    assert.deepEqual(recs[2]!.payload, { kind: 5, v: 0x1234, n: 3, seq: [1, 2, 3], s: 'hé' });
-    assert.deepEqual(recs[3]!.payload, { kind: 0, v: 'zero', n: 0, seq: [], s: '' });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  // an odd-sized bit field (decoded, then dropped), a float, an inline 64-bit integer (not even read), and members
+  // of a structure whose variant refers to a sibling (kept: that structure is built as it is decoded)
+  const recs = await records(new Set(['a', 'f32', 'big', 'v', 's']));
+  assert.deepEqual(recs.map((x) => x.name), ['bits', 'numbers', 'shapes', 'shapes']);
+  assert.deepEqual(recs[0]!.payload, { b: -1234, c: 0xabc, d: 7 });
+  assert.deepEqual(recs[1]!.payload, { f64be: -2.25e-300, neg: -(2n ** 60n) - 7n });
+  assert.deepEqual(recs[2]!.payload, { kind: 5, v: 0x1234, n: 3, seq: [1, 2, 3], s: 'hé' });
+  assert.deepEqual(recs[3]!.payload, { kind: 0, v: 'zero', n: 0, seq: [], s: '' });
 });
