@@ -335,6 +335,8 @@ export function explainCommandLine(r: ModelResult | EnsembleResult): string {
 }
 
 const f3 = (x: number) => (Number.isNaN(x) ? '–' : x.toFixed(3));
+/** A best-F1 threshold; below every score it flags every request: `all`. */
+const thr = (x: number) => (x === -Infinity ? 'all' : x.toPrecision(4));
 
 /**
  * The rows of a per-novelty table, aligned, with the mean F1 and then the control (marked, outside the mean);
@@ -343,12 +345,12 @@ const f3 = (x: number) => (Number.isNaN(x) ? '–' : x.toFixed(3));
 function rowLines(rows: readonly NoveltyRow[], control: NoveltyRow, score: string): string[] {
   const head = ['novelty', 'normal', 'novel', 'F1 (best-F1 thr.)', `(${score} >)`, 'F1 (label-free thr.)', 'ROC AUC', 'detection @1% FA'];
   const cells = rows.map((x) => [
-    x.novelty, String(x.normal), String(x.novel), f3(x.f1), x.bestF1Threshold.toPrecision(4), f3(x.f1LabelFree), f3(x.auroc), f3(x.detectionAt1Far),
+    x.novelty, String(x.normal), String(x.novel), f3(x.f1), thr(x.bestF1Threshold), f3(x.f1LabelFree), f3(x.auroc), f3(x.detectionAt1Far),
   ]);
   const mean = (k: 'f1' | 'f1LabelFree' | 'auroc' | 'detectionAt1Far') => f3(rows.reduce((a, x) => a + x[k], 0) / rows.length);
   cells.push(['mean', '', '', mean('f1'), '', mean('f1LabelFree'), mean('auroc'), mean('detectionAt1Far')]);
   const c = control;
-  cells.push([`${c.novelty} (control)`, String(c.normal), String(c.novel), f3(c.f1), c.bestF1Threshold.toPrecision(4), f3(c.f1LabelFree), f3(c.auroc), f3(c.detectionAt1Far)]);
+  cells.push([`${c.novelty} (control)`, String(c.normal), String(c.novel), f3(c.f1), thr(c.bestF1Threshold), f3(c.f1LabelFree), f3(c.auroc), f3(c.detectionAt1Far)]);
   const width = head.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
   const line = (c: string[]) => c.map((x, i) => (i === 0 ? x.padEnd(width[i]) : x.padStart(width[i]))).join('  ');
   return [line(head), ...cells.map(line)];
