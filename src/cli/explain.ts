@@ -125,6 +125,7 @@ export async function explainCommand(req: ExplainRequest): Promise<void> {
   await model.release();
   const exp = explain(seq, surprise, req.top);
   if (rows !== undefined) attachAttention(seq, exp, rows);
+  if (facts) exp.facts = facts;
   const novel = perplexity > th.value;
   const reference = referenceOf(manifest);
   const pValue = reference?.pValueOfPerplexity(perplexity);
@@ -135,7 +136,7 @@ export async function explainCommand(req: ExplainRequest): Promise<void> {
   if (req.json) {
     const doc = {
       model: { dir: req.modelDir, kind: manifest.kind }, data: req.data.arg, perplexity, threshold: th, novel,
-      ...(reference ? { pValue, pValues: `against ${reference.what}` } : {}), ...(facts ? { facts } : {}), explanation: exp,
+      ...(reference ? { pValue, pValues: `against ${reference.what}` } : {}), explanation: exp,
     };
     process.stdout.write(JSON.stringify(doc, null, 1) + '\n');
   } else {
@@ -179,12 +180,13 @@ export async function explainEnsembleCommand(req: ExplainEnsembleRequest): Promi
   const normalised = ens.normalisers.map((n, i) => n.of(perplexities[i]!));
   const exp = explain(seq, ensembleSurprise(labels, surprise, memberWeights(ens.normalisers.map((n) => n.stats))), req.top);
   exp.unit = ENSEMBLE_UNIT;
+  const named = facts.flatMap((f, i) => (f ?? []).map((x) => ({ ...x, name: `${labels[i]}: ${x.name}` })));
+  if (named.length > 0) exp.facts = named;
   const th = ens.threshold;
   const novel = score > th.value;
   const pValue = ens.reference?.pValue(score);
   const members = ens.members.map((m, i) => ({
     label: labels[i]!, dir: m.dir, kind: m.manifest.kind, perplexity: perplexities[i]!, normalised: normalised[i]!,
-    ...(facts[i] ? { facts: facts[i] } : {}),
   }));
   if (req.html !== undefined) {
     const title = `syscall-anomaly: ${seq.id} (ensemble of ${labels.join(' + ')}, score ${score.toPrecision(4)}${novel ? ', novel' : ''})`;

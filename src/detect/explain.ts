@@ -16,6 +16,7 @@
  */
 import type { SyscallEvent } from '../trace/event.js';
 import type { Sequence } from '../features/sequences/sequence.js';
+import type { SequenceFact } from '../models/language-model.js';
 
 export interface EventSurprise {
   index: number;
@@ -74,6 +75,8 @@ export interface Explanation {
   attention?: EventAttention[];
   /** What the surprise values are when not nats of one model (an ensemble's: see {@link ensembleSurprise}). */
   unit?: { name: string; short: string; legend: string };
+  /** What a model that scores the sequence as a whole (timing) measured of it, against normal. */
+  facts?: SequenceFact[];
 }
 
 /** One predicted token's attention, as attention models give it (`LanguageModel.attentionMany`). */
@@ -338,6 +341,12 @@ ${att.map((a) => `<tr><td class="num"><a href="#e${a.index}">${a.index}</a></td>
   `<td>${a.to.map((t) => `${t.index < 0 ? 'start' : t.index}: ${escapeHtml(t.name)} ${t.weight.toFixed(2)}`).join('; ') || '–'}</td></tr>`).join('\n')}
 </table>
 `;
+  const factSection = !exp.facts?.length ? '' : `<h2>What the model measured, against normal</h2>
+<table><tr><th>feature</th><th>this sequence</th><th>normal</th><th>z</th><th>surprise (nats)</th></tr>
+${exp.facts.map((f) => `<tr><td>${escapeHtml(f.name)} (${escapeHtml(f.what)})</td><td class="num">${fmt(f.value)} ${escapeHtml(f.unit)}</td>` +
+    `<td class="num">~${fmt(f.normal)} ${escapeHtml(f.unit)}</td><td class="num">${f.z >= 0 ? '+' : ''}${fmt(f.z)}</td><td class="num">${fmt(f.surprise)}</td></tr>`).join('\n')}
+</table>
+`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>
@@ -359,7 +368,7 @@ end of sequence ${fmt(exp.endNll)} ${unit}.</p>
 <p class="legend">${escapeHtml(exp.unit?.legend ?? 'Surprise = −ln P(event | preceding events) under the model.')}
 <span style="${shade(0, 1)}"></span> expected … <span style="${shade(1, 1)}"></span> most surprising in this sequence
 (${fmt(max)} ${unit}). The ${exp.top.length} most surprising events have a dark left edge.</p>
-<h2>By system call</h2>
+${factSection}<h2>By system call</h2>
 <table><tr><th>syscall</th><th>count</th><th>total</th><th>mean</th><th>max</th></tr>
 ${sysRows}
 </table>

@@ -248,6 +248,9 @@ export class Scorer {
   explanation(seq: Sequence, surprise: Record<string, Float64Array>, top: number): Explanation {
     const exp = explain(seq, surprise, top);
     if (this.model.unit) exp.unit = this.model.unit;
+    // a model that scores the sequence as a whole (timing) says what it measured, against normal
+    const facts = this.model.sequenceFacts?.(seq);
+    if (facts && facts.length > 0) exp.facts = facts;
     return exp;
   }
 
@@ -274,9 +277,7 @@ export class Scorer {
       if (exp.perField) row.fields = fields.map((f) => exp.perField![f][i]);
       return row;
     });
-    const { perEvent: _perEvent, perField: _perField, ...summary } = exp;
-    // a model that scores the sequence as a whole (timing) says what it measured, against normal
-    const facts = this.model.sequenceFacts?.(seq);
+    const { perEvent: _perEvent, perField: _perField, facts, ...summary } = exp;
     return {
       key: point.key, run: point.run, id: seq.id, perplexity: point.perplexity, score: point.score, novel: point.novel, threshold: this.threshold,
       ...(point.pValue !== undefined && this.reference ? { pValue: point.pValue, sure: this.reference.describe(point.pValue) } : {}),

@@ -129,12 +129,16 @@ test('explain on a timing model: the request\'s times beside the normal ones, an
     const top = [...scored.sequences].sort((a, b) => b.perplexity - a.perplexity)[0]!;
     const e = cli('explain', '--model', model, cpu, '--sequence', top.id, '--json');
     assert.equal(e.code, 0, e.err);
-    const doc = JSON.parse(e.out) as { perplexity: number; facts: { name: string; surprise: number }[]; explanation: { byField: { field: string; totalNll: number }[] } };
-    assert.deepEqual(doc.facts.map((f) => f.name), [...TIMING_FEATURES]);
-    assert.ok(Math.abs(doc.facts.reduce((a, f) => a + f.surprise, 0) - Math.log(doc.perplexity)) < 1e-6 * Math.log(doc.perplexity));
+    const doc = JSON.parse(e.out) as { perplexity: number; explanation: { facts: { name: string; surprise: number }[] } };
+    const facts = doc.explanation.facts;
+    assert.deepEqual(facts.map((f) => f.name), [...TIMING_FEATURES]);
+    assert.ok(Math.abs(facts.reduce((a, f) => a + f.surprise, 0) - Math.log(doc.perplexity)) < 1e-6 * Math.log(doc.perplexity));
     const text = cli('explain', '--model', model, cpu, '--sequence', top.id).out;
     assert.match(text, /what the model measured of the sequence, against normal:\n {2}gap \(time between calls\) +[\d,.]+ µs {2}normal ~[\d,.]+ µs {2}z [-+][\d.]+/);
     assert.match(text, /no event carries surprise of its own/);
+    const html = join(dir, 'why.html');
+    assert.equal(cli('explain', '--model', model, cpu, '--sequence', top.id, '--html', html).code, 0);
+    assert.match(readFileSync(html, 'utf8'), /<h2>What the model measured, against normal<\/h2>\n<table><tr><th>feature<\/th>.*\n<tr><td>gap \(time between calls\)<\/td>/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
