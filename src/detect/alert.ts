@@ -45,7 +45,10 @@ export interface SequenceAlertFacts {
   top: { name: string; surprise: number }[];
   /** Events the tracer lost while the sequence was open (its scores may be off by what is missing). */
   lost: number;
-  /** How sure: the conformal p-value of a finished sequence against normal validation sequences (`detect/p-value.ts`). */
+  /**
+   * How sure: the conformal p-value of the sequence (finished) or prefix (running) against the normal ones of the same
+   * length (`detect/p-value.ts`).
+   */
   pValue?: number;
   model: string;
   /** How `score` and `threshold` are shown when they are not one model's perplexities (an ensemble's). */
@@ -90,7 +93,7 @@ export function sequenceAlert(f: SequenceAlertFacts, now: () => Date = () => new
   const threshold = f.scale ? f.scale.of(f.threshold) : f.threshold;
   const output = `${f.final ? 'Novel' : 'Running'} syscall sequence ${f.seqId} of ${proc} (pid ${f.pid}, tid ${f.tid}): ${f.scale?.name ?? 'perplexity'} ` +
     `${score.toPrecision(4)} ${f.final ? 'over all' : 'after'} ${f.length} events exceeds ${threshold.toPrecision(4)}` +
-    (f.pValue !== undefined ? ` (p = ${f.pValue.toPrecision(2)} against normal sequences)` : '') +
+    (f.pValue !== undefined ? ` (p = ${f.pValue.toPrecision(2)} against normal ${f.final ? 'sequences' : 'prefixes'})` : '') +
     (top ? `; most surprising: ${top}` : '') + (f.lost > 0 ? `; ${f.lost} events lost meanwhile` : '');
   host ??= hostname();
   return {

@@ -10,6 +10,7 @@ import { inBatches } from '../models/language-model.js';
 import type { LiveModel } from './live.js';
 import { fingerprintIds, MAX_STORED_PREFIXES, type PrefixScores } from '../models/normal-scores.js';
 import { quantileValue } from './threshold.js';
+import { NormalReference } from './p-value.js';
 
 /** Fewest normal prefixes a checkpoint threshold is fitted on. */
 export const MIN_FIT = 20;
@@ -22,6 +23,17 @@ export interface PrefixThresholds {
   points: { length: number; value: number; fittedOn: number }[];
   /** Normal sequences they were fitted on. */
   sequences: number;
+  /**
+   * The p-value of a prefix perplexity at a checkpoint length against the normal prefixes of that length the threshold
+   * was fitted on (`detect/p-value.ts`); undefined at lengths without a fitted threshold.
+   */
+  pValueAt?: (length: number, perplexity: number) => number | undefined;
+}
+
+/** p-values per checkpoint length from the normal prefix perplexities each threshold was fitted on. */
+function pValuesOf(fitted: readonly { length: number; perplexities: readonly number[] }[]): PrefixThresholds['pValueAt'] {
+  const refs = new Map(fitted.map((f) => [f.length, new NormalReference(f.perplexities.map(Math.log), `${f.perplexities.length} normal prefixes`)]));
+  return (length, perplexity) => refs.get(length)?.pValueOfPerplexity(perplexity);
 }
 
 /** The calibrated threshold for prefix length `n`, if `n` is a calibrated checkpoint. */
@@ -109,7 +121,8 @@ export async function calibratePrefixThresholds(model: LiveModel, normal: AsyncI
   const { sequences, values } = await collectPrefixes(model, normal, lengths);
   const points = lengths.flatMap((length, k) => values[k]!.length >= MIN_FIT
     ? [{ length, value: quantileValue(values[k]!, q), fittedOn: values[k]!.length }] : []);
-  return { method: 'prefix-quantile', q, minEvents, points, sequences };
+  const fitted = lengths.flatMap((length, k) => (values[k]!.length >= MIN_FIT ? [{ length, perplexities: values[k]! }] : []));
+  return { method: 'prefix-quantile', q, minEvents, points, sequences, pValueAt: pValuesOf(fitted) };
 }
 
 /** Scores normal sequences at lengths 1, 2, 4, … up to `maxLength` for a model folder (see {@link PrefixCollector}). */
@@ -126,7 +139,7 @@ export async function storedPrefixScores(model: LiveModel, normal: AsyncIterable
 export function prefixThresholdsFromScores(s: PrefixScores, q: number, minEvents: number): PrefixThresholds | undefined {
   checkQuantile(q, minEvents);
   if ((minEvents & (minEvents - 1)) !== 0) return undefined;
-  const points = s.points.filter((p) => p.length >= minEvents && p.count >= MIN_FIT)
-    .map((p) => ({ length: p.length, value: quantileValue(p.perplexities, q), fittedOn: p.count }));
-  return { method: 'prefix-quantile', q, minEvents, points, sequences: s.sequences };
+  const used = s.points.filter((p) => p.length >= minEvents && p.count >= MIN_FIT);
+  const points = used.map((p) => ({ length: p.length, value: quantileValue(p.perplexities, q), fittedOn: p.count }));
+  return { method: 'prefix-quantile', q, minEvents, points, sequences: s.sequences, pValueAt: pValuesOf(used) };
 }

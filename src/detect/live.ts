@@ -347,7 +347,9 @@ export class LivePipeline implements LiveSink<Slot> {
     const p = this.o.prefix ? prefixThresholdAt(this.o.prefix, s.n) : undefined;
     const thr = p ?? this.o.threshold;
     if (!aboveThreshold(ppl, thr)) return;
-    this.alert(s, false, ppl, thr, p !== undefined ? `prefix q=${this.o.prefix!.q} @${s.n}` : this.o.thresholdName);
+    // how sure: against the normal prefixes of this length the threshold was fitted on
+    const pValue = p !== undefined ? this.o.prefix!.pValueAt?.(s.n, ppl) : undefined;
+    this.alert(s, false, ppl, thr, p !== undefined ? `prefix q=${this.o.prefix!.q} @${s.n}` : this.o.thresholdName, pValue);
   }
 
   private alert(s: LiveSeq, final: boolean, score: number, threshold: number, thresholdName: string, pValue?: number): void {

@@ -3,8 +3,8 @@
  * Conformal p-values: equal to (1 + #{normal ≥ x}) / (n + 1) counted by brute force, decreasing in the score, and
  * valid — for a score drawn like the normal ones, P(p ≤ k/(n+1)) = k/(n+1) (checked by simulation with a fixed
  * seed). Through the commands, on the committed web-server sample: `score --json` gives each request the p-value of
- * its perplexity against the normal scores the model folder stored, `watch` the same for the same request, and
- * `explain` says it in words.
+ * its perplexity against the normal scores the model folder stored, `watch` the same for the same request (and a
+ * running request's alert, against the stored normal prefixes of its length), and `explain` says it in words.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -87,6 +87,20 @@ test('score, watch and explain give each sequence its p-value against the stored
   }
   assert.equal(live.size, doc.sequences.length);
   for (const s of doc.sequences) assert.ok(Math.abs(live.get(s.id)! - s.pValue) < 1e-12, `${s.id}: watch ${live.get(s.id)} vs score ${s.pValue}`);
+  // running sequences: checked against the stored normal prefixes of their length, and so are their p-values
+  const prefixes = JSON.parse(readFileSync(join(model, 'manifest.json'), 'utf8')).prefixScores as { points: { length: number; perplexities: number[] }[] };
+  const pw = cli('watch', '--model', model, '--input', IO, '--alerts-only');
+  assert.equal(pw.code, 0, pw.err);
+  let running = 0;
+  for (const line of pw.out.trim().split('\n')) {
+    const f = (JSON.parse(line) as { output_fields?: Record<string, number | boolean> }).output_fields;
+    if (!f || f['seq.final'] !== false) continue;
+    running++;
+    const at = prefixes.points.find((p) => p.length === f['seq.length'])!;
+    const brute = (1 + at.perplexities.filter((x) => Math.log(x) >= Math.log(f['seq.score'] as number)).length) / (at.perplexities.length + 1);
+    assert.ok(Math.abs((f['seq.p_value'] as number) - brute) < 1e-12, `prefix of ${f['seq.length']}: ${f['seq.p_value']} vs ${brute}`);
+  }
+  assert.ok(running > 100, `${running} running alerts`);
   const top = [...doc.sequences].sort((a, b) => b.perplexity - a.perplexity)[0]!;
   const e = cli('explain', '--model', model, IO, '--sequence', top.id);
   assert.equal(e.code, 0, e.err);
