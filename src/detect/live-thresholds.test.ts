@@ -44,10 +44,18 @@ test('thresholds from stored prefix scores equal those calibrated on the same se
   assert.deepEqual(stored.points.map((p) => p.length).slice(0, 5), [1, 2, 4, 8, 16]);
   for (const p of stored.points) assert.ok(p.stride === 1 && p.perplexities.length === p.count, `length ${p.length}: all ${p.count} kept`);
   for (const [q, minEvents] of [[0.99, 16], [0.9, 8], [0.5, 4]] as const) {
-    const calibrated = await calibratePrefixThresholds(model, over(normal), q, minEvents, 1000);
-    const fromStored = prefixThresholdsFromScores(stored, q, minEvents);
+    const { pValueAt: pCalibrated, ...calibrated } = await calibratePrefixThresholds(model, over(normal), q, minEvents, 1000);
+    const { pValueAt: pStored, ...fromStored } = prefixThresholdsFromScores(stored, q, minEvents)!;
     assert.ok(calibrated.points.length >= 2, `q ${q}, minEvents ${minEvents}: some checkpoints calibrated`);
     assert.deepEqual(fromStored, calibrated, `q ${q}, minEvents ${minEvents}`);
+    // and so are the p-values of running sequences (against the normal prefixes of their length; none between checkpoints)
+    for (const pt of calibrated.points) {
+      const probes = [pt.value, pt.value * 1.5, 1];
+      assert.deepEqual(probes.map((x) => pStored!(pt.length, x)), probes.map((x) => pCalibrated!(pt.length, x)), `length ${pt.length}`);
+      // above the q-quantile of n normal prefixes: at most (1 − q)·n + 1 of them are as high
+      assert.ok(pStored!(pt.length, pt.value * 1.5)! <= (2 + (1 - q) * pt.fittedOn) / (pt.fittedOn + 1), `length ${pt.length}`);
+    }
+    assert.equal(pStored!(calibrated.points[0]!.length + 1, 2), undefined);
   }
   assert.equal(prefixThresholdsFromScores(stored, 0.99, 20), undefined, 'checkpoints 20, 40, … were not stored');
   assert.throws(() => prefixThresholdsFromScores(stored, 1.5, 16), /prefix quantile/);

@@ -52,6 +52,18 @@ describe('serve: command line', () => {
   });
 });
 
+/** Debian's chromium, headless, on a 1400 × 1000 page of the dashboard at `url`; page errors and console errors are collected. */
+async function openDashboard(url: string) {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(url);
+  return { browser, page, errors };
+}
+
 /** A fresh temporary folder for the enclosing `describe` (made before its tests, removed after them). */
 function tempFolder(prefix: string): () => string {
   let dir = '';
@@ -119,14 +131,8 @@ describe('serve: the dashboard in a browser', { skip: existsSync(CHROMIUM) ? fal
   });
 
   it('shows the chart and alerts; a click on an alert or a dot shows the events; an upload is scored', async (t) => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    const { browser, page, errors } = await openDashboard(serve.url);
     try {
-      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-      await page.goto(serve.url);
       // The chart: uPlot's canvas, the threshold in the legend, the replay finished.
       await page.waitForSelector('#chart .uplot canvas');
       await page.waitForFunction(() => document.getElementById('c-seq')!.textContent === '600');
@@ -252,13 +258,8 @@ describe('serve: a z ensemble of two models', () => {
         t.diagnostic(`${CHROMIUM} is absent: the page itself is not checked`);
         return;
       }
-      const { chromium } = await import('playwright-core');
-      const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+      const { browser, page: pg, errors } = await openDashboard(serve.url);
       try {
-        const pg = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-        const errors: string[] = [];
-        pg.on('pageerror', (e) => errors.push(e.message));
-        await pg.goto(serve.url);
         await pg.waitForSelector('#chart .uplot canvas');
         await pg.waitForFunction(() => document.getElementById('c-seq')!.textContent === '600');
         assert.equal(await pg.textContent('#c-thr-k'), 'threshold (ensemble score)');
