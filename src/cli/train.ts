@@ -99,7 +99,10 @@ export async function trainModel(req: TrainRequest): Promise<{ model: LanguageMo
     }
   } else {
     const kind = await entry.implementation();
-    model = await kind.fit({ train: fitStream, valid: normalStream }, req.settings);
+    // a kind that cannot use the data says why with a RangeError (e.g. timing without latencies): a usage error
+    model = await kind.fit({ train: fitStream, valid: normalStream }, req.settings).catch((e: unknown) => {
+      throw e instanceof RangeError ? new UsageError(`${req.train.arg}: ${e.message}`) : e;
+    });
   }
   if (fitCount.n === 0) throw new UsageError(`${req.train.arg}: no sequences to train on`);
   const trainSummary = train.summary();

@@ -16,7 +16,8 @@ import { rocAuc } from '../../detect/metrics.js';
 import { projectData } from '../../testing/paths.js';
 import type { SyscallEvent } from '../../trace/event.js';
 import { perplexityMany, perplexityOf } from '../language-model.js';
-import { cli } from '../../cli/cli-process.js';
+import { cli, oneLineError } from '../../cli/cli-process.js';
+import { sharedData } from '../../testing/paths.js';
 import { MIN_SPREAD, TIMING_FEATURES, TIMING_KIND, TimingModel } from './timing.js';
 
 /** A request: calls at the given start times (µs) with the given latencies (µs). */
@@ -164,6 +165,16 @@ test('watch with an n-gram and the timing model: alerts only where a request is 
       const f = a.output_fields!;
       assert.ok(f['seq.score']! - f['seq.threshold']! > 1e-10, `${f['seq.score']} vs ${f['seq.threshold']}`);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('data without call durations (ADFA-LD: names only) is a one-line error naming it', () => {
+  const adfa = `${sharedData('adfa-ld', 'ADFA-LD.zip')}:Training_Data_Master`;
+  const dir = mkdtempSync(join(tmpdir(), 'sa-timing-adfa-'));
+  try {
+    oneLineError(cli('train', '--model', 'timing', '--train', adfa, '-o', join(dir, 'm')), /ADFA-LD\.zip:Training_Data_Master: timing: no training event has a duration/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -213,9 +213,11 @@ export const TIMING_KIND: ModelKind = {
     const mean = new Float64Array(n);
     const m2 = new Float64Array(n);
     let count = 0;
+    let timed = 0;
     for await (const seq of data.train()) {
       if (seq.events.length === 0) continue;
       count++;
+      for (const ev of seq.events) if (ev.latency !== undefined) timed++;
       featuresOf(seq).forEach((x, j) => {
         const d = x - mean[j]!;
         mean[j]! += d / count;
@@ -223,6 +225,7 @@ export const TIMING_KIND: ModelKind = {
       });
     }
     if (count === 0) throw new RangeError('timing: no training sequence has events');
+    if (timed === 0) throw new RangeError('timing: no training event has a duration (the data records none: ADFA-LD traces, or entries without their exits)');
     const std = Float64Array.from(m2, (v) => Math.max(Math.sqrt(v / count), MIN_SPREAD));
     return new TimingModel(tokenizer, mean, std, settings);
   },
