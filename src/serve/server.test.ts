@@ -3,7 +3,7 @@
  * The dashboard server over real HTTP, with a model trained on the committed web-server sample: tokens (401),
  * the data folder (403 outside it, symbolic links included), size limits (413), bad traces (400 naming the file
  * and line), Host and Origin checks; after every error the server still answers. Also scoring a trace under the
- * data folder and an upload, and explaining a sequence.
+ * data folder and an upload, and explaining a sequence; a timing model's click-through with its measurements.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -304,6 +304,37 @@ describe('serve: attention models', () => {
         const sum = a.weight.reduce((x, y) => x + y, 0);
         assert.ok(sum > 0 && sum <= 1 + 1e-5, `weights of event ${a.from} sum to ${sum}`);
       }
+    } finally {
+      await server?.close();
+      await model?.release();
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('serve: a model that scores sequences as a whole', () => {
+  it('the timing model\'s click-through and page say what it measured of the sequence, against normal', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'sa-serve-timing-'));
+    let server: RunningServer | undefined;
+    let model: LanguageModel | undefined;
+    try {
+      const loaded = await loadModelFolder(trainDemoModel(join(tmp, 'model'), 'timing'));
+      model = loaded.model;
+      const scorer = new Scorer(model, loaded.manifest, { name: 'quantile', value: loaded.manifest.thresholds.labelFree.value });
+      await copyFile(demoData().novel, join(tmp, 'io.jsonl.gz'));
+      server = await startServer({
+        host: '127.0.0.1', port: 0, token: undefined, dataDir: tmp, scorer, info: {},
+        reading: { segmentation: loaded.manifest.segmentation.kind, maxLength: loaded.manifest.segmentation.maxLength, pairing: 'paired', lenient: false },
+      });
+      const r = await call(server.url, '/api/score', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"path":"io.jsonl.gz"}' });
+      assert.equal(r.status, 200, r.text);
+      const key = ((await call(server.url, '/api/state')).json().points as { key: string }[])[0]!.key;
+      const d = (await call(server.url, `/api/sequences/${key}`)).json();
+      const facts = d.facts as { name: string; value: number; normal: number; z: number; surprise: number }[];
+      assert.deepEqual(facts.map((f) => f.name), ['gap', 'span', 'wait']);
+      assert.ok(Math.abs(facts.reduce((a, f) => a + f.surprise, 0) - Math.log(d.perplexity as number)) < 1e-6 * Math.max(1, Math.log(d.perplexity as number)));
+      const page = await call(server.url, `/api/sequences/${key}/page`);
+      assert.match(page.text, /<h2>What the model measured, against normal<\/h2>/);
     } finally {
       await server?.close();
       await model?.release();
