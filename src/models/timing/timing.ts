@@ -39,24 +39,30 @@ const FEATURE_WHAT: Record<(typeof TIMING_FEATURES)[number], string> = {
 export const MIN_SPREAD = 0.1;
 const TIMING_FILE = 'timing.bin';
 
-/** Running sums of one sequence: first start, last end (ns, relative to the first start), time inside calls (ns). */
+/**
+ * Running sums of one sequence: its earliest start and latest end (ns, relative to its first event's start: events of
+ * a linked worker may come slightly out of order), time inside calls (ns).
+ */
 class Span {
   first: bigint | undefined;
+  start = 0;
   end = 0;
   inside = 0;
 
   add(ev: SyscallEvent): void {
     const lat = ev.latency ?? 0;
     if (this.first === undefined) this.first = ev.ts;
-    const e = Number(ev.ts - this.first) + lat;
-    if (e > this.end) this.end = e;
+    const s = Number(ev.ts - this.first);
+    if (s < this.start) this.start = s;
+    if (s + lat > this.end) this.end = s + lat;
     this.inside += lat;
   }
 
-  /** The features: ln(1 + µs) of gap, span, wait. */
+  /** The features: ln(1 + µs) of gap, span, wait (the gap is 0 where calls of several threads overlap). */
   features(): [number, number, number] {
     const us = (ns: number) => Math.log1p(Math.max(0, ns) / 1000);
-    return [us(this.end - this.inside), us(this.end), us(this.inside)];
+    const span = this.end - this.start;
+    return [us(span - this.inside), us(span), us(this.inside)];
   }
 }
 
