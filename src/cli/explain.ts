@@ -12,7 +12,7 @@
 import { writeFile } from 'node:fs/promises';
 import { openData, type DataSpec } from '../features/dataset.js';
 import { combineScores, memberWeights, type Combine } from '../detect/ensemble.js';
-import { attachAttention, ENSEMBLE_UNIT, ensembleSurprise, explain, explanationHtml, type Explanation } from '../detect/explain.js';
+import { attachAttention, ENSEMBLE_UNIT, ensembleSurprise, explain, explanationHtml, memberFacts, type Explanation } from '../detect/explain.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder } from '../models/folder.js';
 import { perplexityMany, type SequenceFact } from '../models/language-model.js';
@@ -180,7 +180,7 @@ export async function explainEnsembleCommand(req: ExplainEnsembleRequest): Promi
   const normalised = ens.normalisers.map((n, i) => n.of(perplexities[i]!));
   const exp = explain(seq, ensembleSurprise(labels, surprise, memberWeights(ens.normalisers.map((n) => n.stats))), req.top);
   exp.unit = ENSEMBLE_UNIT;
-  const named = facts.flatMap((f, i) => (f ?? []).map((x) => ({ ...x, name: `${labels[i]}: ${x.name}` })));
+  const named = facts.flatMap((f, i) => memberFacts(labels[i]!, f));
   if (named.length > 0) exp.facts = named;
   const th = ens.threshold;
   const novel = score > th.value;

@@ -133,7 +133,7 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
       : a.perf ? (await import('../trace/live/perf.js')).perfSource(target, a.rawSyscalls ? 'raw_syscalls' : 'syscalls', pairing, a.lenient, a.perfPages) : recorded!;
     const live = a.strace || a.perf || a.input === '-';
     const run = watchEvents(model, source, {
-      segmentation: manifest.segmentation, threshold: th.value, thresholdName: th.name, prefix, minEvents, pValue: reference ? (p) => reference.pValue(p) : undefined,
+      segmentation: manifest.segmentation, threshold: th.value, thresholdName: th.name, prefix, minEvents, pValue: reference?.pValue,
       maxOpen: a.maxOpen, batchEvents: a.batch, latencyMs: a.latencyMs ?? (live ? 50 : 0), lost: () => source.counts.lost,
     });
     let interrupts = 0;

@@ -18,7 +18,7 @@ import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
 import type { SyscallEvent } from '../trace/event.js';
 import type { ScoreScale } from './alert.js';
 import { memberWeights, type NormalScoreStats } from './ensemble.js';
-import { ENSEMBLE_UNIT, ensembleSurprise } from './explain.js';
+import { ENSEMBLE_UNIT, ensembleSurprise, memberFacts } from './explain.js';
 import type { LiveModel } from './live.js';
 
 /** One member: its model, its normal ln-perplexity statistics and its label in explanations (e.g. its folder's name). */
@@ -96,7 +96,7 @@ export class EnsembleLiveModel implements LiveModel {
 
   /** What members that score a sequence as a whole (timing) measured of it, each fact named `label: feature`. */
   sequenceFacts(seq: Sequence): SequenceFact[] {
-    return this.members.flatMap((m) => (m.model.sequenceFacts?.(seq) ?? []).map((f) => ({ ...f, name: `${m.label}: ${f.name}` })));
+    return this.members.flatMap((m) => memberFacts(m.label, m.model.sequenceFacts?.(seq)));
   }
 
   /** Releases every member's sessions. */

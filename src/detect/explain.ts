@@ -196,6 +196,11 @@ export function explain(seq: Sequence, fieldNll: Record<string, ArrayLike<number
   return exp;
 }
 
+/** An ensemble member's measurements of a sequence in the ensemble's explanation: each named `label: feature`. */
+export function memberFacts(label: string, facts: readonly SequenceFact[] | undefined): SequenceFact[] {
+  return (facts ?? []).map((f) => ({ ...f, name: `${label}: ${f.name}` }));
+}
+
 /** The unit of an ensemble's per-event surprise (see {@link ensembleSurprise}). */
 export const ENSEMBLE_UNIT = {
   name: 'σ-nats',

@@ -9,7 +9,8 @@
  */
 import type { NormalScoreStats } from '../models/normal-scores.js';
 
-/** p-values of a model's perplexities (one model's, or an ensemble's exp(score + C)), and how to say them. */
+/** p-values of a model's perplexities (one model's, or an ensemble's exp(score + C)), and how to say them; plain
+ * functions (no `this`), so they can be handed on as they are. */
 export interface PerplexityReference {
   pValue(perplexity: number): number;
   describe(p: number): string;

@@ -195,10 +195,9 @@ export class Scorer {
       seg.flush(finished);
       park();
     }
-    const reference = this.reference;
     const watch = watchEvents(this.model, tee(), {
       segmentation: m.segmentation, threshold: this.threshold.value, thresholdName: this.threshold.name, ...options,
-      ...(reference ? { pValue: (p: number) => reference.pValue(p) } : {}),
+      pValue: this.reference?.pValue,
     });
     for await (const r of watch) {
       if (r.type === 'alert') {

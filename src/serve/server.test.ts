@@ -275,23 +275,37 @@ describe('serve: the dashboard server', () => {
   });
 });
 
+/**
+ * Trains a demo model of `kind` in a temporary folder, serves it with the demo's novel set under the data folder,
+ * scores that set from the page, and hands the server to `check`; everything is closed and removed afterwards.
+ */
+async function withScoredSet(kind: 'transformer' | 'timing', check: (server: RunningServer, scorer: Scorer) => Promise<void>): Promise<void> {
+  const tmp = await mkdtemp(join(tmpdir(), `sa-serve-${kind}-`));
+  let server: RunningServer | undefined;
+  let model: LanguageModel | undefined;
+  try {
+    const loaded = await loadModelFolder(trainDemoModel(join(tmp, 'model'), kind));
+    model = loaded.model;
+    const scorer = new Scorer(model, loaded.manifest, { name: 'quantile', value: loaded.manifest.thresholds.labelFree.value });
+    await copyFile(demoData().novel, join(tmp, 'io.jsonl.gz'));
+    server = await startServer({
+      host: '127.0.0.1', port: 0, token: undefined, dataDir: tmp, scorer, info: {},
+      reading: { segmentation: loaded.manifest.segmentation.kind, maxLength: loaded.manifest.segmentation.maxLength, pairing: 'paired', lenient: false },
+    });
+    const r = await call(server.url, '/api/score', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"path":"io.jsonl.gz"}' });
+    assert.equal(r.status, 200, r.text);
+    await check(server, scorer);
+  } finally {
+    await server?.close();
+    await model?.release();
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
 describe('serve: attention models', () => {
   it('a Transformer\'s click-through carries its attention: for each shown event, weights over the events before it', async () => {
-    const tmp = await mkdtemp(join(tmpdir(), 'sa-serve-attn-'));
-    let server: RunningServer | undefined;
-    let model: LanguageModel | undefined;
-    try {
-      const loaded = await loadModelFolder(trainDemoModel(join(tmp, 'model'), 'transformer'));
-      model = loaded.model;
-      const scorer = new Scorer(model, loaded.manifest, { name: 'quantile', value: loaded.manifest.thresholds.labelFree.value });
+    await withScoredSet('transformer', async (server, scorer) => {
       assert.equal(scorer.attention, true);
-      await copyFile(demoData().novel, join(tmp, 'io.jsonl.gz'));
-      server = await startServer({
-        host: '127.0.0.1', port: 0, token: undefined, dataDir: tmp, scorer, info: {},
-        reading: { segmentation: loaded.manifest.segmentation.kind, maxLength: loaded.manifest.segmentation.maxLength, pairing: 'paired', lenient: false },
-      });
-      const r = await call(server.url, '/api/score', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"path":"io.jsonl.gz"}' });
-      assert.equal(r.status, 200, r.text);
       const state = (await call(server.url, '/api/state')).json();
       assert.equal((state.info as { attention: boolean }).attention, true);
       const key = (state.points as { key: string }[])[0].key;
@@ -304,30 +318,13 @@ describe('serve: attention models', () => {
         const sum = a.weight.reduce((x, y) => x + y, 0);
         assert.ok(sum > 0 && sum <= 1 + 1e-5, `weights of event ${a.from} sum to ${sum}`);
       }
-    } finally {
-      await server?.close();
-      await model?.release();
-      await rm(tmp, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('serve: a model that scores sequences as a whole', () => {
   it('the timing model\'s click-through and page say what it measured of the sequence, against normal', async () => {
-    const tmp = await mkdtemp(join(tmpdir(), 'sa-serve-timing-'));
-    let server: RunningServer | undefined;
-    let model: LanguageModel | undefined;
-    try {
-      const loaded = await loadModelFolder(trainDemoModel(join(tmp, 'model'), 'timing'));
-      model = loaded.model;
-      const scorer = new Scorer(model, loaded.manifest, { name: 'quantile', value: loaded.manifest.thresholds.labelFree.value });
-      await copyFile(demoData().novel, join(tmp, 'io.jsonl.gz'));
-      server = await startServer({
-        host: '127.0.0.1', port: 0, token: undefined, dataDir: tmp, scorer, info: {},
-        reading: { segmentation: loaded.manifest.segmentation.kind, maxLength: loaded.manifest.segmentation.maxLength, pairing: 'paired', lenient: false },
-      });
-      const r = await call(server.url, '/api/score', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"path":"io.jsonl.gz"}' });
-      assert.equal(r.status, 200, r.text);
+    await withScoredSet('timing', async (server) => {
       const key = ((await call(server.url, '/api/state')).json().points as { key: string }[])[0]!.key;
       const d = (await call(server.url, `/api/sequences/${key}`)).json();
       const facts = d.facts as { name: string; value: number; normal: number; z: number; surprise: number }[];
@@ -335,10 +332,6 @@ describe('serve: a model that scores sequences as a whole', () => {
       assert.ok(Math.abs(facts.reduce((a, f) => a + f.surprise, 0) - Math.log(d.perplexity as number)) < 1e-6 * Math.max(1, Math.log(d.perplexity as number)));
       const page = await call(server.url, `/api/sequences/${key}/page`);
       assert.match(page.text, /<h2>What the model measured, against normal<\/h2>/);
-    } finally {
-      await server?.close();
-      await model?.release();
-      await rm(tmp, { recursive: true, force: true });
-    }
+    });
   });
 });

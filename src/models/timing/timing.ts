@@ -83,9 +83,14 @@ export class TimingModel implements LanguageModel {
     return x.map((v, j) => 0.5 * ((v - this.mean[j]!) / this.std[j]!) ** 2);
   }
 
-  /** The sequence's surprise S (nats, up to the Gaussian's constant): its perplexity is exp(S). */
+  /** The surprise S of a sequence's features (nats, up to the Gaussian's constant): its perplexity is exp(S). */
+  surpriseOf(x: readonly number[]): number {
+    return this.halfSquares(x).reduce((a, b) => a + b, 0);
+  }
+
+  /** The sequence's surprise S. */
   surprise(seq: Sequence): number {
-    return this.halfSquares(featuresOf(seq)).reduce((a, b) => a + b, 0);
+    return this.surpriseOf(featuresOf(seq));
   }
 
   /** The end token's log-probability for `events` events and surprise S. */
@@ -193,9 +198,7 @@ class TimingIncrementalScorer implements IncrementalScorer {
     const out = new Float64Array(handles.length);
     handles.forEach((h, i) => {
       const slot = this.pool.slotOf(h);
-      const x = this.spans[slot]!.features();
-      const s = x.reduce((a, v, j) => a + 0.5 * ((v - this.model.mean[j]!) / this.model.std[j]!) ** 2, 0);
-      out[i] = TimingModel.endLogProb(this.counts[slot]!, s);
+      out[i] = TimingModel.endLogProb(this.counts[slot]!, this.model.surpriseOf(this.spans[slot]!.features()));
       this.spans[slot] = undefined;
       this.pool.close(h);
     });

@@ -96,16 +96,14 @@ function generateStructBody(cls: StructClass, unread: ReadonlySet<string> | unde
       out.push(kept[i] ? `  const v${i} = d[${i}](c);` : `  d[${i}](c);`);
       return;
     }
+    out.push(t.align > 1 ? `  p = c.pos; if (p % ${t.align} !== 0) p += ${t.align} - p % ${t.align};` : '  p = c.pos;');
+    out.push(`  if (p + ${t.size} > c.end) c.overrun(p, ${t.size});`);
     if (!kept[i]) {
-      // Stepped over: aligned and bounds-checked as if read.
-      out.push(t.align > 1 ? `  p = c.pos; if (p % ${t.align} !== 0) p += ${t.align} - p % ${t.align};` : '  p = c.pos;');
-      out.push(`  if (p + ${t.size} > c.end) c.overrun(p, ${t.size});`);
+      // Stepped over: aligned and bounds-checked as if read, never read.
       out.push(`  c.pos = p + ${t.size};`);
       return;
     }
     const le = t.byteOrder === 'le';
-    out.push(t.align > 1 ? `  p = c.pos; if (p % ${t.align} !== 0) p += ${t.align} - p % ${t.align};` : '  p = c.pos;');
-    out.push(`  if (p + ${t.size} > c.end) c.overrun(p, ${t.size});`);
     if (t.align % 8 !== 0) {
       // Bit-aligned class (e.g. perf's `align = 1`): usually byte-aligned at run time, else the general reader.
       out.push(`  let v${i}; if ((p & 7) !== 0) { c.pos = p; v${i} = c.${t.signed ? 'readInt' : 'readUint'}(${t.size}, ${le}); } else {`);
