@@ -14,7 +14,11 @@
 # PHASE seconds per phase (default 30); OUT as run.sh; LIVE_MODELS=ensemble watches with the earlier demo ensemble instead
 # (lstm-lat + the n-gram predicting name + size bucket, `watch --model a --model b`) and writes LIVE-ensemble.md;
 # LIVE_MODELS=timing with the demo's ensemble now (the n-gram predicting name + size bucket + the timing model) and
-# writes LIVE-timing.md.
+# writes LIVE-timing-shape<n>.md, n = SHAPE_MIN, the timing model's `--shape-min` (default 20, the kind's default: a
+# Gaussian per call shape; 0: one Gaussian, as the offline demo). WARM_UP=n: `watch --warm-up n --warm-up-skip
+# $WARM_UP_SKIP` (default 1000: Apache's start-up and wrk's first connections are left out, then n requests set the
+# thresholds: a live baseline, inside the warm-up phase, which lasts WARMUP_SECONDS, default 15, 30 with WARM_UP) and
+# "-warmup<n>" in the report's name.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=run.sh
@@ -41,18 +45,25 @@ if [ "$LIVE_MODELS" = ensemble ]; then
   models+=(--model "$live/model-ngram-size")
   report=LIVE-ensemble.md
 elif [ "$LIVE_MODELS" = timing ]; then
-  for m in ngram-size timing; do
+  timing=timing-shape${SHAPE_MIN:-20}
+  for m in ngram-size "$timing"; do
     if [ ! -f "$live/model-$m/manifest.json" ]; then
       log "live: training $m on the committed normal sample → $live/model-$m"
-      if [ $m = timing ]; then args=(--model timing); else args=(--model ngram --predict name,size); fi
+      if [ "$m" = "$timing" ]; then args=(--model timing --shape-min "${SHAPE_MIN:-20}"); else args=(--model ngram --predict name,size); fi
       node "$CLI" train "${args[@]}" --segment request --train "$root/data/web-novelty/normal.jsonl.gz" -o "$live/model-$m" 2> "$live/train-$m.log"
     fi
   done
-  models=(--model "$live/model-ngram-size" --model "$live/model-timing")
-  report=LIVE-timing.md
+  models=(--model "$live/model-ngram-size" --model "$live/model-$timing")
+  report=LIVE-$timing.md
 elif [ "$LIVE_MODELS" != lstm-lat ]; then
   log "live: LIVE_MODELS must be lstm-lat, ensemble or timing, got '$LIVE_MODELS'"; exit 2
 fi
+if [ -n "${WARM_UP:-}" ]; then
+  models+=(--warm-up "$WARM_UP" --warm-up-skip "${WARM_UP_SKIP:-1000}")
+  report=${report%.md}-warmup$WARM_UP.md
+  WARMUP_SECONDS=${WARMUP_SECONDS:-30}
+fi
+WARMUP_SECONDS=${WARMUP_SECONDS:-15}
 mysql_running || mysql_start 64M
 apache_stop
 apache_conf normal
@@ -72,7 +83,7 @@ phase() { # name seconds
   printf '%s\t%s\t%s\n' "$1" "$t0" "$t1" >> "$live/phases.tsv"
   log "live: phase $1: $(tail -1 "$live/$1.wrk.txt")"
 }
-phase warmup 15
+phase warmup "$WARMUP_SECONDS"
 phase normal "$PHASE"
 stress-ng --matrix 0 --timeout 3600s --quiet & stress=$!
 phase cpu "$PHASE"

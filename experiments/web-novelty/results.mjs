@@ -14,7 +14,7 @@
  *   node results.mjs CLI OUT RESULTS.md      (CLI: path to cli/main.js; OUT: the recordings folder)
  * Models: MODELS, labels of the demo's models (`DEMO_MODELS` in cli/demo-lm.ts: each a kind and its settings, e.g.
  * `ngram-size` = `--model ngram --predict name,size`; default: all of them) or plain kinds at their defaults;
- * `student` (see EXTRA_MODELS), `ensemble`; LSTM_ARGS: extra `train` options for every LSTM; REUSE_MODELS=1 keeps
+ * `student`, `timing-shape` (see EXTRA_MODELS), `ensemble`, `ensemble-shape` (see ENSEMBLES); LSTM_ARGS: extra `train` options for every LSTM; REUSE_MODELS=1 keeps
  * model folders already trained in OUT/models.
  */
 import { execFileSync } from 'node:child_process';
@@ -35,20 +35,27 @@ const metrics = await dist('../detect/metrics.js');
 const { DEMO_MODELS, demoModel } = await dist('./demo-lm.js');
 const { findModelKind } = await dist('../models/language-model.js');
 const { DEMO_ENSEMBLE } = await dist('./demo-lm.js');
-/** Model labels; `ensemble` (last): the demo's ensemble (`DEMO_ENSEMBLE`) of models trained before it, z-combined. */
-const MODELS = (process.env.MODELS ?? [...DEMO_MODELS.map((m) => m.label), 'longformer', 'transformer-lat', 'transformer-pid', 'longformer-pid', 'student', 'ensemble'].join(' ')).split(/\s+/).filter(Boolean);
+/**
+ * Ensembles (z-combined) of models trained before them: `ensemble`, the demo's (`DEMO_ENSEMBLE`); `ensemble-shape`,
+ * the same with the timing model at its kind's default (a Gaussian per call shape).
+ */
+const ENSEMBLES = { ensemble: DEMO_ENSEMBLE, 'ensemble-shape': ['ngram-size', 'timing-shape'] };
+/** Model labels; the ensembles last. */
+const MODELS = (process.env.MODELS ?? [...DEMO_MODELS.map((m) => m.label), 'timing-shape', 'longformer', 'transformer-lat', 'transformer-pid', 'longformer-pid', 'student', ...Object.keys(ENSEMBLES)].join(' ')).split(/\s+/).filter(Boolean);
 /**
  * Labels beyond the demo's: the Transformer predicting name + latency bucket (`transformer-lat`); the Transformer
  * and the Longformer reading all seven fields, pid and tid included (`transformer-pid`, `longformer-pid`: each
  * condition is its own Apache run with its own worker pids, which such a model tells apart — the control row shows
  * it); `student`, a narrow LSTM (hidden 32) distilled from `lstm-lat`
- * (trained before it) on the same fields and predicted unit (issue 6: the student's quality beside its teacher's).
+ * (trained before it) on the same fields and predicted unit (issue 6: the student's quality beside its teacher's);
+ * `timing-shape`, the timing model at its kind's default (a Gaussian per call shape; the demo's `timing` runs one).
  */
 const WITH_PID = ['--fields', 'name,phase,dt,proc,pid,tid,ret'];
 const EXTRA_MODELS = {
   'transformer-lat': () => ['--model', 'transformer', '--predict', 'name,lat'],
   'transformer-pid': () => ['--model', 'transformer', ...WITH_PID],
   'longformer-pid': () => ['--model', 'longformer', ...WITH_PID],
+  'timing-shape': () => ['--model', 'timing'],
   student: () => ['--model', 'lstm', '--hidden', '32', '--predict', 'name,lat', '--fields', 'name,phase,dt,proc,ret',
     '--teacher', join(out, 'models', 'lstm-lat')],
 };
@@ -82,8 +89,9 @@ for (const label of MODELS) {
   const model = join(out, 'models', label);
   mkdirSync(join(out, 'models'), { recursive: true });
   const t0 = Date.now();
-  const ensemble = label === 'ensemble';
-  const flags = ensemble ? DEMO_ENSEMBLE.flatMap((l) => ['--model', join(out, 'models', l)]) : ['--model', model];
+  const members = ENSEMBLES[label];
+  const ensemble = members !== undefined;
+  const flags = ensemble ? members.flatMap((l) => ['--model', join(out, 'models', l)]) : ['--model', model];
   const reuse = ensemble || (process.env.REUSE_MODELS === '1' && existsSync(join(model, 'manifest.json')));
   if (!reuse) {
     sa(['train', ...modelArgs(label), '--segment', 'request', '--max-len', '10000', '--train', file('normal', 'train'),
@@ -118,7 +126,7 @@ for (const label of MODELS) {
       aurocCheck: metrics.rocAuc(s, labels),
     });
   }
-  const settings = ensemble ? { members: DEMO_ENSEMBLE.join(' + '), combine: test.combine } : test.model.settings;
+  const settings = ensemble ? { members: members.join(' + '), combine: test.combine } : test.model.settings;
   const control = rows.find((x) => x.novelty === CONTROL);
   results[label] = { trainSeconds, settings, labelFree: test.threshold, rows: rows.filter((x) => x !== control), control };
 }
@@ -166,9 +174,9 @@ for (const label of MODELS) {
   const r = results[label];
   const mean = r.rows.reduce((a, x) => a + x.f1, 0) / r.rows.length;
   const worst = r.rows.reduce((a, x) => (x.f1 < a.f1 ? x : a));
-  const score = label === 'ensemble' ? 'score' : 'perplexity';
-  tables.push(`### ${label} (${Object.entries(r.settings).map(([k, v]) => `${k} ${v}`).join(', ')})` +
-    (label === 'ensemble' ? '' : `, trained in ${r.trainSeconds.toFixed(0)} s`), '');
+  const score = ENSEMBLES[label] ? 'score' : 'perplexity';
+  tables.push(`### ${label} (${Object.entries(r.settings).map(([k, v]) => `${k} ${v}`).join(', ') || 'no settings'})` +
+    (ENSEMBLES[label] ? '' : `, trained in ${r.trainSeconds.toFixed(0)} s`), '');
   tables.push(`Label-free threshold: ${score} > ${r.labelFree.value.toPrecision(5)} (${r.labelFree.name}).`, '');
   tables.push(`| novelty | normal test | novel test | F1 (threshold from validation) | (${score} >) | F1 (label-free) | ROC AUC |`);
   tables.push('|---|---:|---:|---:|---:|---:|---:|');

@@ -58,10 +58,12 @@ const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 
 function factLines(label: string, facts: readonly SequenceFact[]): string[] {
   const num = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3));
   const width = Math.max(...facts.map((f) => `${f.name} (${f.what})`.length));
+  const against = [...new Set(facts.flatMap((f) => (f.against ? [f.against] : [])))];
   return [
     `${label}:`,
     ...facts.map((f) => `  ${`${f.name} (${f.what})`.padEnd(width)}  ${num(f.value).padStart(8)} ${f.unit}  normal ~${num(f.normal)} ${f.unit}  ` +
       `z ${f.z >= 0 ? '+' : ''}${f.z.toFixed(2)}  ${f2(f.surprise)} nats`),
+    ...against.map((a) => `  normal: ${a}`),
     '',
   ];
 }

@@ -4,7 +4,8 @@
  * alerts and a summary; from stdin too; on a live `strace` and a live `perf` of a small program it scores what the
  * program does (skipped, saying why, where the tool is missing or may not trace); Ctrl-C on a live stream ends with a
  * clean summary; bad input ends with one line naming the file and line, exit code 2; prefix thresholds come from the
- * model folder when the training data is gone; with two models, a z ensemble gives the scores `score` gives it. The `perf script` line parser on
+ * model folder when the training data is gone; with two models, a z ensemble gives the scores `score` gives it;
+ * `--warm-up` fits the thresholds on the first requests it watches (a timing model: normal, then a CPU hog, on stdin). The `perf script` line parser on
  * lines perf 6 printed.
  */
 import { test } from 'node:test';
@@ -17,7 +18,8 @@ import { gunzipSync } from 'node:zlib';
 import { projectData } from '../testing/paths.js';
 import { emptyCounts, type SyscallEvent } from '../trace/event.js';
 import { PerfScriptParser } from '../trace/live/perf.js';
-import { runCli as cli, MAIN } from './cli-process.js';
+import { quantileValue } from '../detect/threshold.js';
+import { oneLineError, runCli as cli, MAIN } from './cli-process.js';
 
 const IO = projectData('web-demo', 'io.jsonl.gz');
 const NORMAL = projectData('web-demo', 'normal.jsonl.gz');
@@ -76,6 +78,63 @@ test('watch on a recorded trace prints the perplexities score prints, Falco-styl
   const precs = lines(p.out);
   assert.ok(precs.every((r) => 'rule' in r || r.type === 'summary'));
   assert.equal(precs[precs.length - 1]!.sequences, scored.size);
+});
+
+test('watch --warm-up: the first n finished requests set the thresholds; nothing alerts before; then a CPU hog shows', () => {
+  // The committed web-server sample: a timing model trained on its normal requests; watched, normal then cpu on stdin.
+  const dir = join(tmp, 'timing');
+  const t = cli(['train', '--model', 'timing', '--segment', 'request', '--train', projectData('web-novelty', 'normal.jsonl.gz'), '-o', dir]);
+  assert.equal(t.code, 0, t.err);
+  const cpu = projectData('web-novelty', 'cpu.jsonl.gz');
+  const cpuText = gunzipSync(readFileSync(cpu)).toString('utf8');
+  const stream = gunzipSync(readFileSync(projectData('web-novelty', 'normal.jsonl.gz'))).toString('utf8') + cpuText.slice(cpuText.indexOf('\n') + 1); // one header
+  const n = 1000;
+  const w = cli(['watch', '--model', dir, '--input', '-', '--warm-up', String(n)], stream);
+  assert.equal(w.code, 0, w.err);
+  const recs = lines(w.out);
+  const at = recs.findIndex((r) => r.type === 'warm-up');
+  assert.ok(at > 0, 'a warm-up record');
+  const before = recs.slice(0, at);
+  const after = recs.slice(at + 1).filter((r) => r.type === 'sequence');
+  assert.ok(before.every((r) => r.type === 'sequence' && r.warmUp === true && r.novel === false), 'only baseline requests, none novel, no alert');
+  assert.equal(before.length, n);
+  assert.ok(after.every((r) => r.warmUp === undefined));
+  // the threshold: the model's label-free quantile (0.99) of the baseline's perplexities, as every threshold is fitted
+  const baseline = before.map((r) => r.perplexity as number);
+  const warm = recs[at]!;
+  assert.equal(warm.q, 0.99);
+  assert.equal(warm.threshold, quantileValue(baseline, 0.99));
+  // p-values against the baseline: (1 + #{baseline ≥ x}) / (n + 1)
+  for (const r of after.slice(0, 50)) {
+    const x = r.perplexity as number;
+    assert.ok(Math.abs((r.pValue as number) - (1 + baseline.filter((b) => b >= x).length) / (n + 1)) < 1e-12);
+  }
+  // after it: the rest of the normal run keeps to about 1 % novel, the requests served beside the CPU hog do not
+  const cpuIds = new Set((JSON.parse(cli(['score', '--model', dir, cpu, '--json']).out).sequences as { id: string }[]).map((q) => q.id));
+  const share = (rs: Line[]) => rs.filter((r) => r.novel).length / rs.length;
+  const normalShare = share(after.filter((r) => !cpuIds.has(r.id as string)));
+  const cpuShare = share(after.filter((r) => cpuIds.has(r.id as string)));
+  assert.ok(normalShare < 0.03 && cpuShare > 0.15 && cpuShare > 10 * normalShare, `novel: normal ${normalShare}, cpu ${cpuShare}`);
+  assert.match(w.err, /watch: warm-up done after 1000 sequences: perplexity > [\d.e+]+ \(quantile 0\.99\)/);
+  const summary = recs[recs.length - 1]!;
+  assert.deepEqual(summary.warmUp, { sequences: n, of: n, done: true });
+  // --warm-up-skip: the first k left out (a start-up), the next n the baseline
+  const k = 300;
+  const ws = cli(['watch', '--model', dir, '--input', '-', '--warm-up', '500', '--warm-up-skip', String(k), '--alerts-only'], stream);
+  assert.equal(ws.code, 0, ws.err);
+  const skipped = lines(ws.out).find((r) => r.type === 'warm-up')!;
+  assert.equal(skipped.skipped, k);
+  assert.equal(skipped.threshold, quantileValue(baseline.slice(k, k + 500), 0.99), 'the same requests finish first on the same input');
+  assert.match(ws.err, /warm-up done after 500 sequences \(300 left out before them\)/);
+  // misuse: one line each
+  oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up-skip', '10']), /--warm-up-skip applies with --warm-up/);
+  oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '10', '--threshold', '5']), /--warm-up sets the threshold .* --threshold 5/);
+  oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '10', '--calibrate', cpu]), /--warm-up and --calibrate both set the prefix thresholds/);
+  oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '0']), /--warm-up must be a positive integer/);
+  // input that ends first: said, and nothing judged
+  const short = cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '100000']);
+  assert.equal(short.code, 0, short.err);
+  assert.match(short.err, /the input ended during the warm-up \(1037 of 100000 sequences\): no thresholds were fitted/);
 });
 
 test('watch takes its prefix thresholds from the model folder when the training data is gone', () => {

@@ -10,6 +10,10 @@
  * A running sequence is checked at `--min-events` events (default 16), then 32, 64, …, against a prefix threshold per
  * length: quantiles of normal prefix perplexities, from `--calibrate <normal data>` or else those `train` stored in
  * the model folder (`cli/prefix.ts`); where a length has none, against the model's sequence threshold.
+ *
+ * `--warm-up <n>`: a live baseline instead — the first n sequences to finish (after `--warm-up-skip k` left out) are
+ * taken as normal (nothing alerts meanwhile), and the sequence threshold (the model's label-free quantile of their perplexities), the prefix
+ * thresholds (`--prefix-quantile` of their prefixes) and the p-values are fitted on them (`detect/live.ts`).
  */
 import type { Command } from 'commander';
 import { action, collect, UsageError } from './run.js';
@@ -31,6 +35,9 @@ export interface WatchArgs {
   /** Normal data for prefix thresholds; undefined: the model's validation data when found; false: none. */
   calibrate?: string | false;
   prefixQuantile: number;
+  /** A live baseline: this many finished sequences set the thresholds, after `warmUpSkip` left out. */
+  warmUp?: number;
+  warmUpSkip?: number;
   minEvents?: number;
   maxOpen?: number;
   batch?: number;
@@ -62,6 +69,9 @@ export function registerWatchCommand(program: Command): void {
     .option('--calibrate <data>', "normal data to calibrate per-length prefix thresholds on at start-up (default: the prefix scores train stored in the model folder)")
     .option('--no-calibrate', 'no prefix calibration: running sequences are held to the sequence threshold')
     .option('--prefix-quantile <q>', 'the quantile of normal prefix perplexities for prefix thresholds (default 0.99)')
+    .option('--warm-up <n>', 'take the first n sequences to finish as normal (nothing alerts meanwhile) and fit the thresholds on them: ' +
+      "the sequence threshold (the model's label-free quantile), the prefix thresholds (--prefix-quantile) and the p-values")
+    .option('--warm-up-skip <k>', 'with --warm-up: leave out the first k sequences to finish before it (a start-up is no steady state): neither judged nor used (default 0)')
     .option('--min-events <n>', 'events a running sequence needs before it can alert; checkpoints at n, 2n, 4n, … (default 16)')
     .option('--max-open <n>', 'most sequences open at once; beyond it new sequences are dropped and counted (default 10000)')
     .option('--batch <n>', 'queued events that start a scoring round (default 8192)')
@@ -85,7 +95,7 @@ export function registerWatchCommand(program: Command): void {
         if (pq.trim() === '' || !(v > 0 && v <= 1)) throw new UsageError(`--prefix-quantile must be a number in (0, 1], got '${pq}'`);
         args.prefixQuantile = v;
       }
-      for (const [k, flag] of [['minEvents', '--min-events'], ['maxOpen', '--max-open'], ['batch', '--batch']] as const) {
+      for (const [k, flag] of [['minEvents', '--min-events'], ['maxOpen', '--max-open'], ['batch', '--batch'], ['warmUp', '--warm-up']] as const) {
         const t = str(k);
         if (t !== undefined) args[k] = positiveInt(flag, t);
       }
@@ -94,6 +104,17 @@ export function registerWatchCommand(program: Command): void {
         const v = Number(lat);
         if (lat.trim() === '' || !(v >= 0) || !Number.isFinite(v)) throw new UsageError(`--latency-ms must be a number >= 0, got '${lat}'`);
         args.latencyMs = v;
+      }
+      const skip = str('warmUpSkip');
+      if (skip !== undefined) {
+        if (args.warmUp === undefined) throw new UsageError('--warm-up-skip applies with --warm-up');
+        const v = Number(skip);
+        if (!/^\s*\d+\s*$/.test(skip) || !Number.isSafeInteger(v)) throw new UsageError(`--warm-up-skip must be an integer >= 0, got '${skip}'`);
+        args.warmUpSkip = v;
+      }
+      if (args.warmUp !== undefined) {
+        if (args.threshold !== 'quantile') throw new UsageError(`--warm-up sets the threshold from the live baseline: it does not go with --threshold ${args.threshold}`);
+        if (typeof args.calibrate === 'string') throw new UsageError('--warm-up and --calibrate both set the prefix thresholds: give one');
       }
       const sources = (args.input !== undefined ? 1 : 0) + (args.strace ? 1 : 0) + (args.perf ? 1 : 0);
       if (sources !== 1) throw new UsageError('watch: give exactly one source: --input <trace|->, --strace or --perf (--pid P or -- command…)');
@@ -126,14 +147,22 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
     const minEvents = a.minEvents ?? 16;
     // A recorded trace or stdin is opened first, so that a bad one fails before calibration; strace starts after it.
     const recorded = a.strace || a.perf ? undefined : a.input === '-' ? await src.stdinSource(pairing, a.lenient) : await src.fileSource(a.input!, pairing, a.lenient);
-    const prefix = await prefixThresholdsFor('watch', model, manifest, a.calibrate, a.prefixQuantile, minEvents, score.readingFor(manifest, a.lenient));
+    const q = manifest.thresholds.labelFree.q;
+    const warmUp = a.warmUp === undefined ? undefined
+      : { skip: a.warmUpSkip ?? 0, sequences: a.warmUp, q, prefixQuantile: a.calibrate === false ? false as const : a.prefixQuantile };
+    if (warmUp) {
+      process.stderr.write(`watch: warm-up: ${warmUp.skip > 0 ? `after the first ${warmUp.skip} sequences to finish (left out), the next` : 'the first'} ` +
+        `${warmUp.sequences} are taken as normal; nothing alerts until the thresholds ` +
+        `are fitted on them (quantile ${q}${warmUp.prefixQuantile === false ? '' : `, prefixes: ${warmUp.prefixQuantile}`})\n`);
+    }
+    const prefix = warmUp ? undefined : await prefixThresholdsFor('watch', model, manifest, a.calibrate, a.prefixQuantile, minEvents, score.readingFor(manifest, a.lenient));
     const target = a.pid !== undefined ? { pid: a.pid } : a.command.length > 0 ? { command: a.command } : { system: true as const };
     const source = a.strace
       ? src.straceSource(target as { pid: number } | { command: string[] }, pairing, a.lenient)
       : a.perf ? (await import('../trace/live/perf.js')).perfSource(target, a.rawSyscalls ? 'raw_syscalls' : 'syscalls', pairing, a.lenient, a.perfPages) : recorded!;
     const live = a.strace || a.perf || a.input === '-';
     const run = watchEvents(model, source, {
-      segmentation: manifest.segmentation, threshold: th.value, thresholdName: th.name, prefix, minEvents, pValue: reference?.pValue,
+      segmentation: manifest.segmentation, threshold: th.value, thresholdName: th.name, prefix, minEvents, pValue: reference?.pValue, warmUp,
       maxOpen: a.maxOpen, batchEvents: a.batch, latencyMs: a.latencyMs ?? (live ? 50 : 0), lost: () => source.counts.lost,
     });
     let interrupts = 0;
@@ -151,7 +180,14 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
     try {
       for await (const r of run) {
         if (r.type === 'alert') process.stdout.write(JSON.stringify(r.alert) + '\n');
-        else if (!a.alertsOnly) process.stdout.write(JSON.stringify(r) + '\n');
+        else if (r.type === 'warm-up') {
+          const shown = (x: { value: number; score?: number }) => (x.score ?? x.value).toPrecision(4);
+          process.stderr.write(`watch: warm-up done after ${r.sequences} sequences${r.skipped > 0 ? ` (${r.skipped} left out before them)` : ''}: ` +
+            `${model.scale ? 'ensemble score' : 'perplexity'} > ` +
+            `${shown({ value: r.threshold, score: r.score })} (quantile ${r.q}); prefix thresholds: ` +
+            `${r.prefix.map((p) => `${p.length} events → ${shown(p)}`).join(', ') || 'none'}\n`);
+          process.stdout.write(JSON.stringify(r) + '\n');
+        } else if (!a.alertsOnly) process.stdout.write(JSON.stringify(r) + '\n');
       }
     } finally {
       process.off('SIGINT', onSigint);
@@ -161,6 +197,9 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
     const summary = { type: 'summary', source: source.path, format: source.format, interrupted: interrupts > 0, ...s, reader: { skipped: c.skipped, unmatchedEntries: c.unmatchedEntries } };
     process.stdout.write(JSON.stringify(summary) + '\n');
     const d = s.dropped;
+    if (s.warmUp && !s.warmUp.done) {
+      process.stderr.write(`watch: the input ended during the warm-up (${s.warmUp.sequences} of ${s.warmUp.of} sequences): no thresholds were fitted, nothing was judged\n`);
+    }
     process.stderr.write(`watch: ${s.events} events, ${s.sequences} sequences (${s.novel} novel), ${s.alerts} alerts; dropped: ` +
       `${d.sequences} sequences / ${d.events} events over --max-open, ${d.byCap} events past the length cap, ${d.unassigned} outside any sequence; ` +
       `${s.lost} lost by the tracer; ${(s.events / Math.max(s.seconds, 1e-9)).toFixed(0)} events/s\n`);

@@ -351,6 +351,7 @@ ${att.map((a) => `<tr><td class="num"><a href="#e${a.index}">${a.index}</a></td>
 ${exp.facts.map((f) => `<tr><td>${escapeHtml(f.name)} (${escapeHtml(f.what)})</td><td class="num">${fmt(f.value)} ${escapeHtml(f.unit)}</td>` +
     `<td class="num">~${fmt(f.normal)} ${escapeHtml(f.unit)}</td><td class="num">${f.z >= 0 ? '+' : ''}${fmt(f.z)}</td><td class="num">${fmt(f.surprise)}</td></tr>`).join('\n')}
 </table>
+${[...new Set(exp.facts.flatMap((f) => (f.against ? [f.against] : [])))].map((a) => `<p>Normal: ${escapeHtml(a)}.</p>`).join('\n')}
 `;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>

@@ -113,16 +113,25 @@ function checkQuantile(q: number, minEvents: number): void {
   if (!Number.isSafeInteger(minEvents) || minEvents < 1) throw new RangeError(`minEvents must be a positive integer, got ${minEvents}`);
 }
 
+/**
+ * Prefix thresholds from normal prefix perplexities gathered at checkpoint lengths (`values[k]` at `lengths[k]`) of
+ * `sequences` normal sequences: the q-quantile at each length with at least {@link MIN_FIT} of them.
+ */
+export function prefixThresholdsOf(lengths: readonly number[], values: readonly (readonly number[])[], q: number,
+  minEvents: number, sequences: number): PrefixThresholds {
+  checkQuantile(q, minEvents);
+  const fitted = lengths.flatMap((length, k) => (values[k]!.length >= MIN_FIT ? [{ length, perplexities: values[k]! }] : []));
+  const points = fitted.map((f) => ({ length: f.length, value: quantileValue(f.perplexities, q), fittedOn: f.perplexities.length }));
+  return { method: 'prefix-quantile', q, minEvents, points, sequences, pValueAt: pValuesOf(fitted) };
+}
+
 /** Fits prefix thresholds on normal sequences (scored with `logProbsMany`, a batch at a time). */
 export async function calibratePrefixThresholds(model: LiveModel, normal: AsyncIterable<Sequence>, q: number,
   minEvents: number, maxLength: number): Promise<PrefixThresholds> {
   checkQuantile(q, minEvents);
   const lengths = checkpoints(minEvents, maxLength);
   const { sequences, values } = await collectPrefixes(model, normal, lengths);
-  const points = lengths.flatMap((length, k) => values[k]!.length >= MIN_FIT
-    ? [{ length, value: quantileValue(values[k]!, q), fittedOn: values[k]!.length }] : []);
-  const fitted = lengths.flatMap((length, k) => (values[k]!.length >= MIN_FIT ? [{ length, perplexities: values[k]! }] : []));
-  return { method: 'prefix-quantile', q, minEvents, points, sequences, pValueAt: pValuesOf(fitted) };
+  return prefixThresholdsOf(lengths, values, q, minEvents, sequences);
 }
 
 /** Scores normal sequences at lengths 1, 2, 4, … up to `maxLength` for a model folder (see {@link PrefixCollector}). */

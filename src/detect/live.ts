@@ -16,6 +16,13 @@
  * sequence. A finished sequence that is novel and has not alerted yet alerts when it ends. A few early events
  * therefore never alert, and a normal prefix passes a calibrated checkpoint with probability about 1 − q.
  *
+ * A live baseline (`warmUp`): after the first k sequences to finish (left out: a server's start-up is no steady
+ * state), the next n are taken as normal — none of these k + n is novel and nothing alerts meanwhile — and the
+ * thresholds are then fitted on the n: the sequence threshold, the prefix
+ * thresholds (from the prefixes that reached a checkpoint meanwhile) and the p-values, so that the model is held to
+ * the traffic it watches rather than to its training data (another run of the same server differs a little in
+ * timing). A `WarmUpRecord` marks the switch. Sequences open across it were not checked before it.
+ *
  * Bounded memory: at most `maxOpen` sequences are open; a sequence that would open beyond that is not scored and
  * its events are counted as dropped (`summary().dropped`), never silently. Queued events are at most `batchEvents`
  * (plus one finished request for the `request` segmentation); the caller's source is not read meanwhile, so a pipe
@@ -27,7 +34,9 @@ import type { LanguageModel } from '../models/language-model.js';
 import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
 import { sequenceAlert, type FalcoAlert, type ScoreScale } from './alert.js';
 import { createLiveSegmenter, type LiveSegmenter, type LiveSink } from './live-segment.js';
-import { prefixThresholdAt, type PrefixThresholds } from './live-thresholds.js';
+import { checkpoints, prefixThresholdAt, prefixThresholdsOf, type PrefixThresholds } from './live-thresholds.js';
+import { NormalReference } from './p-value.js';
+import { quantileValue } from './threshold.js';
 
 /**
  * Whether a live (prefix or sequence) perplexity is above a threshold: by more than a relative 1e-9. Incremental
@@ -81,6 +90,22 @@ export interface WatchOptions {
    * sequence record and its alert, when it ends novel, carry it.
    */
   pValue?: (perplexity: number) => number;
+  /**
+   * A live baseline (see the module comment): after `skip` sequences left out, the next `sequences` to finish are
+   * taken as normal, then
+   * the sequence threshold becomes the `q`-quantile of their perplexities (replacing `threshold`), the prefix
+   * thresholds the `prefixQuantile`-quantiles of the prefixes that reached each checkpoint meanwhile (replacing
+   * `prefix`; false: none, the sequence threshold at every checkpoint), and p-values are taken against them.
+   */
+  warmUp?: WarmUp;
+}
+
+export interface WarmUp {
+  /** Sequences to finish first that are left out of the baseline (a server's start-up): neither judged nor used. */
+  skip: number;
+  sequences: number;
+  q: number;
+  prefixQuantile: number | false;
 }
 
 /** One finished sequence. */
@@ -102,6 +127,22 @@ export interface SequenceResult {
   pValue?: number;
   /** Whether an alert was raised for it (while running, or at its end). */
   alerted: boolean;
+  /** Part of the live baseline (`WatchOptions.warmUp`): taken as normal, `threshold` NaN (null in JSON). */
+  warmUp?: true;
+}
+
+/** The end of the live baseline: the thresholds fitted on it, in force from here on. */
+export interface WarmUpRecord {
+  type: 'warm-up';
+  /** Finished sequences the sequence threshold was fitted on, after `skipped` left out. */
+  sequences: number;
+  skipped: number;
+  /** Quantile and value of the sequence threshold (a perplexity; `score`: an ensemble's score for it). */
+  q: number;
+  threshold: number;
+  score?: number;
+  /** Prefix thresholds per checkpoint length (perplexities; `score`: an ensemble's), empty without. */
+  prefix: { length: number; value: number; score?: number; fittedOn: number }[];
 }
 
 export interface AlertRecord {
@@ -109,7 +150,7 @@ export interface AlertRecord {
   alert: FalcoAlert;
 }
 
-export type WatchRecord = SequenceResult | AlertRecord;
+export type WatchRecord = SequenceResult | AlertRecord | WarmUpRecord;
 
 export interface WatchSummary {
   /** Events read from the source. */
@@ -134,6 +175,8 @@ export interface WatchSummary {
   /** Model calls (scoring rounds' pushes and closes) and the events they scored. */
   modelCalls: number;
   seconds: number;
+  /** With a live baseline: sequences it has taken of those it needs (`done` once the thresholds were fitted). */
+  warmUp?: { sequences: number; of: number; done: boolean };
 }
 
 /** A running watch: records as they come, a summary at any time, and `stop()` to end at the next event. */
@@ -203,7 +246,14 @@ export class LivePipeline implements LiveSink<Slot> {
   private readonly queue: LiveSeq[] = [];
   private queued = 0;
   private openNow = 0;
-  private readonly o: Required<Omit<WatchOptions, 'prefix' | 'lost' | 'pValue'>> & Pick<WatchOptions, 'prefix' | 'lost' | 'pValue'>;
+  private readonly o: Required<Omit<WatchOptions, 'threshold' | 'thresholdName' | 'prefix' | 'lost' | 'pValue' | 'warmUp'>> & Pick<WatchOptions, 'lost' | 'warmUp'>;
+  // What finished and running sequences are held to: the options' until a live baseline replaces them.
+  private threshold: number;
+  private thresholdName: string;
+  private prefix: PrefixThresholds | undefined;
+  private pValue: ((perplexity: number) => number) | undefined;
+  /** While the live baseline lasts: its finished perplexities, and its prefix perplexities per checkpoint. */
+  private warming: { skip: number; finished: number[]; lengths: number[]; prefixes: number[][] } | undefined;
   private readonly t0 = performance.now();
   private readonly s = {
     sequences: 0, alerts: 0, novel: 0, droppedSequences: 0, droppedEvents: 0, byCap: 0, modelCalls: 0,
@@ -216,17 +266,28 @@ export class LivePipeline implements LiveSink<Slot> {
   constructor(private readonly model: LiveModel, private readonly scorer: IncrementalScorer, options: WatchOptions) {
     const minEvents = options.minEvents ?? options.prefix?.minEvents ?? 16;
     this.o = {
-      segmentation: options.segmentation, threshold: options.threshold, thresholdName: options.thresholdName ?? 'sequence',
-      prefix: options.prefix, lost: options.lost, pValue: options.pValue, minEvents, maxOpen: options.maxOpen ?? 10_000,
+      segmentation: options.segmentation, lost: options.lost, warmUp: options.warmUp, minEvents, maxOpen: options.maxOpen ?? 10_000,
       batchEvents: options.batchEvents ?? 8192, maxBatch: options.maxBatch ?? 256, latencyMs: options.latencyMs ?? 0,
       topK: options.topK ?? 5,
     };
+    this.threshold = options.threshold;
+    this.thresholdName = options.thresholdName ?? 'sequence';
+    this.prefix = options.prefix;
+    this.pValue = options.pValue;
     for (const k of ['minEvents', 'maxOpen', 'batchEvents', 'maxBatch', 'topK'] as const) {
       const v = this.o[k];
       if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`watch: ${k} must be a positive integer, got ${v}`);
     }
     if (!(this.o.latencyMs >= 0)) throw new RangeError(`watch: latencyMs must be >= 0, got ${this.o.latencyMs}`);
-    if (Number.isNaN(this.o.threshold)) throw new RangeError('watch: the threshold is not a number');
+    if (Number.isNaN(this.threshold)) throw new RangeError('watch: the threshold is not a number');
+    const w = options.warmUp;
+    if (w) {
+      if (!Number.isSafeInteger(w.sequences) || w.sequences < 1) throw new RangeError(`watch: the warm-up must be a positive number of sequences, got ${w.sequences}`);
+      if (!Number.isSafeInteger(w.skip) || w.skip < 0) throw new RangeError(`watch: the sequences a warm-up skips must be a number >= 0, got ${w.skip}`);
+      for (const q of [w.q, w.prefixQuantile]) if (q !== false && !(q > 0 && q <= 1)) throw new RangeError(`watch: a warm-up quantile must be in (0, 1], got ${q}`);
+      const lengths = checkpoints(minEvents, options.segmentation.maxLength);
+      this.warming = { skip: w.skip, finished: [], lengths, prefixes: lengths.map(() => []) };
+    }
     this.seg = createLiveSegmenter<Slot>(options.segmentation.kind, options.segmentation.maxLength);
   }
 
@@ -334,7 +395,10 @@ export class LivePipeline implements LiveSink<Slot> {
       s.keepTop(this.evs[i]!.name, -x, k);
       if (s.n === s.nextCheck) {
         s.nextCheck *= 2;
-        if (!s.alerted) this.check(s);
+        const w = this.warming;
+        if (!w) {
+          if (!s.alerted) this.check(s);
+        } else if (w.skip === 0) w.prefixes[w.lengths.indexOf(s.n)]?.push(Math.exp(-s.sum / s.n));
       }
     }
     this.hs.length = 0;
@@ -344,12 +408,31 @@ export class LivePipeline implements LiveSink<Slot> {
 
   private check(s: LiveSeq): void {
     const ppl = Math.exp(-s.sum / s.n);
-    const p = this.o.prefix ? prefixThresholdAt(this.o.prefix, s.n) : undefined;
-    const thr = p ?? this.o.threshold;
+    const p = this.prefix ? prefixThresholdAt(this.prefix, s.n) : undefined;
+    const thr = p ?? this.threshold;
     if (!aboveThreshold(ppl, thr)) return;
     // how sure: against the normal prefixes of this length the threshold was fitted on
-    const pValue = p !== undefined ? this.o.prefix!.pValueAt?.(s.n, ppl) : undefined;
-    this.alert(s, false, ppl, thr, p !== undefined ? `prefix q=${this.o.prefix!.q} @${s.n}` : this.o.thresholdName, pValue);
+    const pValue = p !== undefined ? this.prefix!.pValueAt?.(s.n, ppl) : undefined;
+    this.alert(s, false, ppl, thr, p !== undefined ? `prefix q=${this.prefix!.q} @${s.n}` : this.thresholdName, pValue);
+  }
+
+  /** The live baseline is complete: fits the thresholds on it, from now on in force. */
+  private endWarmUp(): void {
+    const w = this.warming!;
+    const { q, prefixQuantile } = this.o.warmUp!;
+    this.warming = undefined;
+    const n = w.finished.length;
+    this.threshold = quantileValue(w.finished, q);
+    this.thresholdName = `warm-up q=${q} of ${n}`;
+    this.prefix = prefixQuantile === false ? undefined : prefixThresholdsOf(w.lengths, w.prefixes, prefixQuantile, this.o.minEvents, n);
+    const ref = new NormalReference(w.finished.map(Math.log), `${n} warm-up sequences`);
+    this.pValue = (ppl) => ref.pValueOfPerplexity(ppl);
+    const scale = this.model.scale;
+    const shown = (v: number) => (scale ? { score: scale.of(v) } : {});
+    this.out.push({
+      type: 'warm-up', sequences: n, skipped: this.o.warmUp!.skip, q, threshold: this.threshold, ...shown(this.threshold),
+      prefix: (this.prefix?.points ?? []).map((p) => ({ length: p.length, value: p.value, ...shown(p.value), fittedOn: p.fittedOn })),
+    });
   }
 
   private alert(s: LiveSeq, final: boolean, score: number, threshold: number, thresholdName: string, pValue?: number): void {
@@ -372,18 +455,25 @@ export class LivePipeline implements LiveSink<Slot> {
       s.n++;
       this.openNow--;
       const ppl = Math.exp(-s.sum / s.n);
-      const novel = aboveThreshold(ppl, this.o.threshold);
-      const pValue = this.o.pValue?.(ppl);
       this.s.sequences++;
+      const record = {
+        type: 'sequence' as const, id: s.id, process: s.proc, pid: s.pid, tid: s.tid, length: s.length, truncated: s.endTruncated,
+        perplexity: ppl, ...(this.model.scale ? { score: this.model.scale.of(ppl) } : {}),
+      };
+      if (this.warming) {
+        if (this.warming.skip > 0) this.warming.skip--;
+        else this.warming.finished.push(ppl);
+        this.out.push({ ...record, novel: false, threshold: NaN, alerted: false, warmUp: true });
+        if (this.warming.finished.length === this.o.warmUp!.sequences) this.endWarmUp();
+        continue;
+      }
+      const novel = aboveThreshold(ppl, this.threshold);
+      const pValue = this.pValue?.(ppl);
       if (novel) {
         this.s.novel++;
-        if (!s.alerted) this.alert(s, true, ppl, this.o.threshold, this.o.thresholdName, pValue);
+        if (!s.alerted) this.alert(s, true, ppl, this.threshold, this.thresholdName, pValue);
       }
-      this.out.push({
-        type: 'sequence', id: s.id, process: s.proc, pid: s.pid, tid: s.tid, length: s.length, truncated: s.endTruncated,
-        perplexity: ppl, ...(this.model.scale ? { score: this.model.scale.of(ppl) } : {}), novel, threshold: this.o.threshold,
-        ...(pValue !== undefined ? { pValue } : {}), alerted: s.alerted,
-      });
+      this.out.push({ ...record, novel, threshold: this.threshold, ...(pValue !== undefined ? { pValue } : {}), alerted: s.alerted });
     }
   }
 
@@ -395,6 +485,9 @@ export class LivePipeline implements LiveSink<Slot> {
         sequences: this.s.droppedSequences, events: this.s.droppedEvents, byCap: this.s.byCap + c.droppedByCap, unassigned: c.unassigned,
       },
       lost: this.o.lost?.() ?? 0, modelCalls: this.s.modelCalls, seconds: (performance.now() - this.t0) / 1000,
+      ...(this.o.warmUp ? {
+        warmUp: { sequences: this.warming?.finished.length ?? this.o.warmUp.sequences, of: this.o.warmUp.sequences, done: this.warming === undefined },
+      } : {}),
     };
   }
 }

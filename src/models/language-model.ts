@@ -100,6 +100,8 @@ export interface SequenceFact {
   /** Standard deviations from normal, and the surprise it adds (nats). */
   z: number;
   surprise: number;
+  /** Which normal sequences `normal` and `z` are measured against, for people (e.g. those that make the same calls). */
+  against?: string;
 }
 
 /** Settings as one line for summaries (`order 5, minCount 1`); unset text settings (e.g. no checkpoint) left out. */
@@ -374,7 +376,11 @@ export const MODEL_KINDS: readonly ModelKindEntry[] = [
   {
     kind: 'timing',
     description: 'where a sequence\'s time goes (time between calls, in calls, in all), one Gaussian score per sequence: an ensemble member beside a language model',
-    options: [],
+    options: [{
+      key: 'shapeMin', flag: '--shape-min <n>',
+      description: 'timing: sequences that make the same calls as many times (a shape) get a Gaussian of their own when at least this many training sequences have that shape; others are measured against all; 0: one Gaussian for all (default 20)',
+      defaultValue: 20, parse: intOption('--shape-min', 0, 1_000_000_000),
+    }],
     implementation: async () => (await import('./timing/timing.js')).TIMING_KIND,
   },
 ];

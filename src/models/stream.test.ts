@@ -38,6 +38,7 @@ export const VARIANT_SETTINGS: readonly { kind: string; label: string; settings:
   { kind: 'lstm', label: 'lstm --predict name,lat,size', settings: { ...SMALL_SETTINGS.lstm, predict: 'name,lat,size' } },
   { kind: 'transformer', label: 'transformer --predict name,size', settings: { ...SMALL_SETTINGS.transformer, predict: 'name,size' } },
   { kind: 'longformer', label: 'longformer --predict name,lat', settings: { ...SMALL_SETTINGS.longformer, predict: 'name,lat' } },
+  { kind: 'timing', label: 'timing --shape-min 2', settings: { shapeMin: 2 } },
 ];
 
 const TOLERANCE = 1e-5;

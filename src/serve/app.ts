@@ -286,7 +286,8 @@ export const APP_JS = String.raw`'use strict';
       j.facts.map(function (f) {
         return '<tr><td title="' + esc(f.what) + '">' + esc(f.name) + ' <small>' + esc(f.what) + '</small></td><td class="num">' + num(f.value, 4) + ' ' + esc(f.unit) +
           '</td><td class="num">~' + num(f.normal, 4) + ' ' + esc(f.unit) + '</td><td class="num">' + (f.z >= 0 ? '+' : '') + num(f.z, 3) + '</td><td class="num">' + num(f.surprise, 3) + '</td></tr>';
-      }).join('') + '</table>' : '';
+      }).join('') + '</table>' + j.facts.filter(function (f, i) { return f.against && j.facts.findIndex(function (g) { return g.against === f.against; }) === i; })
+        .map(function (f) { return '<p class="hint">Normal: ' + esc(f.against) + '.</p>'; }).join('') : '';
     var att = attentionRow(j, from);
     $('d-attn-note').innerHTML = att ? '<p class="hint">Attention (last block, heads averaged): the purple column shows which earlier events the model ' +
       'looked at when predicting event #' + att.of + ' (outlined). Click an event to see its attention.</p>' : '';

@@ -225,6 +225,7 @@ export class Scorer {
         hub.addAlert(alert);
         continue;
       }
+      if (r.type !== 'sequence') continue; // (no live baseline here: serve holds sequences to the model's thresholds)
       const seq = waiting.get(r.id) ?? { id: r.id, events: [] };
       waiting.delete(r.id);
       const key = keyOf(r.id);
