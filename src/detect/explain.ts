@@ -302,6 +302,8 @@ function attentionCss(att: readonly EventAttention[]): string {
 /** A self-contained HTML page showing one explained sequence. */
 export function explanationHtml(seq: Sequence, exp: Explanation, title: string): string {
   const max = exp.perEvent.reduce((a, x) => (x > a ? x : a), 0); // not Math.max(...): a sequence may have millions of events
+  // A sequence-level kind (timing): no event carries surprise, its measurements say why — no per-event legend or table by call.
+  const wholeSequence = max === 0 && (exp.facts?.length ?? 0) > 0;
   const unit = escapeHtml(exp.unit?.name ?? 'nats');
   const t0 = seq.events[0]?.ts ?? 0n;
   const fields = exp.perField ? exp.byField.map((f) => f.field) : [];
@@ -371,14 +373,15 @@ ${attCss}</style></head><body>
 <p>Sequence <b>${escapeHtml(exp.id)}</b>: ${exp.events} events${exp.truncated ? ' (truncated)' : ''};
 score (mean surprise per token) <b>${fmt(exp.score)}</b> ${unit}; total ${fmt(exp.totalNll)} ${unit};
 end of sequence ${fmt(exp.endNll)} ${unit}.</p>
-<p class="legend">${escapeHtml(exp.unit?.legend ?? 'Surprise = −ln P(event | preceding events) under the model.')}
+${wholeSequence ? `<p>No event carries surprise of its own: the model scores the sequence as a whole (its end token), from what it
+measured of it below; the events are listed for reference.</p>` : `<p class="legend">${escapeHtml(exp.unit?.legend ?? 'Surprise = −ln P(event | preceding events) under the model.')}
 <span style="${shade(0, 1)}"></span> expected … <span style="${shade(1, 1)}"></span> most surprising in this sequence
-(${fmt(max)} ${unit}). The ${exp.top.length} most surprising events have a dark left edge.</p>
-${factSection}<h2>By system call</h2>
+(${fmt(max)} ${unit}). The ${exp.top.length} most surprising events have a dark left edge.</p>`}
+${factSection}${wholeSequence ? '' : `<h2>By system call</h2>
 <table><tr><th>syscall</th><th>count</th><th>total</th><th>mean</th><th>max</th></tr>
 ${sysRows}
 </table>
-<h2>${exp.unit ? 'By member' : 'By field'}</h2>
+`}<h2>${exp.unit ? 'By member' : 'By field'}</h2>
 <table><tr><th>${exp.unit ? 'member' : 'field'}</th><th>total</th><th>mean</th><th>share</th></tr>
 ${fieldRows}
 </table>

@@ -221,7 +221,13 @@ test('explain on a timing model: the request\'s times beside the normal ones, an
     assert.match(text, /no event carries surprise of its own/);
     const html = join(dir, 'why.html');
     assert.equal(cli('explain', '--model', model, cpu, '--sequence', top.id, '--html', html).code, 0);
-    assert.match(readFileSync(html, 'utf8'), /<h2>What the model measured, against normal<\/h2>\n<table><tr><th>feature<\/th>.*\n<tr><td>gap \(time between calls\)<\/td>/);
+    const page = readFileSync(html, 'utf8');
+    assert.match(page, /<h2>What the model measured, against normal<\/h2>\n<table><tr><th>feature<\/th>.*\n<tr><td>gap \(time between calls\)<\/td>/);
+    assert.match(page, /<p>Normal: the [\d,]+ training sequences that make the same calls as many times\.<\/p>/);
+    // no per-event colouring legend or table by call where no event carries surprise; the events are still listed
+    assert.match(page, /No event carries surprise of its own/);
+    assert.ok(!page.includes('<h2>By system call</h2>') && !page.includes('class="legend"'));
+    assert.match(page, /<h2>Events<\/h2>/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
