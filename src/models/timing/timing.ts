@@ -110,6 +110,11 @@ export interface TimingGaussian {
   count: number;
 }
 
+/** A shape's Gaussian, with the shape: how often its sequences make each call. */
+export interface ShapeGaussian extends TimingGaussian {
+  calls: ReadonlyMap<string, number>;
+}
+
 /** Welford's running mean and spread of the features. */
 class FeatureMoments {
   readonly mean = new Float64Array(TIMING_FEATURES.length);
@@ -143,7 +148,7 @@ export class TimingModel implements LanguageModel {
    * `pooled`: fitted on every training sequence; `shapes`: one per shape (`shapeKey`) made by at least `--shape-min`
    * training sequences. A sequence is measured against its shape's Gaussian, or the pooled one when its shape has none.
    */
-  constructor(readonly tokenizer: Tokenizer, readonly pooled: TimingGaussian, readonly shapes: ReadonlyMap<string, TimingGaussian>, readonly settings: ModelSettings) {}
+  constructor(readonly tokenizer: Tokenizer, readonly pooled: TimingGaussian, readonly shapes: ReadonlyMap<string, ShapeGaussian>, readonly settings: ModelSettings) {}
 
   /** The Gaussian a sequence that made `calls` is measured against: its shape's, else the pooled one. */
   private gaussianFor(calls: ReadonlyMap<string, number>): TimingGaussian {
@@ -226,11 +231,10 @@ export class TimingModel implements LanguageModel {
     const counts: number[] = [];
     const ends: number[] = [];
     const feats = (pick: (g: TimingGaussian) => Float64Array) => Float64Array.from([...this.shapes.values()].flatMap((g) => [...pick(g)]));
-    for (const key of this.shapes.keys()) {
-      for (const part of key.split(' ')) {
-        const [name, c] = part.split('×') as [string, string];
+    for (const { calls } of this.shapes.values()) {
+      for (const [name, c] of calls) {
         ids.push(names.id(name));
-        counts.push(Number(c));
+        counts.push(c);
       }
       ends.push(ids.length);
     }
@@ -285,7 +289,7 @@ export class TimingModel implements LanguageModel {
     const means = get('shapeMean', Float64Array, K * F);
     const stds = get('shapeStd', Float64Array, K * F);
     const names = tokenizer.vocabulary('name');
-    const shapes = new Map<string, TimingGaussian>();
+    const shapes = new Map<string, ShapeGaussian>();
     let from = 0;
     for (let k = 0; k < K; k++) {
       const to = ends[k]!;
@@ -295,7 +299,8 @@ export class TimingModel implements LanguageModel {
         if (!(ids[i]! >= N_SPECIAL && ids[i]! < names.size) || !(counts[i]! > 0)) throw bad(`shape ${k}: name id ${ids[i]} or count ${counts[i]} out of range`);
         calls.set(names.token(ids[i]!), counts[i]!);
       }
-      shapes.set(shapeKey(calls), check({ mean: means.slice(k * F, (k + 1) * F), std: stds.slice(k * F, (k + 1) * F), count: sequences[k]! }));
+      const g = check({ mean: means.slice(k * F, (k + 1) * F), std: stds.slice(k * F, (k + 1) * F), count: sequences[k]! });
+      shapes.set(shapeKey(calls), { ...g, calls });
       from = to;
     }
     return new TimingModel(tokenizer, pooled, shapes, saved.settings);
@@ -357,7 +362,7 @@ export const TIMING_KIND: ModelKind = {
     const shapeMin = Number(settings['shapeMin'] ?? DEFAULT_SHAPE_MIN);
     const tokenizer = await new Tokenizer(['name'], 1).fitStream(data.train());
     const pooled = new FeatureMoments();
-    const byShape = new Map<string, FeatureMoments>();
+    const byShape = new Map<string, { m: FeatureMoments; calls: ReadonlyMap<string, number> }>();
     let timed = 0;
     for await (const seq of data.train()) {
       if (seq.events.length === 0) continue;
@@ -367,13 +372,13 @@ export const TIMING_KIND: ModelKind = {
       pooled.add(x);
       if (shapeMin === 0) continue;
       const key = shapeKey(span.calls);
-      let m = byShape.get(key);
-      if (!m && byShape.size < MAX_SHAPES_TRACKED) byShape.set(key, (m = new FeatureMoments()));
-      m?.add(x);
+      let shape = byShape.get(key);
+      if (!shape && byShape.size < MAX_SHAPES_TRACKED) byShape.set(key, (shape = { m: new FeatureMoments(), calls: span.calls }));
+      shape?.m.add(x);
     }
     if (pooled.count === 0) throw new RangeError('timing: no training sequence has events');
     if (timed === 0) throw new RangeError('timing: no training event has a duration (the data records none: ADFA-LD traces, or entries without their exits)');
-    const shapes = new Map([...byShape].filter(([, m]) => m.count >= shapeMin).map(([k, m]) => [k, m.gaussian()] as const));
+    const shapes = new Map([...byShape].filter(([, { m }]) => m.count >= shapeMin).map(([k, { m, calls }]) => [k, { ...m.gaussian(), calls }] as const));
     return new TimingModel(tokenizer, pooled.gaussian(), shapes, settings);
   },
   load: (dir, saved) => TimingModel.load(dir, saved),
