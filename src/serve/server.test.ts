@@ -327,11 +327,13 @@ describe('serve: a model that scores sequences as a whole', () => {
     await withScoredSet('timing', async (server) => {
       const key = ((await call(server.url, '/api/state')).json().points as { key: string }[])[0]!.key;
       const d = (await call(server.url, `/api/sequences/${key}`)).json();
-      const facts = d.facts as { name: string; value: number; normal: number; z: number; surprise: number }[];
+      const facts = d.facts as { name: string; value: number; normal: number; z: number; surprise: number; against: string }[];
       assert.deepEqual(facts.map((f) => f.name), ['gap', 'span', 'wait']);
+      assert.match(facts[0]!.against, /^(the [\d,]+ training sequences that make the same calls|all [\d,]+ training sequences)/, 'which normal requests');
       assert.ok(Math.abs(facts.reduce((a, f) => a + f.surprise, 0) - Math.log(d.perplexity as number)) < 1e-6 * Math.max(1, Math.log(d.perplexity as number)));
       const page = await call(server.url, `/api/sequences/${key}/page`);
       assert.match(page.text, /<h2>What the model measured, against normal<\/h2>/);
+      assert.ok(page.text.includes(`<p>Normal: ${facts[0]!.against}.</p>`));
     });
   });
 });
