@@ -12,8 +12,9 @@
  * the model folder (`cli/prefix.ts`); where a length has none, against the model's sequence threshold.
  *
  * `--warm-up <n>`: a live baseline instead — the first n sequences to finish (after `--warm-up-skip k` left out) are
- * taken as normal (nothing alerts meanwhile), and the sequence threshold (the model's label-free quantile of their perplexities), the prefix
- * thresholds (`--prefix-quantile` of their prefixes) and the p-values are fitted on them (`detect/live.ts`).
+ * taken as normal (nothing alerts meanwhile), and the sequence threshold (the model's label-free quantile of their
+ * perplexities), the prefix thresholds (`--prefix-quantile` of their prefixes) and the p-values are fitted on them
+ * (`detect/live.ts`).
  */
 import type { Command } from 'commander';
 import { action, collect, UsageError } from './run.js';

@@ -18,10 +18,10 @@
  *
  * A live baseline (`warmUp`): after the first k sequences to finish (left out: a server's start-up is no steady
  * state), the next n are taken as normal — none of these k + n is novel and nothing alerts meanwhile — and the
- * thresholds are then fitted on the n: the sequence threshold, the prefix
- * thresholds (from the prefixes that reached a checkpoint meanwhile) and the p-values, so that the model is held to
- * the traffic it watches rather than to its training data (another run of the same server differs a little in
- * timing). A `WarmUpRecord` marks the switch. Sequences open across it were not checked before it.
+ * thresholds are then fitted on the n: the sequence threshold, the prefix thresholds (from the prefixes that reached
+ * a checkpoint meanwhile) and the p-values, so that the model is held to the traffic it watches rather than to its
+ * training data (another run of the same server differs a little in timing). A `WarmUpRecord` marks the switch.
+ * Sequences open across it were not checked before it.
  *
  * Bounded memory: at most `maxOpen` sequences are open; a sequence that would open beyond that is not scored and
  * its events are counted as dropped (`summary().dropped`), never silently. Queued events are at most `batchEvents`
