@@ -27,6 +27,8 @@ export interface ServeRequest {
   strace: { pid: number } | { command: string[] } | undefined;
   /** Normal data for prefix thresholds; undefined: the model's own validation data when found; false: none. */
   calibrate: string | false | undefined;
+  /** A live baseline (as `watch --warm-up`): `sequences` finished live sequences, after `skip` left out, set the live run's thresholds. */
+  warmUp: { sequences: number; skip: number } | undefined;
   host: string;
   port: number;
   token: string | undefined;
@@ -67,6 +69,9 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
   if (liveInput && !scorer.incremental && req.strace !== undefined) {
     throw new UsageError(`${req.modelDirs[0]}: model kind '${manifest.kind}' cannot score event by event, which --strace needs`);
   }
+  if (req.warmUp !== undefined && !scorer.incremental) {
+    throw new UsageError(`${req.modelDirs[0]}: model kind '${manifest.kind}' cannot score event by event, which --warm-up needs`);
+  }
   if (req.latencyMs !== undefined && !(liveInput && scorer.incremental)) {
     throw new UsageError('--latency-ms applies to live input (--input, --strace) scored by a model that scores event by event');
   }
@@ -77,7 +82,9 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
     : req.input === undefined || !scorer.incremental ? undefined
     : req.input === '-' ? await sources.stdinSource(pairing, req.lenient) : await sources.fileSource(req.input, pairing, req.lenient);
   // Per-length thresholds for running sequences, found as `watch` finds them.
-  const prefix = source === undefined ? undefined
+  const warmUp = req.warmUp === undefined ? undefined
+    : { ...req.warmUp, q: manifest.thresholds.labelFree.q, prefixQuantile: req.calibrate === false ? false as const : 0.99 };
+  const prefix = source === undefined || warmUp ? undefined
     : await (await import('./prefix.js')).prefixThresholdsFor('serve', model, manifest, req.calibrate, 0.99, 16, reading);
   let server;
   try {
@@ -87,6 +94,7 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
       info: {
         kind: model.kind, modelDir: req.modelDirs.join(' + '), members, segmentation: manifest.segmentation.kind, fields: manifest.fields,
         live: source?.path ?? req.input ?? null, incremental: scorer.incremental, prefixThresholds: prefix?.points ?? null,
+        warmUp: req.warmUp ?? null,
       },
     });
   } catch (e) {
@@ -117,10 +125,12 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
     if (source !== undefined) {
       const live = req.strace !== undefined || req.input === '-';
       const s = await scorer.watchInto(server.hub, run, source, {
-        latencyMs: req.latencyMs ?? (live ? 50 : 0), lost: () => source.counts.lost, prefix, minEvents: 16,
+        latencyMs: req.latencyMs ?? (live ? 50 : 0), lost: () => source.counts.lost, prefix, minEvents: 16, warmUp,
       });
       server.hub.finish(run);
       const d = s.dropped;
+      if (run.threshold) process.stderr.write(`serve: the live input's threshold: ${scorer.scale.name} > ${run.threshold.value.toPrecision(6)} (${run.threshold.name})\n`);
+      else if (s.warmUp) process.stderr.write(`serve: the input ended during the warm-up (${s.warmUp.sequences} of ${s.warmUp.of} sequences): nothing was judged\n`);
       process.stderr.write(`serve: input ${label} ended: ${s.events} events, ${s.sequences} sequences, ${s.novel} novel, ${s.alerts} alerts` +
         `${d.sequences ? `, ${d.sequences} sequences not scored (too many open)` : ''}${d.byCap ? `, ${d.byCap} events past the length cap` : ''}` +
         `${d.unassigned ? `, ${d.unassigned} events outside any sequence` : ''}${s.lost ? `, ${s.lost} events lost by the tracer` : ''}; still serving\n`);
@@ -151,6 +161,9 @@ export function registerServe(program: Command): void {
     .option('-p, --pid <pid>', 'with --strace: the process to attach to')
     .option('--calibrate <data>', "normal data for per-length thresholds of running sequences (default: the prefix scores train stored in the model folder)")
     .option('--no-calibrate', 'running sequences are held to the sequence threshold')
+    .option('--warm-up <n>', 'live input: take the first n sequences to finish as normal (nothing alerts meanwhile) and hold the live input to ' +
+      "thresholds fitted on them (the model's label-free quantile; prefixes: 0.99), as watch --warm-up does")
+    .option('--warm-up-skip <k>', 'with --warm-up: leave out the first k sequences to finish before it (default 0)')
     .option('--port <n>', 'port to listen on (0: any free one)', '8080')
     .option('--host <address>', 'address to listen on (other than loopback only with a token)', '127.0.0.1')
     .option('--token <secret>', `require this token on every request (default: $${TOKEN_ENV})`)
@@ -162,7 +175,7 @@ export function registerServe(program: Command): void {
     .argument('[command...]', 'with --strace: the command to start and watch (after --)')
     .action(action(async (command: string[], o: {
       model: string[]; input?: string; strace?: boolean; pid?: string; calibrate?: string | boolean; port: string; host: string; token?: string;
-      dataDir?: string; threshold: string; latencyMs?: string; maxUploadMb: string; lenient?: boolean;
+      dataDir?: string; threshold: string; latencyMs?: string; maxUploadMb: string; lenient?: boolean; warmUp?: string; warmUpSkip?: string;
     }) => {
       const token = o.token ?? process.env[TOKEN_ENV];
       if (o.input !== undefined && o.strace) throw new UsageError('serve: give one live input: --input <trace|-> or --strace');
@@ -176,9 +189,22 @@ export function registerServe(program: Command): void {
         if (!/^\d+$/.test(o.pid) || !Number.isSafeInteger(pid) || pid < 1) throw new UsageError(`--pid must be a positive integer, got '${o.pid}'`);
       }
       if (typeof o.calibrate === 'string' && o.input === undefined && !o.strace) throw new UsageError('--calibrate applies with live input (--input, --strace)');
+      const count = (flag: string, text: string, min: number): number => {
+        const v = Number(text);
+        if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < min) throw new UsageError(`${flag} must be an integer >= ${min}, got '${text}'`);
+        return v;
+      };
+      if (o.warmUpSkip !== undefined && o.warmUp === undefined) throw new UsageError('--warm-up-skip applies with --warm-up');
+      let warmUp: ServeRequest['warmUp'];
+      if (o.warmUp !== undefined) {
+        if (o.input === undefined && !o.strace) throw new UsageError('--warm-up applies with live input (--input, --strace)');
+        if (o.threshold !== 'quantile') throw new UsageError(`--warm-up sets the live input's threshold from its baseline: it does not go with --threshold ${o.threshold}`);
+        if (typeof o.calibrate === 'string') throw new UsageError('--warm-up and --calibrate both set the prefix thresholds: give one');
+        warmUp = { sequences: count('--warm-up', o.warmUp, 1), skip: o.warmUpSkip === undefined ? 0 : count('--warm-up-skip', o.warmUpSkip, 0) };
+      }
       await serveCommand({
         modelDirs: o.model, input: o.input, strace: o.strace ? (pid !== undefined ? { pid } : { command }) : undefined,
-        calibrate: o.calibrate === false ? false : typeof o.calibrate === 'string' ? o.calibrate : undefined,
+        calibrate: o.calibrate === false ? false : typeof o.calibrate === 'string' ? o.calibrate : undefined, warmUp,
         host: o.host, port: portOf(o.port), token: token === '' ? undefined : token,
         dataDir: o.dataDir ?? process.cwd(), threshold: o.threshold, lenient: o.lenient === true,
         latencyMs: o.latencyMs === undefined ? undefined : nonNegative('--latency-ms', o.latencyMs),

@@ -11,7 +11,7 @@
 export const APP_JS = String.raw`'use strict';
 (function () {
   var RED = '#dc2626', BLUE = '#2563eb';
-  var S = { info: {}, runs: {}, pts: {}, alerts: [], run: null, userPicked: false, sel: null, dirty: false, chartRun: null };
+  var S = { info: {}, runs: {}, pts: {}, alerts: [], run: null, userPicked: false, sel: null, dirty: false, chartRun: null, chartThr: null };
   var plot = null;
   var $ = function (id) { return document.getElementById(id); };
 
@@ -26,6 +26,12 @@ export const APP_JS = String.raw`'use strict';
   // What the chart shows: the perplexity (log axis), or an ensemble's score (linear axis), with its threshold.
   function sc() {
     return S.info.scale || { name: 'perplexity', log: true, unit: 'nats', threshold: (S.info.threshold || {}).value };
+  }
+  // The threshold a run's sequences are held to, as shown: the live input's own once its baseline is complete
+  // (serve --warm-up), else the model's.
+  function thrOf(run) {
+    var r = S.runs[run];
+    return r && r.threshold ? r.threshold.value : sc().threshold;
   }
   // How far a score is above its threshold: a ratio of perplexities, a difference of ensemble scores.
   function above(score, threshold) {
@@ -65,7 +71,8 @@ export const APP_JS = String.raw`'use strict';
   function makePlot(run) {
     var el = $('chart');
     el.innerHTML = '';
-    var thr = { value: sc().threshold }, log = sc().log;
+    var thr = { value: thrOf(run) }, log = sc().log;
+    S.chartThr = thr.value;
     var timeAxis = !!(S.runs[run] && S.runs[run].timeAxis);
     var opts = {
       width: Math.max(300, el.clientWidth), height: 340,
@@ -115,7 +122,7 @@ export const APP_JS = String.raw`'use strict';
     });
   }
   function chartData(run) {
-    var s = series(run), n = s.x.length, thr = sc().threshold;
+    var s = series(run), n = s.x.length, thr = thrOf(run);
     var normal = new Array(n), novel = new Array(n), line = new Array(n);
     for (var i = 0; i < n; i++) {
       normal[i] = s.nov[i] ? null : s.y[i];
@@ -155,7 +162,7 @@ export const APP_JS = String.raw`'use strict';
       renderCards(); renderAlerts();
       return;
     }
-    if (!plot || S.chartRun !== S.run) makePlot(S.run);
+    if (!plot || S.chartRun !== S.run || S.chartThr !== thrOf(S.run)) makePlot(S.run);
     else plot.setData(chartData(S.run), true);
     renderCards(); renderAlerts(); renderRuns();
   }
@@ -172,8 +179,11 @@ export const APP_JS = String.raw`'use strict';
     $('c-model-s').textContent = (info.modelDir || '') + (info.segmentation ? ' · one sequence per ' + info.segmentation : '');
     $('c-model-s').title = $('c-model-s').textContent;
     $('c-thr-k').textContent = 'threshold (' + sc().name + ')';
-    $('c-thr').textContent = num(sc().threshold, 4);
-    $('c-thr-s').textContent = (info.threshold || {}).name || '';
+    $('c-thr').textContent = num(thrOf(S.run), 4);
+    $('c-thr-s').textContent = r && r.threshold ? r.threshold.name
+      : info.warmUp && r && r.kind === 'live' ? 'warming up: the first ' + info.warmUp.sequences + ' live sequences' +
+        (info.warmUp.skip ? ' after ' + info.warmUp.skip : '') + ' will set it; until then nothing alerts'
+      : (info.threshold || {}).name || '';
     $('c-seq').textContent = r ? r.sequences.toLocaleString('en-US') : '0';
     $('c-seq-s').textContent = r ? r.label + ' · ' + r.status : '';
     $('c-seq-s').title = $('c-seq-s').textContent;
@@ -264,13 +274,13 @@ export const APP_JS = String.raw`'use strict';
     $('d-title').innerHTML = 'Sequence <code>' + esc(j.id) + '</code> ' + (j.novel ? '<span class="badge">NOVEL</span>' : '<span class="badge ok">normal</span>');
     $('d-page').href = '/api/sequences/' + j.key + '/page';
     var first = j.rows[0] || {};
-    var unit = esc(e.unit ? e.unit.name : 'nats'), shownThr = sc().threshold;
+    var unit = esc(e.unit ? e.unit.name : 'nats'), shownThr = thrOf(j.run);
     Array.prototype.forEach.call(document.querySelectorAll('.d-unit'), function (el) { el.innerHTML = unit; });
-    $('d-summary').innerHTML = esc(sc().name.charAt(0).toUpperCase() + sc().name.slice(1)) + ' <b>' + num(j.score, 4) + '</b> ' + (j.novel ? '&gt;' : '≤') +
+    $('d-summary').innerHTML = esc(sc().name.charAt(0).toUpperCase() + sc().name.slice(1)) + ' <b>' + num(j.score, 4) + '</b>' + (j.warmUp ? ',' : j.novel ? ' &gt;' : ' ≤') +
       ' threshold ' + num(shownThr, 4) + ' (' + above(j.score, shownThr) + '). ' + e.events + ' events' + (e.truncated ? ' (cut at the maximum length)' : '') +
       (first.proc !== undefined ? ' of ' + esc(first.proc) + ' pid ' + first.pid : '') + '; mean surprise ' + num(e.score, 3) +
       ' ' + unit + ' per token, end of sequence ' + num(e.endNll, 3) + ' ' + unit + '.' + (e.unit ? ' ' + esc(e.unit.legend) : '') +
-      (j.sure ? ' How sure: ' + esc(j.sure) + '.' : '') +
+      (j.sure ? ' How sure: ' + esc(j.sure) + '.' : '') + (j.warmUp ? ' Part of the live baseline (taken as normal).' : '') +
       (j.shownRows < e.events ? ' Showing the ' + j.shownRows + ' events around the most surprising ones.' : '');
     $('d-bars').innerHTML = j.culprits.map(function (c) {
       var s = e.bySyscall.filter(function (b) { return b.name === c.name; })[0] || {};

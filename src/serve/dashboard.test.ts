@@ -108,6 +108,77 @@ describe('serve: live input from stdin', () => {
   });
 });
 
+describe('serve: a live baseline (--warm-up)', () => {
+  const folder = tempFolder('sa-serve-warmup-');
+
+  it('holds the live input to thresholds fitted on its first sequences; nothing alerts before; the click-through says which', async () => {
+    const model = trainDemoModel(join(folder(), 'model'));
+    const n = 150;
+    const { child, url, stderr } = await startServe(['--model', model, '--input', demoData().normal, '--port', '0', '--warm-up', String(n), '--warm-up-skip', '20']);
+    try {
+      while (!/input \S+ ended/.test(stderr())) {
+        if (child.exitCode !== null) throw new Error(`serve exited: ${stderr()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      type P = { key: string; perplexity: number; novel: boolean; warmUp?: boolean };
+      const state = await (await fetch(new URL('/api/state', url))).json() as {
+        runs: { threshold?: { perplexity: number; value: number; name: string } }[]; points: P[]; alerts: { key: string }[];
+      };
+      const points = state.points; // in the order the sequences finished
+      const baseline = points.filter((p) => p.warmUp);
+      assert.equal(baseline.length, n + 20, 'the sequences left out and the baseline');
+      assert.ok(points.slice(0, n + 20).every((p) => p.warmUp && !p.novel), 'the first to finish, none novel');
+      // the threshold: the model's label-free quantile (0.99) of the baseline's perplexities (the 20 first left out)
+      const { quantileValue } = await import('../detect/threshold.js');
+      const t = state.runs[0]!.threshold!;
+      assert.equal(t.name, `quantile 0.99 of the first ${n} live sequences after 20 left out`);
+      assert.equal(t.perplexity, quantileValue(baseline.slice(20).map((p) => p.perplexity), 0.99));
+      const after = points.filter((p) => !p.warmUp);
+      assert.ok(after.length > 0);
+      for (const p of after) assert.equal(p.novel, p.perplexity > t.perplexity * (1 + 1e-9), p.key);
+      const baselineKeys = new Set(baseline.map((p) => p.key));
+      assert.ok(state.alerts.every((a) => !baselineKeys.has(a.key)), 'no alert on the baseline');
+      assert.match(stderr(), /serve: the live input's threshold: perplexity > [\d.e+]+ \(quantile 0\.99 of the first 150 live sequences after 20 left out\)/);
+      // the click-through of a later sequence states the run's threshold; a baseline one says it is one
+      const later = await (await fetch(new URL(`/api/sequences/${after[0]!.key}`, url))).json() as { threshold: { value: number } };
+      assert.equal(later.threshold.value, t.perplexity);
+      const early = await (await fetch(new URL(`/api/sequences/${baseline[0]!.key}`, url))).json() as { warmUp?: boolean };
+      assert.equal(early.warmUp, true);
+      // the page shows the run's threshold and where it came from (where a browser is at hand)
+      if (existsSync(CHROMIUM)) {
+        const { browser, page, errors } = await openDashboard(url);
+        try {
+          await page.waitForFunction(() => /live sequences/.test(document.getElementById('c-thr-s').textContent), null, { timeout: 30_000 });
+          const shown = await page.evaluate(() => [document.getElementById('c-thr').textContent, document.getElementById('c-thr-s').textContent]);
+          assert.equal(shown[1], t.name);
+          assert.ok(Math.abs(Number(shown[0].replace(/,/g, '')) - t.value) <= 1e-3 * t.value, `${shown[0]} vs ${t.value}`);
+          assert.deepEqual(errors, []);
+        } finally {
+          await browser.close();
+        }
+      }
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('refuses what does not go with it, in one line', () => {
+    for (const [args, re] of [
+      [['--warm-up', '10'], /--warm-up applies with live input/],
+      [['--warm-up', '10', '--input', 'x', '--threshold', '2'], /--warm-up sets the live input's threshold .* --threshold 2/],
+      [['--warm-up-skip', '3', '--input', 'x'], /--warm-up-skip applies with --warm-up/],
+      [['--warm-up', '0', '--input', 'x'], /--warm-up must be an integer >= 1/],
+    ] as const) {
+      const r = spawnSync(process.execPath, [CLI, 'serve', '--model', 'm', ...args], { encoding: 'utf8' });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  });
+});
+
 describe('serve: the dashboard in a browser', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install chromium)` }, () => {
   let tmp: string;
   let serve: { child: ChildProcess; url: string; stderr: () => string };

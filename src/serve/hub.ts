@@ -38,6 +38,11 @@ export interface RunInfo {
   /** Whether points are placed by time (seconds since the epoch) or by position. */
   timeAxis: boolean;
   summary?: DataSummary;
+  /**
+   * The live input's own threshold once its baseline is complete (`serve --warm-up`): on the model's perplexity and
+   * as shown (an ensemble's score), with its name; until then, and for other runs, the model's.
+   */
+  threshold?: { perplexity: number; value: number; name: string };
 }
 
 export interface Point {
@@ -55,6 +60,8 @@ export interface Point {
   events: number;
   /** Its p-value against the model's normal validation sequences (`detect/p-value.ts`), when they are stored. */
   pValue?: number;
+  /** Part of the live baseline (`serve --warm-up`): taken as normal. */
+  warmUp?: true;
 }
 
 /**

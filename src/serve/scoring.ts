@@ -72,6 +72,8 @@ function rowsToShow(exp: Explanation): number[] {
 
 export class Scorer {
   private queue: Promise<unknown> = Promise.resolve();
+  /** Runs held to thresholds of their own (a live baseline: `serve --warm-up`), by run id. */
+  private readonly runThresholds = new Map<number, { perplexity: number; name: string }>();
 
   /**
    * `model`: one language model, or a z ensemble (`detect/ensemble-stream.ts`: its perplexity is shown as the ensemble
@@ -166,7 +168,7 @@ export class Scorer {
    * sequence ids), so that each scored sequence can be explained when clicked. Resolves to the pipeline's summary.
    */
   async watchInto(hub: Hub, run: RunInfo, events: AsyncIterable<SyscallEvent>,
-    options: Pick<WatchOptions, 'latencyMs' | 'lost' | 'prefix' | 'minEvents'>): Promise<WatchSummary> {
+    options: Pick<WatchOptions, 'latencyMs' | 'lost' | 'prefix' | 'minEvents' | 'warmUp'>): Promise<WatchSummary> {
     const m = this.manifest;
     const seg = createSegmenter(m.segmentation.kind, m.segmentation.maxLength);
     const waiting = new Map<string, Sequence>();
@@ -225,12 +227,27 @@ export class Scorer {
         hub.addAlert(alert);
         continue;
       }
-      if (r.type !== 'sequence') continue; // (no live baseline here: serve holds sequences to the model's thresholds)
+      if (r.type === 'warm-up') {
+        // the live baseline is complete: from here on this run is held to its own thresholds (and p-values)
+        const t = { perplexity: r.threshold, value: this.shown(r.threshold), name: `quantile ${r.q} of the first ${r.sequences} live sequences` +
+          (r.skipped > 0 ? ` after ${r.skipped} left out` : '') };
+        run.threshold = t;
+        this.runThresholds.set(run.id, t);
+        hub.touch(run);
+        continue;
+      }
       const seq = waiting.get(r.id) ?? { id: r.id, events: [] };
       waiting.delete(r.id);
       const key = keyOf(r.id);
       keys.delete(r.id);
       const point = this.point(run, key, seq, r.perplexity);
+      if (options.warmUp) {
+        // the pipeline's verdict and p-value: the baseline's, not the model folder's
+        point.novel = r.novel;
+        if (r.pValue !== undefined) point.pValue = r.pValue;
+        else delete point.pValue;
+        if (r.warmUp) point.warmUp = true;
+      }
       hub.addPoint(run, seq, point);
       const alert = alerts.get(r.id);
       alerts.delete(r.id);
@@ -278,9 +295,13 @@ export class Scorer {
       return row;
     });
     const { perEvent: _perEvent, perField: _perField, facts, ...summary } = exp;
+    const own = this.runThresholds.get(point.run);
+    const threshold = own ? { method: 'quantile', name: own.name, value: own.perplexity } : this.threshold;
     return {
-      key: point.key, run: point.run, id: seq.id, perplexity: point.perplexity, score: point.score, novel: point.novel, threshold: this.threshold,
-      ...(point.pValue !== undefined && this.reference ? { pValue: point.pValue, sure: this.reference.describe(point.pValue) } : {}),
+      key: point.key, run: point.run, id: seq.id, perplexity: point.perplexity, score: point.score, novel: point.novel, threshold,
+      ...(point.pValue !== undefined && this.reference && !own && !point.warmUp ? { pValue: point.pValue, sure: this.reference.describe(point.pValue) } : {}),
+      ...(point.pValue !== undefined && own ? { pValue: point.pValue } : {}),
+      ...(point.warmUp ? { warmUp: true } : {}),
       model: this.model.kind, explanation: summary, culprits: culpritsOf(exp, 12), fields, rows,
       shownRows: rows.length, maxNll: exp.perEvent.reduce((a, b) => Math.max(a, b), 0), attention,
       ...(facts && facts.length > 0 ? { facts } : {}),
