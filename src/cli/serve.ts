@@ -5,7 +5,8 @@
  * sources (`trace/live/sources.ts`): `--input FILE` (a recorded trace, replayed as fast as it is read), `--input -`
  * (stdin: JSONL or strace text), `--strace --pid P` or `--strace -- command…`; it is scored event by event with the
  * watch pipeline (`detect/live`: alerts on running sequences, with per-length thresholds calibrated as `watch` does),
- * or per finished sequence for a model kind that cannot score incrementally (recorded traces only). Traces under the
+ * or per finished sequence for a model kind that cannot score incrementally (recorded traces only); `--warm-up n`
+ * holds it to thresholds fitted on its first n finished sequences instead (`watch --warm-up`). Traces under the
  * data folder can be scored from the page, or uploaded.
  *
  * Listens on 127.0.0.1:8080 by default; any other address needs a token (`--token` or `SYSCALL_ANOMALY_TOKEN`),

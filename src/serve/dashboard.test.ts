@@ -7,7 +7,7 @@
  * is scored. Saves a screenshot (path printed). Skipped, saying so, only where `/usr/bin/chromium` is absent.
  * Also: the command refuses to listen beyond loopback without a token; with two `--model` folders it serves their z
  * ensemble (scores equal to `score`'s ensemble scores, explanations by member in σ-nats, the chart on the ensemble
- * score's linear axis).
+ * score's linear axis); with `--warm-up` the live input is held to thresholds fitted on its first sequences.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
