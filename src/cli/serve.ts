@@ -29,7 +29,7 @@ export interface ServeRequest {
   /** Normal data for prefix thresholds; undefined: the model's own validation data when found; false: none. */
   calibrate: string | false | undefined;
   /** A live baseline (as `watch --warm-up`): `sequences` finished live sequences, after `skip` left out, set the live run's thresholds. */
-  warmUp: { sequences: number; skip: number } | undefined;
+  warmUp: { sequences: number; skip: number; q: number | undefined } | undefined;
   host: string;
   port: number;
   token: string | undefined;
@@ -84,7 +84,7 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
     : req.input === '-' ? await sources.stdinSource(pairing, req.lenient) : await sources.fileSource(req.input, pairing, req.lenient);
   // Per-length thresholds for running sequences, found as `watch` finds them.
   const warmUp = req.warmUp === undefined ? undefined
-    : { ...req.warmUp, q: manifest.thresholds.labelFree.q, prefixQuantile: req.calibrate === false ? false as const : 0.99 };
+    : { sequences: req.warmUp.sequences, skip: req.warmUp.skip, q: req.warmUp.q ?? manifest.thresholds.labelFree.q, prefixQuantile: req.calibrate === false ? false as const : 0.99 };
   const prefix = source === undefined || warmUp ? undefined
     : await (await import('./prefix.js')).prefixThresholdsFor('serve', model, manifest, req.calibrate, 0.99, 16, reading);
   let server;
@@ -165,6 +165,7 @@ export function registerServe(program: Command): void {
     .option('--warm-up <n>', 'live input: take the first n sequences to finish as normal (nothing alerts meanwhile) and hold the live input to ' +
       "thresholds fitted on them (the model's label-free quantile; prefixes: 0.99), as watch --warm-up does")
     .option('--warm-up-skip <k>', 'with --warm-up: leave out the first k sequences to finish before it (default 0)')
+    .option('--warm-up-quantile <q>', "with --warm-up: the quantile of the baseline's perplexities that becomes the threshold (default: the model's label-free one)")
     .option('--port <n>', 'port to listen on (0: any free one)', '8080')
     .option('--host <address>', 'address to listen on (other than loopback only with a token)', '127.0.0.1')
     .option('--token <secret>', `require this token on every request (default: $${TOKEN_ENV})`)
@@ -176,7 +177,7 @@ export function registerServe(program: Command): void {
     .argument('[command...]', 'with --strace: the command to start and watch (after --)')
     .action(action(async (command: string[], o: {
       model: string[]; input?: string; strace?: boolean; pid?: string; calibrate?: string | boolean; port: string; host: string; token?: string;
-      dataDir?: string; threshold: string; latencyMs?: string; maxUploadMb: string; lenient?: boolean; warmUp?: string; warmUpSkip?: string;
+      dataDir?: string; threshold: string; latencyMs?: string; maxUploadMb: string; lenient?: boolean; warmUp?: string; warmUpSkip?: string; warmUpQuantile?: string;
     }) => {
       const token = o.token ?? process.env[TOKEN_ENV];
       if (o.input !== undefined && o.strace) throw new UsageError('serve: give one live input: --input <trace|-> or --strace');
@@ -195,13 +196,20 @@ export function registerServe(program: Command): void {
         if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < min) throw new UsageError(`${flag} must be an integer >= ${min}, got '${text}'`);
         return v;
       };
-      if (o.warmUpSkip !== undefined && o.warmUp === undefined) throw new UsageError('--warm-up-skip applies with --warm-up');
+      for (const [v, flag] of [[o.warmUpSkip, '--warm-up-skip'], [o.warmUpQuantile, '--warm-up-quantile']] as const) {
+        if (v !== undefined && o.warmUp === undefined) throw new UsageError(`${flag} applies with --warm-up`);
+      }
+      let q: number | undefined;
+      if (o.warmUpQuantile !== undefined) {
+        q = Number(o.warmUpQuantile);
+        if (o.warmUpQuantile.trim() === '' || !(q > 0 && q <= 1)) throw new UsageError(`--warm-up-quantile must be a number in (0, 1], got '${o.warmUpQuantile}'`);
+      }
       let warmUp: ServeRequest['warmUp'];
       if (o.warmUp !== undefined) {
         if (o.input === undefined && !o.strace) throw new UsageError('--warm-up applies with live input (--input, --strace)');
         if (o.threshold !== 'quantile') throw new UsageError(`--warm-up sets the live input's threshold from its baseline: it does not go with --threshold ${o.threshold}`);
         if (typeof o.calibrate === 'string') throw new UsageError('--warm-up and --calibrate both set the prefix thresholds: give one');
-        warmUp = { sequences: count('--warm-up', o.warmUp, 1), skip: o.warmUpSkip === undefined ? 0 : count('--warm-up-skip', o.warmUpSkip, 0) };
+        warmUp = { sequences: count('--warm-up', o.warmUp, 1), skip: o.warmUpSkip === undefined ? 0 : count('--warm-up-skip', o.warmUpSkip, 0), q };
       }
       await serveCommand({
         modelDirs: o.model, input: o.input, strace: o.strace ? (pid !== undefined ? { pid } : { command }) : undefined,

@@ -118,16 +118,19 @@ test('watch --warm-up: the first n finished requests set the thresholds; nothing
   assert.match(w.err, /watch: warm-up done after 1000 sequences: perplexity > [\d.e+]+ \(quantile 0\.99\)/);
   const summary = recs[recs.length - 1]!;
   assert.deepEqual(summary.warmUp, { sequences: n, of: n, done: true });
-  // --warm-up-skip: the first k left out (a start-up), the next n the baseline
+  // --warm-up-skip: the first k left out (a start-up), the next n the baseline; --warm-up-quantile: its quantile
   const k = 300;
-  const ws = cli(['watch', '--model', dir, '--input', '-', '--warm-up', '500', '--warm-up-skip', String(k), '--alerts-only'], stream);
+  const ws = cli(['watch', '--model', dir, '--input', '-', '--warm-up', '500', '--warm-up-skip', String(k), '--warm-up-quantile', '0.95', '--alerts-only'], stream);
   assert.equal(ws.code, 0, ws.err);
   const skipped = lines(ws.out).find((r) => r.type === 'warm-up')!;
   assert.equal(skipped.skipped, k);
-  assert.equal(skipped.threshold, quantileValue(baseline.slice(k, k + 500), 0.99), 'the same requests finish first on the same input');
-  assert.match(ws.err, /warm-up done after 500 sequences \(300 left out before them\)/);
+  assert.equal(skipped.q, 0.95);
+  assert.equal(skipped.threshold, quantileValue(baseline.slice(k, k + 500), 0.95), 'the same requests finish first on the same input');
+  assert.match(ws.err, /warm-up done after 500 sequences \(300 left out before them\): perplexity > [\d.e+]+ \(quantile 0\.95\)/);
   // misuse: one line each
   oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up-skip', '10']), /--warm-up-skip applies with --warm-up/);
+  oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up-quantile', '0.9']), /--warm-up-quantile applies with --warm-up/);
+  oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '10', '--warm-up-quantile', '1.5']), /--warm-up-quantile must be a number in \(0, 1\]/);
   oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '10', '--threshold', '5']), /--warm-up sets the threshold .* --threshold 5/);
   oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '10', '--calibrate', cpu]), /--warm-up and --calibrate both set the prefix thresholds/);
   oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '0']), /--warm-up must be a positive integer/);

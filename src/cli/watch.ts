@@ -39,6 +39,8 @@ export interface WatchArgs {
   /** A live baseline: this many finished sequences set the thresholds, after `warmUpSkip` left out. */
   warmUp?: number;
   warmUpSkip?: number;
+  /** The quantile of the baseline's perplexities for the sequence threshold (default: the model's label-free one). */
+  warmUpQuantile?: number;
   minEvents?: number;
   maxOpen?: number;
   batch?: number;
@@ -73,6 +75,7 @@ export function registerWatchCommand(program: Command): void {
     .option('--warm-up <n>', 'take the first n sequences to finish as normal (nothing alerts meanwhile) and fit the thresholds on them: ' +
       "the sequence threshold (the model's label-free quantile), the prefix thresholds (--prefix-quantile) and the p-values")
     .option('--warm-up-skip <k>', 'with --warm-up: leave out the first k sequences to finish before it (a start-up is no steady state): neither judged nor used (default 0)')
+    .option('--warm-up-quantile <q>', "with --warm-up: the quantile of the baseline's perplexities that becomes the sequence threshold (default: the model's label-free one, e.g. 0.99)")
     .option('--min-events <n>', 'events a running sequence needs before it can alert; checkpoints at n, 2n, 4n, … (default 16)')
     .option('--max-open <n>', 'most sequences open at once; beyond it new sequences are dropped and counted (default 10000)')
     .option('--batch <n>', 'queued events that start a scoring round (default 8192)')
@@ -113,6 +116,13 @@ export function registerWatchCommand(program: Command): void {
         if (!/^\s*\d+\s*$/.test(skip) || !Number.isSafeInteger(v)) throw new UsageError(`--warm-up-skip must be an integer >= 0, got '${skip}'`);
         args.warmUpSkip = v;
       }
+      const wq = str('warmUpQuantile');
+      if (wq !== undefined) {
+        if (args.warmUp === undefined) throw new UsageError('--warm-up-quantile applies with --warm-up');
+        const v = Number(wq);
+        if (wq.trim() === '' || !(v > 0 && v <= 1)) throw new UsageError(`--warm-up-quantile must be a number in (0, 1], got '${wq}'`);
+        args.warmUpQuantile = v;
+      }
       if (args.warmUp !== undefined) {
         if (args.threshold !== 'quantile') throw new UsageError(`--warm-up sets the threshold from the live baseline: it does not go with --threshold ${args.threshold}`);
         if (typeof args.calibrate === 'string') throw new UsageError('--warm-up and --calibrate both set the prefix thresholds: give one');
@@ -148,7 +158,7 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
     const minEvents = a.minEvents ?? 16;
     // A recorded trace or stdin is opened first, so that a bad one fails before calibration; strace starts after it.
     const recorded = a.strace || a.perf ? undefined : a.input === '-' ? await src.stdinSource(pairing, a.lenient) : await src.fileSource(a.input!, pairing, a.lenient);
-    const q = manifest.thresholds.labelFree.q;
+    const q = a.warmUpQuantile ?? manifest.thresholds.labelFree.q;
     const warmUp = a.warmUp === undefined ? undefined
       : { skip: a.warmUpSkip ?? 0, sequences: a.warmUp, q, prefixQuantile: a.calibrate === false ? false as const : a.prefixQuantile };
     if (warmUp) {

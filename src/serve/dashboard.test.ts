@@ -170,6 +170,8 @@ describe('serve: a live baseline (--warm-up)', () => {
       [['--warm-up', '10', '--input', 'x', '--threshold', '2'], /--warm-up sets the live input's threshold .* --threshold 2/],
       [['--warm-up-skip', '3', '--input', 'x'], /--warm-up-skip applies with --warm-up/],
       [['--warm-up', '0', '--input', 'x'], /--warm-up must be an integer >= 1/],
+      [['--warm-up-quantile', '0.9', '--input', 'x'], /--warm-up-quantile applies with --warm-up/],
+      [['--warm-up', '10', '--warm-up-quantile', '0', '--input', 'x'], /--warm-up-quantile must be a number in \(0, 1\]/],
     ] as const) {
       const r = spawnSync(process.execPath, [CLI, 'serve', '--model', 'm', ...args], { encoding: 'utf8' });
       assert.equal(r.status, 2, r.stderr);
