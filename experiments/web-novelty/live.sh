@@ -18,7 +18,7 @@
 # Gaussian per call shape; 0: one Gaussian, as the offline demo). WARM_UP=n: `watch --warm-up n --warm-up-skip
 # $WARM_UP_SKIP` (default 1000: Apache's start-up and wrk's first connections are left out, then n requests set the
 # thresholds: a live baseline, inside the warm-up phase, which lasts WARMUP_SECONDS, default 15, 30 with WARM_UP) and
-# "-warmup<n>" in the report's name.
+# "-warmup<n>" in the report's name; WARM_UP_QUANTILE=q adds `--warm-up-quantile q` and "-q<q>".
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=run.sh
@@ -61,6 +61,10 @@ fi
 if [ -n "${WARM_UP:-}" ]; then
   models+=(--warm-up "$WARM_UP" --warm-up-skip "${WARM_UP_SKIP:-1000}")
   report=${report%.md}-warmup$WARM_UP.md
+  if [ -n "${WARM_UP_QUANTILE:-}" ]; then
+    models+=(--warm-up-quantile "$WARM_UP_QUANTILE")
+    report=${report%.md}-q$WARM_UP_QUANTILE.md
+  fi
   WARMUP_SECONDS=${WARMUP_SECONDS:-30}
 fi
 WARMUP_SECONDS=${WARMUP_SECONDS:-15}
