@@ -3,9 +3,9 @@
  * The model `watch` and `serve` score with: one folder's, or a z ensemble of several (`detect/ensemble-stream.ts`:
  * its "perplexity" is exp(ensemble score + C), and so are its thresholds; prefix thresholds come from the members'
  * stored prefix scores when they were taken on the same normal sequences, else from `--calibrate` or the first
- * member's validation data).
+ * member's validation data); and their live baseline options (`--warm-up`, `--warm-up-skip`, `--warm-up-quantile`).
  */
-import type { ExplainingModel } from '../detect/live.js';
+import type { ExplainingModel, WarmUp } from '../detect/live.js';
 import type { PerplexityReference } from '../detect/p-value.js';
 import type { ModelManifest } from '../models/folder.js';
 import { UsageError } from './run.js';
@@ -61,4 +61,47 @@ export async function openLiveModel(command: string, dirs: readonly string[], th
     await score.releaseMembers(ens.members);
     throw e;
   }
+}
+
+/** What `--warm-up n`, `--warm-up-skip k` and `--warm-up-quantile q` ask for (checked by {@link parseWarmUp}). */
+export interface WarmUpArgs {
+  sequences: number;
+  skip: number;
+  /** Undefined: the model's label-free quantile. */
+  q: number | undefined;
+}
+
+/**
+ * The live baseline options of `watch` and `serve`, checked; undefined without `--warm-up`. The baseline sets the
+ * thresholds, so it goes with `--threshold quantile` only (`sets` says what it sets, for the message) and not with
+ * `--calibrate <data>` (the prefix thresholds).
+ */
+export function parseWarmUp(o: { warmUp?: string; warmUpSkip?: string; warmUpQuantile?: string }, threshold: string,
+  calibrate: unknown, sets: string): WarmUpArgs | undefined {
+  for (const [v, flag] of [[o.warmUpSkip, '--warm-up-skip'], [o.warmUpQuantile, '--warm-up-quantile']] as const) {
+    if (v !== undefined && o.warmUp === undefined) throw new UsageError(`${flag} applies with --warm-up`);
+  }
+  if (o.warmUp === undefined) return undefined;
+  if (threshold !== 'quantile') throw new UsageError(`--warm-up sets ${sets}: it does not go with --threshold ${threshold}`);
+  if (typeof calibrate === 'string') throw new UsageError('--warm-up and --calibrate both set the prefix thresholds: give one');
+  const count = (flag: string, text: string, min: number): number => {
+    const v = Number(text);
+    if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < min) throw new UsageError(`${flag} must be an integer >= ${min}, got '${text}'`);
+    return v;
+  };
+  let q: number | undefined;
+  if (o.warmUpQuantile !== undefined) {
+    q = Number(o.warmUpQuantile);
+    if (o.warmUpQuantile.trim() === '' || !(q > 0 && q <= 1)) throw new UsageError(`--warm-up-quantile must be a number in (0, 1], got '${o.warmUpQuantile}'`);
+  }
+  return { sequences: count('--warm-up', o.warmUp, 1), skip: o.warmUpSkip === undefined ? 0 : count('--warm-up-skip', o.warmUpSkip, 0), q };
+}
+
+/**
+ * The live pipeline's baseline (`detect/live.ts`) for a model folder: the model's label-free quantile unless one was
+ * given, prefix thresholds at `prefixQuantile` (none with `--no-calibrate`).
+ */
+export function warmUpOf(a: WarmUpArgs | undefined, manifest: ModelManifest, calibrate: string | false | undefined,
+  prefixQuantile: number): WarmUp | undefined {
+  return a && { skip: a.skip, sequences: a.sequences, q: a.q ?? manifest.thresholds.labelFree.q, prefixQuantile: calibrate === false ? false : prefixQuantile };
 }

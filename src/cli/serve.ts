@@ -14,6 +14,7 @@
  * ends; runs until interrupted.
  */
 import type { Command } from 'commander';
+import { parseWarmUp, type WarmUpArgs } from './live-model.js';
 import { action, collect, UsageError } from './run.js';
 
 // The server's modules are imported when the command runs (start-up of other commands pays nothing for them).
@@ -29,7 +30,7 @@ export interface ServeRequest {
   /** Normal data for prefix thresholds; undefined: the model's own validation data when found; false: none. */
   calibrate: string | false | undefined;
   /** A live baseline (as `watch --warm-up`): `sequences` finished live sequences, after `skip` left out, set the live run's thresholds. */
-  warmUp: { sequences: number; skip: number; q: number | undefined } | undefined;
+  warmUp: WarmUpArgs | undefined;
   host: string;
   port: number;
   token: string | undefined;
@@ -57,7 +58,7 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
   const { startServer } = await import('../serve/server.js');
   const { Scorer } = await import('../serve/scoring.js');
   const { openData, parseDataArg } = await import('../features/dataset.js');
-  const { openLiveModel } = await import('./live-model.js');
+  const { openLiveModel, warmUpOf } = await import('./live-model.js');
   const { TraceError } = await import('../trace/errors.js');
   const { readingFor } = await import('./score.js');
   const problem = bindProblem(req.host, req.token);
@@ -83,8 +84,7 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
     : req.input === undefined || !scorer.incremental ? undefined
     : req.input === '-' ? await sources.stdinSource(pairing, req.lenient) : await sources.fileSource(req.input, pairing, req.lenient);
   // Per-length thresholds for running sequences, found as `watch` finds them.
-  const warmUp = req.warmUp === undefined ? undefined
-    : { sequences: req.warmUp.sequences, skip: req.warmUp.skip, q: req.warmUp.q ?? manifest.thresholds.labelFree.q, prefixQuantile: req.calibrate === false ? false as const : 0.99 };
+  const warmUp = warmUpOf(req.warmUp, manifest, req.calibrate, 0.99);
   const prefix = source === undefined || warmUp ? undefined
     : await (await import('./prefix.js')).prefixThresholdsFor('serve', model, manifest, req.calibrate, 0.99, 16, reading);
   let server;
@@ -191,26 +191,8 @@ export function registerServe(program: Command): void {
         if (!/^\d+$/.test(o.pid) || !Number.isSafeInteger(pid) || pid < 1) throw new UsageError(`--pid must be a positive integer, got '${o.pid}'`);
       }
       if (typeof o.calibrate === 'string' && o.input === undefined && !o.strace) throw new UsageError('--calibrate applies with live input (--input, --strace)');
-      const count = (flag: string, text: string, min: number): number => {
-        const v = Number(text);
-        if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < min) throw new UsageError(`${flag} must be an integer >= ${min}, got '${text}'`);
-        return v;
-      };
-      for (const [v, flag] of [[o.warmUpSkip, '--warm-up-skip'], [o.warmUpQuantile, '--warm-up-quantile']] as const) {
-        if (v !== undefined && o.warmUp === undefined) throw new UsageError(`${flag} applies with --warm-up`);
-      }
-      let q: number | undefined;
-      if (o.warmUpQuantile !== undefined) {
-        q = Number(o.warmUpQuantile);
-        if (o.warmUpQuantile.trim() === '' || !(q > 0 && q <= 1)) throw new UsageError(`--warm-up-quantile must be a number in (0, 1], got '${o.warmUpQuantile}'`);
-      }
-      let warmUp: ServeRequest['warmUp'];
-      if (o.warmUp !== undefined) {
-        if (o.input === undefined && !o.strace) throw new UsageError('--warm-up applies with live input (--input, --strace)');
-        if (o.threshold !== 'quantile') throw new UsageError(`--warm-up sets the live input's threshold from its baseline: it does not go with --threshold ${o.threshold}`);
-        if (typeof o.calibrate === 'string') throw new UsageError('--warm-up and --calibrate both set the prefix thresholds: give one');
-        warmUp = { sequences: count('--warm-up', o.warmUp, 1), skip: o.warmUpSkip === undefined ? 0 : count('--warm-up-skip', o.warmUpSkip, 0), q };
-      }
+      if (o.warmUp !== undefined && o.input === undefined && !o.strace) throw new UsageError('--warm-up applies with live input (--input, --strace)');
+      const warmUp = parseWarmUp(o, o.threshold, o.calibrate, "the live input's threshold from its baseline");
       await serveCommand({
         modelDirs: o.model, input: o.input, strace: o.strace ? (pid !== undefined ? { pid } : { command }) : undefined,
         calibrate: o.calibrate === false ? false : typeof o.calibrate === 'string' ? o.calibrate : undefined, warmUp,

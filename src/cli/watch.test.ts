@@ -133,7 +133,7 @@ test('watch --warm-up: the first n finished requests set the thresholds; nothing
   oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '10', '--warm-up-quantile', '1.5']), /--warm-up-quantile must be a number in \(0, 1\]/);
   oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '10', '--threshold', '5']), /--warm-up sets the threshold .* --threshold 5/);
   oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '10', '--calibrate', cpu]), /--warm-up and --calibrate both set the prefix thresholds/);
-  oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '0']), /--warm-up must be a positive integer/);
+  oneLineError(cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '0']), /--warm-up must be an integer >= 1, got '0'/);
   // input that ends first: said, and nothing judged
   const short = cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '100000']);
   assert.equal(short.code, 0, short.err);

@@ -17,6 +17,7 @@
  * (`detect/live.ts`).
  */
 import type { Command } from 'commander';
+import { parseWarmUp, type WarmUpArgs } from './live-model.js';
 import { action, collect, UsageError } from './run.js';
 
 export interface WatchArgs {
@@ -36,11 +37,8 @@ export interface WatchArgs {
   /** Normal data for prefix thresholds; undefined: the model's validation data when found; false: none. */
   calibrate?: string | false;
   prefixQuantile: number;
-  /** A live baseline: this many finished sequences set the thresholds, after `warmUpSkip` left out. */
-  warmUp?: number;
-  warmUpSkip?: number;
-  /** The quantile of the baseline's perplexities for the sequence threshold (default: the model's label-free one). */
-  warmUpQuantile?: number;
+  /** A live baseline: its finished sequences set the thresholds (`--warm-up*`). */
+  warmUp?: WarmUpArgs;
   minEvents?: number;
   maxOpen?: number;
   batch?: number;
@@ -99,7 +97,7 @@ export function registerWatchCommand(program: Command): void {
         if (pq.trim() === '' || !(v > 0 && v <= 1)) throw new UsageError(`--prefix-quantile must be a number in (0, 1], got '${pq}'`);
         args.prefixQuantile = v;
       }
-      for (const [k, flag] of [['minEvents', '--min-events'], ['maxOpen', '--max-open'], ['batch', '--batch'], ['warmUp', '--warm-up']] as const) {
+      for (const [k, flag] of [['minEvents', '--min-events'], ['maxOpen', '--max-open'], ['batch', '--batch']] as const) {
         const t = str(k);
         if (t !== undefined) args[k] = positiveInt(flag, t);
       }
@@ -109,24 +107,8 @@ export function registerWatchCommand(program: Command): void {
         if (lat.trim() === '' || !(v >= 0) || !Number.isFinite(v)) throw new UsageError(`--latency-ms must be a number >= 0, got '${lat}'`);
         args.latencyMs = v;
       }
-      const skip = str('warmUpSkip');
-      if (skip !== undefined) {
-        if (args.warmUp === undefined) throw new UsageError('--warm-up-skip applies with --warm-up');
-        const v = Number(skip);
-        if (!/^\s*\d+\s*$/.test(skip) || !Number.isSafeInteger(v)) throw new UsageError(`--warm-up-skip must be an integer >= 0, got '${skip}'`);
-        args.warmUpSkip = v;
-      }
-      const wq = str('warmUpQuantile');
-      if (wq !== undefined) {
-        if (args.warmUp === undefined) throw new UsageError('--warm-up-quantile applies with --warm-up');
-        const v = Number(wq);
-        if (wq.trim() === '' || !(v > 0 && v <= 1)) throw new UsageError(`--warm-up-quantile must be a number in (0, 1], got '${wq}'`);
-        args.warmUpQuantile = v;
-      }
-      if (args.warmUp !== undefined) {
-        if (args.threshold !== 'quantile') throw new UsageError(`--warm-up sets the threshold from the live baseline: it does not go with --threshold ${args.threshold}`);
-        if (typeof args.calibrate === 'string') throw new UsageError('--warm-up and --calibrate both set the prefix thresholds: give one');
-      }
+      args.warmUp = parseWarmUp({ warmUp: str('warmUp'), warmUpSkip: str('warmUpSkip'), warmUpQuantile: str('warmUpQuantile') },
+        args.threshold, args.calibrate, 'the threshold from the live baseline');
       const sources = (args.input !== undefined ? 1 : 0) + (args.strace ? 1 : 0) + (args.perf ? 1 : 0);
       if (sources !== 1) throw new UsageError('watch: give exactly one source: --input <trace|->, --strace or --perf (--pid P or -- command…)');
       if (args.strace && (args.pid === undefined) === (command.length === 0)) {
@@ -147,7 +129,7 @@ export function registerWatchCommand(program: Command): void {
 }
 
 export async function watchCommand(a: WatchArgs): Promise<void> {
-  const [{ openLiveModel }, { watchEvents }, { prefixThresholdsFor }, score, src] = await Promise.all([
+  const [{ openLiveModel, warmUpOf }, { watchEvents }, { prefixThresholdsFor }, score, src] = await Promise.all([
     import('./live-model.js'), import('../detect/live.js'), import('./prefix.js'), import('./score.js'),
     import('../trace/live/sources.js'),
   ]);
@@ -158,13 +140,11 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
     const minEvents = a.minEvents ?? 16;
     // A recorded trace or stdin is opened first, so that a bad one fails before calibration; strace starts after it.
     const recorded = a.strace || a.perf ? undefined : a.input === '-' ? await src.stdinSource(pairing, a.lenient) : await src.fileSource(a.input!, pairing, a.lenient);
-    const q = a.warmUpQuantile ?? manifest.thresholds.labelFree.q;
-    const warmUp = a.warmUp === undefined ? undefined
-      : { skip: a.warmUpSkip ?? 0, sequences: a.warmUp, q, prefixQuantile: a.calibrate === false ? false as const : a.prefixQuantile };
+    const warmUp = warmUpOf(a.warmUp, manifest, a.calibrate, a.prefixQuantile);
     if (warmUp) {
       process.stderr.write(`watch: warm-up: ${warmUp.skip > 0 ? `after the first ${warmUp.skip} sequences to finish (left out), the next` : 'the first'} ` +
         `${warmUp.sequences} are taken as normal; nothing alerts until the thresholds ` +
-        `are fitted on them (quantile ${q}${warmUp.prefixQuantile === false ? '' : `, prefixes: ${warmUp.prefixQuantile}`})\n`);
+        `are fitted on them (quantile ${warmUp.q}${warmUp.prefixQuantile === false ? '' : `, prefixes: ${warmUp.prefixQuantile}`})\n`);
     }
     const prefix = warmUp ? undefined : await prefixThresholdsFor('watch', model, manifest, a.calibrate, a.prefixQuantile, minEvents, score.readingFor(manifest, a.lenient));
     const target = a.pid !== undefined ? { pid: a.pid } : a.command.length > 0 ? { command: a.command } : { system: true as const };

@@ -92,10 +92,10 @@ export interface WatchOptions {
   pValue?: (perplexity: number) => number;
   /**
    * A live baseline (see the module comment): after `skip` sequences left out, the next `sequences` to finish are
-   * taken as normal, then
-   * the sequence threshold becomes the `q`-quantile of their perplexities (replacing `threshold`), the prefix
-   * thresholds the `prefixQuantile`-quantiles of the prefixes that reached each checkpoint meanwhile (replacing
-   * `prefix`; false: none, the sequence threshold at every checkpoint), and p-values are taken against them.
+   * taken as normal, then the sequence threshold becomes the `q`-quantile of their perplexities (replacing
+   * `threshold`), the prefix thresholds the `prefixQuantile`-quantiles of the prefixes that reached each checkpoint
+   * meanwhile (replacing `prefix`; false: none, the sequence threshold at every checkpoint), and p-values are taken
+   * against them.
    */
   warmUp?: WarmUp;
 }
@@ -425,8 +425,7 @@ export class LivePipeline implements LiveSink<Slot> {
     this.threshold = quantileValue(w.finished, q);
     this.thresholdName = `warm-up q=${q} of ${n}`;
     this.prefix = prefixQuantile === false ? undefined : prefixThresholdsOf(w.lengths, w.prefixes, prefixQuantile, this.o.minEvents, n);
-    const ref = new NormalReference(w.finished.map(Math.log), `${n} warm-up sequences`);
-    this.pValue = (ppl) => ref.pValueOfPerplexity(ppl);
+    this.pValue = new NormalReference(w.finished.map(Math.log), `${n} warm-up sequences`).forPerplexity().pValue;
     const scale = this.model.scale;
     const shown = (v: number) => (scale ? { score: scale.of(v) } : {});
     this.out.push({
