@@ -12,7 +12,7 @@
 import { writeFile } from 'node:fs/promises';
 import { openData, type DataSpec } from '../features/dataset.js';
 import { combineScores, memberWeights, type Combine } from '../detect/ensemble.js';
-import { attachAttention, ENSEMBLE_UNIT, ensembleSurprise, explain, explanationHtml, memberFacts, type Explanation } from '../detect/explain.js';
+import { attachAttention, ENSEMBLE_UNIT, ensembleSurprise, explain, explanationHtml, factsAgainst, memberFacts, noEventSurprise, type Explanation } from '../detect/explain.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder } from '../models/folder.js';
 import { perplexityMany, type SequenceFact } from '../models/language-model.js';
@@ -58,12 +58,11 @@ const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 
 function factLines(label: string, facts: readonly SequenceFact[]): string[] {
   const num = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3));
   const width = Math.max(...facts.map((f) => `${f.name} (${f.what})`.length));
-  const against = [...new Set(facts.flatMap((f) => (f.against ? [f.against] : [])))];
   return [
     `${label}:`,
     ...facts.map((f) => `  ${`${f.name} (${f.what})`.padEnd(width)}  ${num(f.value).padStart(8)} ${f.unit}  normal ~${num(f.normal)} ${f.unit}  ` +
       `z ${f.z >= 0 ? '+' : ''}${f.z.toFixed(2)}  ${f2(f.surprise)} nats`),
-    ...against.map((a) => `  normal: ${a}`),
+    ...factsAgainst(facts).map((a) => `  normal: ${a}`),
     '',
   ];
 }
@@ -71,7 +70,7 @@ function factLines(label: string, facts: readonly SequenceFact[]): string[] {
 /** The part of the text shared by one model and an ensemble: top events, attention, by syscall, by field (member). */
 function explanationBody(exp: Explanation, sysRows: number): string[] {
   const unit = exp.unit?.name ?? 'nats';
-  if (exp.top.every((t) => t.nll === 0) && exp.bySyscall.every((b) => b.totalNll === 0)) {
+  if (noEventSurprise(exp)) {
     // a model that scores the sequence as a whole (timing): no event carries surprise, the end token all of it
     const out = ['no event carries surprise of its own: the model scores the sequence as a whole (its end token).', '', exp.unit ? 'by member:' : 'by field:'];
     const width = Math.max(8, ...exp.byField.map((f) => f.field.length));

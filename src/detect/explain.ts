@@ -196,6 +196,16 @@ export function explain(seq: Sequence, fieldNll: Record<string, ArrayLike<number
   return exp;
 }
 
+/** Whether no event of an explained sequence carries surprise of its own (a model that scores it as a whole: timing). */
+export function noEventSurprise(exp: Explanation): boolean {
+  return exp.bySyscall.every((b) => b.totalNll === 0);
+}
+
+/** The distinct `against` phrases of a sequence-level model's measurements (which normal sequences they compare with). */
+export function factsAgainst(facts: readonly SequenceFact[]): string[] {
+  return [...new Set(facts.flatMap((f) => (f.against ? [f.against] : [])))];
+}
+
 /** An ensemble member's measurements of a sequence in the ensemble's explanation: each named `label: feature`. */
 export function memberFacts(label: string, facts: readonly SequenceFact[] | undefined): SequenceFact[] {
   return (facts ?? []).map((f) => ({ ...f, name: `${label}: ${f.name}` }));
@@ -303,7 +313,7 @@ function attentionCss(att: readonly EventAttention[]): string {
 export function explanationHtml(seq: Sequence, exp: Explanation, title: string): string {
   const max = exp.perEvent.reduce((a, x) => (x > a ? x : a), 0); // not Math.max(...): a sequence may have millions of events
   // A sequence-level kind (timing): no event carries surprise, its measurements say why — no per-event legend or table by call.
-  const wholeSequence = max === 0 && (exp.facts?.length ?? 0) > 0;
+  const wholeSequence = (exp.facts?.length ?? 0) > 0 && noEventSurprise(exp);
   const unit = escapeHtml(exp.unit?.name ?? 'nats');
   const t0 = seq.events[0]?.ts ?? 0n;
   const fields = exp.perField ? exp.byField.map((f) => f.field) : [];
@@ -353,7 +363,7 @@ ${att.map((a) => `<tr><td class="num"><a href="#e${a.index}">${a.index}</a></td>
 ${exp.facts.map((f) => `<tr><td>${escapeHtml(f.name)} (${escapeHtml(f.what)})</td><td class="num">${fmt(f.value)} ${escapeHtml(f.unit)}</td>` +
     `<td class="num">~${fmt(f.normal)} ${escapeHtml(f.unit)}</td><td class="num">${f.z >= 0 ? '+' : ''}${fmt(f.z)}</td><td class="num">${fmt(f.surprise)}</td></tr>`).join('\n')}
 </table>
-${[...new Set(exp.facts.flatMap((f) => (f.against ? [f.against] : [])))].map((a) => `<p>Normal: ${escapeHtml(a)}.</p>`).join('\n')}
+${factsAgainst(exp.facts).map((a) => `<p>Normal: ${escapeHtml(a)}.</p>`).join('\n')}
 `;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
