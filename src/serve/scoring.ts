@@ -113,14 +113,19 @@ export class Scorer {
     return typeof this.model.incremental === 'function';
   }
 
-  private point(run: RunInfo, key: string, seq: Sequence, perplexity: number): Point {
+  /**
+   * A scored sequence's point. `verdict`: the live pipeline's (its threshold and p-values, a live baseline's once it
+   * has one); without it the sequence is judged here, against the model's threshold and normal sequences.
+   */
+  private point(run: RunInfo, key: string, seq: Sequence, perplexity: number, verdict?: Pick<Point, 'novel' | 'pValue' | 'warmUp'>): Point {
     if (run.sequences === 0 && seq.events.length > 0) run.timeAxis = seq.events[0].ts >= EPOCH_NS;
     const last = seq.events[seq.events.length - 1];
     const x = run.timeAxis && last ? Number(last.ts) / 1e9 : run.sequences;
     const p = Number.isFinite(perplexity) ? perplexity : 0;
+    const v = verdict ?? { novel: aboveThreshold(perplexity, this.threshold.value), pValue: this.reference?.pValue(perplexity) };
     return {
-      key, run: run.id, id: seq.id, x, perplexity: p, score: this.shown(p), novel: aboveThreshold(perplexity, this.threshold.value), events: seq.events.length,
-      ...(this.reference ? { pValue: this.reference.pValue(perplexity) } : {}),
+      key, run: run.id, id: seq.id, x, perplexity: p, score: this.shown(p), novel: v.novel, events: seq.events.length,
+      ...(v.pValue !== undefined ? { pValue: v.pValue } : {}), ...(v.warmUp ? { warmUp: true as const } : {}),
     };
   }
 
@@ -240,14 +245,7 @@ export class Scorer {
       waiting.delete(r.id);
       const key = keyOf(r.id);
       keys.delete(r.id);
-      const point = this.point(run, key, seq, r.perplexity);
-      if (options.warmUp) {
-        // the pipeline's verdict and p-value: the baseline's, not the model folder's
-        point.novel = r.novel;
-        if (r.pValue !== undefined) point.pValue = r.pValue;
-        else delete point.pValue;
-        if (r.warmUp) point.warmUp = true;
-      }
+      const point = this.point(run, key, seq, r.perplexity, { novel: r.novel, pValue: r.pValue, warmUp: r.warmUp });
       hub.addPoint(run, seq, point);
       const alert = alerts.get(r.id);
       alerts.delete(r.id);
