@@ -39,10 +39,6 @@ function scored(model, cond, part) {
   });
 }
 
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(q * (s.length - 1))];
-};
 const f2 = (x) => x.toFixed(2);
 const f3 = (x) => x.toFixed(3);
 
@@ -83,7 +79,7 @@ for (const model of ['timing', 'timing-shape']) {
   for (const [name, reqs] of Object.entries(blocks)) {
     const later = reqs.filter((r) => r.n > 0).map((r) => r.s);
     const first = reqs.filter((r) => r.n === 0).map((r) => r.s);
-    lines.push(`| ${name} | ${reqs.length} | ${[0.5, 0.9, 0.99].map((q) => f2(quantile(later, q))).join(' / ')} | ${first.length}, ${first.length ? f2(quantile(first, 0.5)) : '–'} |`);
+    lines.push(`| ${name} | ${reqs.length} | ${[0.5, 0.9, 0.99].map((q) => f2(quantileValue(later, q))).join(' / ')} | ${first.length}, ${first.length ? f2(quantileValue(first, 0.5)) : '–'} |`);
   }
   lines.push('', 'Share of later requests with S > 2 by position on their connection (requests 1–4, 5–8, …):', '');
   for (const name of ['normal/valid', 'normal/test', 'normal2/test']) {
