@@ -15,7 +15,8 @@
 # (lstm-lat + the n-gram predicting name + size bucket, `watch --model a --model b`) and writes LIVE-ensemble.md;
 # LIVE_MODELS=timing with the demo's ensemble now (the n-gram predicting name + size bucket + the timing model) and
 # writes LIVE-timing-shape<n>.md, n = SHAPE_MIN, the timing model's `--shape-min` (default 20, the kind's default: a
-# Gaussian per call shape; 0: one Gaussian, as the offline demo). WARM_UP=n: `watch --warm-up n --warm-up-skip
+# Gaussian per call shape; 0: one Gaussian, as the offline demo); HISTORY=k: the timing model alone, each request
+# scored with its connection's last k (`--history k`), → LIVE-timing-shape<n>-history<k>.md. WARM_UP=n: `watch --warm-up n --warm-up-skip
 # $WARM_UP_SKIP` (default 1000: Apache's start-up and wrk's first connections are left out, then n requests set the
 # thresholds: a live baseline, inside the warm-up phase, which lasts WARMUP_SECONDS, default 15, 30 with WARM_UP) and
 # "-warmup<n>" in the report's name; WARM_UP_QUANTILE=q adds `--warm-up-quantile q` and "-q<q>".
@@ -46,14 +47,17 @@ if [ "$LIVE_MODELS" = ensemble ]; then
   report=LIVE-ensemble.md
 elif [ "$LIVE_MODELS" = timing ]; then
   timing=timing-shape${SHAPE_MIN:-20}
-  for m in ngram-size "$timing"; do
+  # with the connection's history the timing model is watched alone (watch takes no such ensemble member)
+  if [ -n "${HISTORY:-}" ]; then timing=$timing-history$HISTORY; members=("$timing"); else members=(ngram-size "$timing"); fi
+  for m in "${members[@]}"; do
     if [ ! -f "$live/model-$m/manifest.json" ]; then
       log "live: training $m on the committed normal sample → $live/model-$m"
-      if [ "$m" = "$timing" ]; then args=(--model timing --shape-min "${SHAPE_MIN:-20}"); else args=(--model ngram --predict name,size); fi
+      if [ "$m" = "$timing" ]; then args=(--model timing --shape-min "${SHAPE_MIN:-20}" --history "${HISTORY:-1}"); else args=(--model ngram --predict name,size); fi
       node "$CLI" train "${args[@]}" --segment request --train "$root/data/web-novelty/normal.jsonl.gz" -o "$live/model-$m" 2> "$live/train-$m.log"
     fi
   done
-  models=(--model "$live/model-ngram-size" --model "$live/model-$timing")
+  models=()
+  for m in "${members[@]}"; do models+=(--model "$live/model-$m"); done
   report=LIVE-$timing.md
 elif [ "$LIVE_MODELS" != lstm-lat ]; then
   log "live: LIVE_MODELS must be lstm-lat, ensemble or timing, got '$LIVE_MODELS'"; exit 2

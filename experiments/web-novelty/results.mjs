@@ -8,7 +8,7 @@
  *   evaluate --model M --normal normal/test.jsonl.gz  --novel <n>=<n>/test.jsonl.gz …    (test: AUC, label-free F1)
  *   score    --model M --threshold <validation best-F1 threshold of n> <n>/test.jsonl.gz   (test F1 at that threshold)
  *
- * and writes RESULTS.md: the recording (sizes, wrk tallies, lost events, load) and, per model, the per-novelty table
+ * and writes RESULTS.md: the recording (sizes, wrk tallies, CPU used by others per block, lost events, load) and, per model, the per-novelty table
  * (F1 at the threshold chosen on validation, F1 at the label-free threshold, ROC AUC) beside the reference figures.
  *
  *   node results.mjs CLI OUT RESULTS.md      (CLI: path to cli/main.js; OUT: the recordings folder)
@@ -37,18 +37,20 @@ const { findModelKind } = await dist('../models/language-model.js');
 const { DEMO_ENSEMBLE } = await dist('./demo-lm.js');
 /**
  * Ensembles (z-combined) of models trained before them: `ensemble`, the demo's (`DEMO_ENSEMBLE`); `ensemble-shape`,
- * the same with the timing model at its kind's default (a Gaussian per call shape).
+ * the same with the timing model at its kind's default (a Gaussian per call shape); `ensemble-shape-h5`, with that one
+ * scoring each request with its connection's last 5.
  */
-const ENSEMBLES = { ensemble: DEMO_ENSEMBLE, 'ensemble-shape': ['ngram-size', 'timing-shape'] };
+const ENSEMBLES = { ensemble: DEMO_ENSEMBLE, 'ensemble-shape': ['ngram-size', 'timing-shape'], 'ensemble-shape-h5': ['ngram-size', 'timing-shape-h5'] };
 /** Model labels; the ensembles last. */
-const MODELS = (process.env.MODELS ?? [...DEMO_MODELS.map((m) => m.label), 'timing-shape', 'longformer', 'transformer-lat', 'transformer-pid', 'longformer-pid', 'student', ...Object.keys(ENSEMBLES)].join(' ')).split(/\s+/).filter(Boolean);
+const MODELS = (process.env.MODELS ?? [...DEMO_MODELS.map((m) => m.label), 'timing-shape', 'timing-shape-h5', 'longformer', 'transformer-lat', 'transformer-pid', 'longformer-pid', 'student', ...Object.keys(ENSEMBLES)].join(' ')).split(/\s+/).filter(Boolean);
 /**
  * Labels beyond the demo's: the Transformer predicting name + latency bucket (`transformer-lat`); the Transformer
  * and the Longformer reading all seven fields, pid and tid included (`transformer-pid`, `longformer-pid`: each
  * condition is its own Apache run with its own worker pids, which such a model tells apart — the control row shows
  * it); `student`, a narrow LSTM (hidden 32) distilled from `lstm-lat`
  * (trained before it) on the same fields and predicted unit (issue 6: the student's quality beside its teacher's);
- * `timing-shape`, the timing model at its kind's default (a Gaussian per call shape; the demo's `timing` runs one).
+ * `timing-shape`, the timing model at its kind's default (a Gaussian per call shape; the demo's `timing` runs one);
+ * `timing-shape-h5`, the same scoring each request with its connection's last 5 (`--history 5`, as the demo's).
  */
 const WITH_PID = ['--fields', 'name,phase,dt,proc,pid,tid,ret'];
 const EXTRA_MODELS = {
@@ -56,6 +58,7 @@ const EXTRA_MODELS = {
   'transformer-pid': () => ['--model', 'transformer', ...WITH_PID],
   'longformer-pid': () => ['--model', 'longformer', ...WITH_PID],
   'timing-shape': () => ['--model', 'timing'],
+  'timing-shape-h5': () => ['--model', 'timing', '--history', '5'],
   student: () => ['--model', 'lstm', '--hidden', '32', '--predict', 'name,lat', '--fields', 'name,phase,dt,proc,ret',
     '--teacher', join(out, 'models', 'lstm-lat')],
 };
@@ -140,7 +143,14 @@ const recLine = (c) => {
   const m = /recorded ([\d,]+) events in ([\d.]+) s \((\d+) lost\)/.exec(log);
   return m ? { events: m[1], seconds: m[2], lost: m[3] } : { events: '?', seconds: '?', lost: '?' };
 };
-lines.push('| condition | recorded events (perf samples) | recording s | lost | blocks: wrk requests | load average (1/5/15 min) at the end |');
+/** CPU used by others while a block ran (hostcpu.mjs, run.sh): foreign processes + hypervisor steal, in cores. */
+const others = (c, p) => {
+  const f = join(out, c, `${p}.host.json`);
+  if (!existsSync(f)) return '';
+  const h = JSON.parse(readFileSync(f, 'utf8'));
+  return ` (others ${(h.foreign + h.steal).toFixed(2)})`;
+};
+lines.push('| condition | recorded events (perf samples) | recording s | lost | blocks: wrk requests (CPU cores others used meanwhile: processes outside the experiment + steal) | load average (1/5/15 min) at the end |');
 lines.push('|---|---:|---:|---:|---|---|');
 for (const c of conds) {
   const r = recLine(c);
@@ -148,7 +158,7 @@ for (const c of conds) {
     const j = JSON.parse(readFileSync(join(out, c, `${p}.wrk.json`), 'utf8'));
     const e = j.errors;
     const errs = e.connect + e.read + e.write + e.status + e.timeout;
-    return `${p} ${j.requests}${errs ? ` (${errs} errors/timeouts)` : ''}`;
+    return `${p} ${j.requests}${errs ? ` (${errs} errors/timeouts)` : ''}${others(c, p)}`;
   }).join(', ');
   const load = readFileSync(join(out, c, 'loadavg.txt'), 'utf8').split(' ').slice(0, 3).join(' / ');
   lines.push(`| ${c} | ${r.events} | ${r.seconds} | ${r.lost} | ${wrk} | ${load} |`);

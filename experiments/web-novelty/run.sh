@@ -7,7 +7,9 @@
 #             arguments) of the Apache process tree only (`record -- apache2 -f <conf> -DFOREGROUND`), while wrk
 #             drives it: a warm-up run (not kept), then blocks of traffic, each its own wrk run with fresh
 #             connections and a 3 s gap after it; each block is cut out of the converted trace by its wall-clock
-#             window (slice.mjs), so every connection of a block is whole in its file
+#             window (slice.mjs), so every connection of a block is whole in its file; a block during which
+#             others used the CPUs (hostcpu.mjs: > HOST_MAX cores outside the experiment, steal included) is
+#             recorded again, up to BLOCK_TRIES times
 #   sample    copies each condition's `sample` block into data/web-novelty/<condition>.jsonl.gz (the demo's data)
 #   evaluate  trains the n-gram and the LSTM on the full recording (normal train blocks) and evaluates every
 #             novelty on its valid/test blocks (results.mjs); tables go to RESULTS.md
@@ -21,7 +23,7 @@
 #   STEPS="record sample" CONDITIONS="io ssl" experiments/web-novelty/run.sh
 # Live detection of the cpu novelty with `watch --perf` (after install and setup): live.sh beside this script.
 # Recordings stay outside the repository, in $OUT (default ~/.cache/syscall-anomaly/web-novelty/<condition>/:
-# perf.data, ctf/, <block>.jsonl.gz, phases.tsv, <block>.wrk.json, record.log).
+# perf.data, ctf/, <block>.jsonl.gz, phases.tsv, <block>.wrk.json, <block>.host.json, record.log).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -38,6 +40,8 @@ SAMPLE_NORMAL=${SAMPLE_NORMAL:-30}  # seconds of the committed sample block: nor
 SAMPLE_NOVEL=${SAMPLE_NOVEL:-10}    # … and each novelty
 TRAIN=${TRAIN:-40}             # normal: seconds of training traffic beside the sample block
 BLOCK=${BLOCK:-20}             # seconds of each valid / test block
+HOST_MAX=${HOST_MAX:-0.1}      # cores: most CPU that others (processes outside the experiment, hypervisor steal) may use during a block
+BLOCK_TRIES=${BLOCK_TRIES:-3}  # … else the block is recorded again, at most this many times in all (hostcpu.mjs)
 HTTPS_PORT=${HTTPS_PORT:-18443}
 HTTP_PORT=${HTTP_PORT:-18080}
 export MYSQL_BASE=$WORK/mysql
@@ -187,15 +191,25 @@ record_condition() {
   WRK_SEED=0 wrk -t"$WRK_THREADS" -c"$CONNS" -d"${WARMUP}s" --timeout 10s -s "$here/pace.lua" "$url" > "$dir/warmup.wrk.txt"
   sleep 3
   : > "$dir/phases.tsv"
-  local b name secs seed=1 t0 t1
+  local b name secs seed=1 t0 t1 try
   for b in $(blocks_of "$cond"); do
     name=${b%%:*}; secs=${b##*:}
-    t0=$(date +%s%N)
-    WRK_SEED=$seed wrk -t"$WRK_THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s -s "$here/pace.lua" "$url" > "$dir/$name.wrk.txt"
-    t1=$(date +%s%N)
+    # A block during which something outside the experiment used the CPUs (another job, hypervisor steal) is
+    # recorded again, up to BLOCK_TRIES times: the requests of a discarded try lie outside every block's window.
+    for try in $(seq 1 "$BLOCK_TRIES"); do
+      node "$here/hostcpu.mjs" snapshot > "$dir/.host-a.json"
+      t0=$(date +%s%N)
+      WRK_SEED=$seed wrk -t"$WRK_THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s -s "$here/pace.lua" "$url" > "$dir/$name.wrk.txt"
+      t1=$(date +%s%N)
+      node "$here/hostcpu.mjs" snapshot > "$dir/.host-b.json"
+      if node "$here/hostcpu.mjs" diff "$dir/.host-a.json" "$dir/.host-b.json" $$ "$HOST_MAX" > "$dir/$name.host.json"; then break; fi
+      log "$cond: block $name, try $try: the machine was not quiet: $(cat "$dir/$name.host.json")"
+      sleep 3
+    done
+    rm -f "$dir/.host-a.json" "$dir/.host-b.json"
     printf '%s\t%s\t%s\n' "$name" "$t0" "$t1" >> "$dir/phases.tsv"
     tail -1 "$dir/$name.wrk.txt" > "$dir/$name.wrk.json"
-    log "$cond: block $name: $(cat "$dir/$name.wrk.json")"
+    log "$cond: block $name: $(cat "$dir/$name.wrk.json"); CPUs: $(cat "$dir/$name.host.json")"
     seed=$((seed + 1))
     sleep 3
   done

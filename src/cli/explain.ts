@@ -15,7 +15,8 @@ import { combineScores, memberWeights, type Combine } from '../detect/ensemble.j
 import { attachAttention, ENSEMBLE_UNIT, ensembleSurprise, explain, explanationHtml, factsAgainst, memberFacts, noEventSurprise, type Explanation } from '../detect/explain.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder } from '../models/folder.js';
-import { perplexityMany, type SequenceFact } from '../models/language-model.js';
+import { connectionOf, historyOf } from '../detect/history.js';
+import { perplexityMany, type LanguageModel, type SequenceFact } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
 import { chooseThreshold, memberLabels, openEnsemble, readingFor, referenceOf, releaseMembers, type ThresholdChoice } from './score.js';
 
@@ -36,13 +37,23 @@ export interface ExplainRequest {
   lenient: boolean;
 }
 
-async function findSequence(src: AsyncIterable<Sequence>, id: string, arg: string): Promise<Sequence> {
+/**
+ * The sequence `id` of a stream, and the requests of its connection that came before it (the last `history` − 1;
+ * none for history 1), the median of whose perplexities and its own is its score (`detect/history.ts`).
+ */
+async function findSequence(src: AsyncIterable<Sequence>, id: string, arg: string, history = 1): Promise<{ seq: Sequence; before: Sequence[] }> {
   const seen: string[] = [];
+  const conn = history > 1 ? connectionOf(id) : undefined;
+  const before: Sequence[] = [];
   let n = 0;
   const p = progress('explain: looking through sequences');
   try {
     for await (const s of src) {
-      if (s.id === id) return s;
+      if (s.id === id) return { seq: s, before };
+      if (conn !== undefined && connectionOf(s.id) === conn) {
+        before.push(s);
+        if (before.length >= history) before.shift();
+      }
       if (seen.length < LIST_IDS) seen.push(s.id);
       p.tick(++n);
     }
@@ -51,6 +62,28 @@ async function findSequence(src: AsyncIterable<Sequence>, id: string, arg: strin
   }
   throw new UsageError(`${arg}: no sequence '${id}' among its ${n} sequences${n ? ` (the first: ${seen.join(', ')})` : ''}`);
 }
+
+/** A sequence's perplexity as `score` gives it: with its connection's history (`before`) for models that keep one. */
+async function perplexityWithHistory(model: LanguageModel, before: readonly Sequence[], seq: Sequence): Promise<{ perplexity: number; alone?: HistoryNote }> {
+  const k = model.history ?? 1;
+  const seqs = [...before.slice(before.length - Math.min(before.length, k - 1)), seq];
+  const own = await perplexityMany(model, seqs);
+  const history = historyOf(model);
+  if (!history) return { perplexity: own[0]! };
+  let perplexity = NaN;
+  seqs.forEach((s, i) => { perplexity = history.perplexity(s.id, own[i]!); });
+  return { perplexity, alone: { perplexity: own[own.length - 1]!, requests: seqs.length, k } };
+}
+
+/** What a perplexity with history is made of: this request's own, and how many of its connection's requests (at most k). */
+interface HistoryNote {
+  perplexity: number;
+  requests: number;
+  k: number;
+}
+
+const historyLine = (h: HistoryNote) => `with its connection's history: the median of the perplexities of its last ${h.requests} request` +
+  `${h.requests === 1 ? '' : 's'} (--history ${h.k}); this request alone: ${h.perplexity.toPrecision(6)}`;
 
 const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(2));
 
@@ -103,11 +136,12 @@ function explanationBody(exp: Explanation, sysRows: number): string[] {
 }
 
 function explanationText(exp: Explanation, perplexity: number, threshold: { name: string; value: number }, novel: boolean, sysRows: number,
-  sure: string | undefined, facts: readonly SequenceFact[] | undefined): string {
+  sure: string | undefined, facts: readonly SequenceFact[] | undefined, alone: HistoryNote | undefined): string {
   return [
     `sequence ${exp.id}: ${exp.events} events${exp.truncated ? ' (cut at the maximum length)' : ''}`,
     `perplexity ${perplexity.toPrecision(6)} — ${novel ? 'NOVEL' : 'normal'} (threshold ${threshold.value.toPrecision(6)}, ${threshold.name}); ` +
       `mean surprise ${f2(exp.score)} nats per token, end of sequence ${f2(exp.endNll)} nats`,
+    ...(alone ? [historyLine(alone)] : []),
     ...(sure ? [`how sure: ${sure}`] : []),
     '',
     ...(facts ? factLines('what the model measured of the sequence, against normal', facts) : []),
@@ -118,8 +152,8 @@ function explanationText(exp: Explanation, perplexity: number, threshold: { name
 export async function explainCommand(req: ExplainRequest): Promise<void> {
   const { manifest, model } = await loadModelFolder(req.modelDir);
   const th = chooseThreshold(manifest, req.threshold, req.modelDir);
-  const seq = await findSequence(openData(req.data, readingFor(manifest, req.lenient)), req.id, req.data.arg);
-  const [perplexity] = await perplexityMany(model, [seq]);
+  const { seq, before } = await findSequence(openData(req.data, readingFor(manifest, req.lenient)), req.id, req.data.arg, model.history);
+  const { perplexity, alone } = await perplexityWithHistory(model, before, seq);
   const [surprise] = await model.fieldSurpriseMany([seq]);
   const facts = model.sequenceFacts?.(seq);
   const rows = model.attentionMany ? (await model.attentionMany([seq], ATTENTION_TOP_K))[0] : undefined;
@@ -136,12 +170,12 @@ export async function explainCommand(req: ExplainRequest): Promise<void> {
   }
   if (req.json) {
     const doc = {
-      model: { dir: req.modelDir, kind: manifest.kind }, data: req.data.arg, perplexity, threshold: th, novel,
+      model: { dir: req.modelDir, kind: manifest.kind }, data: req.data.arg, perplexity, threshold: th, novel, ...(alone ? { history: alone } : {}),
       ...(reference ? { pValue, pValues: `against ${reference.what}` } : {}), explanation: exp,
     };
     process.stdout.write(JSON.stringify(doc, null, 1) + '\n');
   } else {
-    process.stdout.write(explanationText(exp, perplexity, th, novel, 15, reference?.describe(pValue!), facts));
+    process.stdout.write(explanationText(exp, perplexity, th, novel, 15, reference?.describe(pValue!), facts, alone));
     if (req.html !== undefined) process.stdout.write(`\nwrote ${req.html}\n`);
   }
 }
@@ -166,11 +200,13 @@ export async function explainEnsembleCommand(req: ExplainEnsembleRequest): Promi
   let surprise: Record<string, Float64Array>[];
   let facts: (SequenceFact[] | undefined)[];
   try {
-    seq = await findSequence(openData(req.data, readingFor(ens.members[0]!.manifest, req.lenient)), req.id, req.data.arg);
+    const k = Math.max(...ens.members.map((m) => m.model.history ?? 1));
+    let before: Sequence[];
+    ({ seq, before } = await findSequence(openData(req.data, readingFor(ens.members[0]!.manifest, req.lenient)), req.id, req.data.arg, k));
     perplexities = [];
     surprise = [];
     for (const m of ens.members) {
-      perplexities.push((await perplexityMany(m.model, [seq]))[0]!);
+      perplexities.push((await perplexityWithHistory(m.model, before, seq)).perplexity);
       surprise.push((await m.model.fieldSurpriseMany([seq]))[0]!);
     }
     facts = ens.members.map((m) => m.model.sequenceFacts?.(seq));

@@ -18,6 +18,7 @@ import type { Sequence } from '../features/sequences/sequence.js';
 import { combineScores, ensembleThreshold, Normaliser, pairedScores, type Combine } from '../detect/ensemble.js';
 import { NormalReference } from '../detect/p-value.js';
 import { loadModelFolder, type ModelManifest } from '../models/folder.js';
+import { historyOf } from '../detect/history.js';
 import { inBatches, perplexityMany, scoreStream, type LanguageModel } from '../models/language-model.js';
 import { normalStats, type NormalScoreStats } from '../models/normal-scores.js';
 import { progress, UsageError } from './run.js';
@@ -131,12 +132,16 @@ export async function releaseMembers(members: readonly Member[]): Promise<void> 
   for (const m of members) await m.model.release();
 }
 
-/** Each member's perplexity of each sequence of a stream, batch by batch (`SCORE_BATCH`). */
+/** Each member's perplexity of each sequence of a stream (with its connection's history where the member keeps one), batch by batch (`SCORE_BATCH`). */
 export async function* scoreStreamMany(models: readonly LanguageModel[], seqs: AsyncIterable<Sequence>): AsyncGenerator<{ seq: Sequence; perplexities: number[] }> {
+  const histories = models.map(historyOf);
   for await (const batch of inBatches(seqs)) {
     const per = [];
     for (const m of models) per.push(await perplexityMany(m, batch));
-    for (let i = 0; i < batch.length; i++) yield { seq: batch[i], perplexities: per.map((p) => p[i]) };
+    for (let i = 0; i < batch.length; i++) {
+      const id = batch[i].id;
+      yield { seq: batch[i], perplexities: per.map((p, m) => histories[m]?.perplexity(id, p[i]) ?? p[i]) };
+    }
   }
 }
 
@@ -281,7 +286,9 @@ export async function scoreCommand(modelDir: string, data: DataSpec, json: boole
   const p = progress('score: sequences');
   let n = 0;
   let novel = 0;
-  for await (const { seq: s, perplexity: ppl } of scoreStream(model, src)) {
+  const history = historyOf(model);
+  for await (const { seq: s, perplexity: own } of scoreStream(model, src)) {
+    const ppl = history ? history.perplexity(s.id, own) : own;
     const r: ScoredSequence = {
       id: s.id, length: s.events.length, truncated: s.truncated === true, perplexity: ppl, novel: ppl > th.value,
       ...(reference ? { pValue: reference.pValueOfPerplexity(ppl) } : {}),

@@ -15,6 +15,7 @@ import { fitQuantileThreshold } from '../detect/threshold.js';
 import { normalStats } from '../models/normal-scores.js';
 import { PrefixCollector, storedLengths } from '../detect/live-thresholds.js';
 import { loadModelFolder, saveModelFolder, type BestF1Threshold, type DataSummary, type LabelFreeThreshold, type ModelManifest } from '../models/folder.js';
+import { historyOf } from '../detect/history.js';
 import { findModelKind, formatSettings, scoreStream, type LanguageModel, type LogProbsSink, type ModelSettings } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
 
@@ -58,13 +59,17 @@ export async function perplexities(model: LanguageModel, seqs: AsyncIterable<Seq
   return (await perplexitiesWithIds(model, seqs, label)).ppl;
 }
 
-/** Perplexity and id of every sequence of a stream, in stream order (the log-probabilities also to `each`). */
+/**
+ * Perplexity and id of every sequence of a stream, in stream order (the log-probabilities also to `each`); with the
+ * connection's history for models that keep one (`detect/history.ts`).
+ */
 export async function perplexitiesWithIds(model: LanguageModel, seqs: AsyncIterable<Sequence>, label: string,
   each?: LogProbsSink): Promise<{ ids: string[]; ppl: Float64Array }> {
   const out: number[] = [];
   const ids: string[] = [];
+  const history = historyOf(model);
   for await (const r of scoreStream(model, counted(seqs, label, { n: 0 }))) {
-    out.push(r.perplexity);
+    out.push(history ? history.perplexity(r.seq.id, r.perplexity) : r.perplexity);
     ids.push(r.seq.id);
     each?.(r.seq, r.logProbs);
   }
@@ -76,6 +81,10 @@ export async function trainModel(req: TrainRequest): Promise<{ model: LanguageMo
   const t0 = performance.now();
   const entry = findModelKind(req.kind);
   if (!entry) throw new UsageError(`unknown model kind '${req.kind}'`);
+  const history = Number(req.settings['history'] ?? 1);
+  if (history > 1 && req.segmentation !== 'request') {
+    throw new UsageError(`--history ${history} scores the requests of a connection together: it needs --segment request, not ${req.segmentation}`);
+  }
   const reading: Reading = { segmentation: req.segmentation, maxLength: req.maxLength, pairing: 'paired', lenient: req.lenient };
   const train = openData(req.train, reading);
   const valid = req.valid ? openData(req.valid, reading) : undefined;

@@ -28,6 +28,7 @@
  * (plus one finished request for the `request` segmentation); the caller's source is not read meanwhile, so a pipe
  * pushes back on its writer. Per sequence only its running sums and its `topK` most surprising events are kept.
  */
+import { historyOf, type ConnectionHistory } from './history.js';
 import type { SyscallEvent } from '../trace/event.js';
 import type { Segmentation } from '../features/sequences/index.js';
 import type { LanguageModel } from '../models/language-model.js';
@@ -52,7 +53,7 @@ export function aboveThreshold(perplexity: number, threshold: number): boolean {
  * What the live pipeline needs of a model (a language model, or an ensemble: `ensemble-stream.ts`, whose `scale`
  * turns its "perplexity" into the ensemble score for alerts and sequence records).
  */
-export type LiveModel = Pick<LanguageModel, 'kind' | 'logProbsMany' | 'incremental'> & { readonly scale?: ScoreScale };
+export type LiveModel = Pick<LanguageModel, 'kind' | 'logProbsMany' | 'incremental' | 'history'> & { readonly scale?: ScoreScale };
 
 /**
  * A live model that also explains (per-event surprise per field) and can be released: one language model, or a z
@@ -254,6 +255,8 @@ export class LivePipeline implements LiveSink<Slot> {
   private pValue: ((perplexity: number) => number) | undefined;
   /** While the live baseline lasts: its finished perplexities, and its prefix perplexities per checkpoint. */
   private warming: { skip: number; finished: number[]; lengths: number[]; prefixes: number[][] } | undefined;
+  /** Models scored with their connection's history: a finished request's verdict is on that (`detect/history.ts`). */
+  private readonly history: ConnectionHistory | undefined;
   private readonly t0 = performance.now();
   private readonly s = {
     sequences: 0, alerts: 0, novel: 0, droppedSequences: 0, droppedEvents: 0, byCap: 0, modelCalls: 0,
@@ -274,6 +277,7 @@ export class LivePipeline implements LiveSink<Slot> {
     this.thresholdName = options.thresholdName ?? 'sequence';
     this.prefix = options.prefix;
     this.pValue = options.pValue;
+    this.history = historyOf(model);
     for (const k of ['minEvents', 'maxOpen', 'batchEvents', 'maxBatch', 'topK'] as const) {
       const v = this.o[k];
       if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`watch: ${k} must be a positive integer, got ${v}`);
@@ -453,7 +457,8 @@ export class LivePipeline implements LiveSink<Slot> {
       s.sum += lp[i]!;
       s.n++;
       this.openNow--;
-      const ppl = Math.exp(-s.sum / s.n);
+      const own = Math.exp(-s.sum / s.n);
+      const ppl = this.history ? this.history.perplexity(s.id, own) : own;
       this.s.sequences++;
       const record = {
         type: 'sequence' as const, id: s.id, process: s.proc, pid: s.pid, tid: s.tid, length: s.length, truncated: s.endTruncated,

@@ -85,6 +85,12 @@ export interface LanguageModel {
    * absent for kinds whose surprise is per event.
    */
   sequenceFacts?(seq: Sequence): SequenceFact[];
+  /**
+   * Kinds scored with their connection's history (timing `--history k`): a request's perplexity is the median of the
+   * last k of its connection, itself included, wherever whole sequences are scored (`detect/history.ts`);
+   * `logProbsMany` and the incremental scorer give the request's own. Absent or 1: each sequence on its own.
+   */
+  readonly history?: number;
 }
 
 /** One measurement of a whole sequence by a sequence-level kind, beside its normal value (`LanguageModel.sequenceFacts`). */
@@ -380,6 +386,10 @@ export const MODEL_KINDS: readonly ModelKindEntry[] = [
       key: 'shapeMin', flag: '--shape-min <n>',
       description: 'timing: sequences that make the same calls as many times (a shape) get a Gaussian of their own when at least this many training sequences have that shape; others are measured against all; 0: one Gaussian for all (default 20)',
       defaultValue: 20, parse: intOption('--shape-min', 0, 1_000_000_000),
+    }, {
+      key: 'history', flag: '--history <k>',
+      description: 'timing: score each request by the median of its connection\'s last k requests (itself included; request segmentation only); 1: each on its own (default 1)',
+      defaultValue: 1, parse: intOption('--history', 1, 1000),
     }],
     implementation: async () => (await import('./timing/timing.js')).TIMING_KIND,
   },

@@ -10,6 +10,7 @@
  * events of each scored sequence are at hand for the click-through. Other model calls (a file scored on request,
  * explanations) go through one queue (`Scorer.run`), so they never run the model at the same time.
  */
+import { historyOf } from '../detect/history.js';
 import { explain, type Explanation } from '../detect/explain.js';
 import { sequenceAlert } from '../detect/alert.js';
 import { watchEvents, type WatchOptions, type WatchSummary } from '../detect/live.js';
@@ -130,15 +131,18 @@ export class Scorer {
   }
 
   /**
-   * Scores every finished sequence of `seqs` into `run` (a batch at a time); an alert for each novel one. Rejects
+   * Scores every finished sequence of `seqs` into `run` (a batch at a time, with the connection's history where the
+ * model keeps one); an alert for each novel one. Rejects
    * with the reader's error.
    */
   async scoreInto(hub: Hub, run: RunInfo, seqs: AsyncIterable<Sequence>): Promise<void> {
+    const history = historyOf(this.model);
     for await (const batch of inBatches(seqs, SCORE_BATCH)) {
       const lp = await this.run(() => this.model.logProbsMany(batch));
       const novel: { seq: Sequence; point: Point }[] = [];
       for (let i = 0; i < batch.length; i++) {
-        const point = this.point(run, `${run.id}:${run.sequences}`, batch[i], perplexityOf(lp[i]));
+        const own = perplexityOf(lp[i]);
+        const point = this.point(run, `${run.id}:${run.sequences}`, batch[i], history ? history.perplexity(batch[i].id, own) : own);
         hub.addPoint(run, batch[i], point);
         if (point.novel) novel.push({ seq: batch[i], point });
       }
