@@ -28,13 +28,13 @@ export function demoData(): DemoData {
 /**
  * Trains a model on the normal set into `dir`: by default an order-4 n-gram (about 2 s); `ngram2`: an order-2 one (a
  * second ensemble member); `transformer`: a tiny Transformer, one epoch (about 6 s), for what only attention models
- * show; `timing`: the timing model (a sequence scored as a whole). Throws with the command's stderr on failure.
+ * show; `timing`: the timing model (a sequence scored as a whole); `timing-h3`: the same with `--history 3`. Throws with the command's stderr on failure.
  */
-export function trainDemoModel(dir: string, kind: 'ngram' | 'ngram2' | 'transformer' | 'timing' = 'ngram'): string {
+export function trainDemoModel(dir: string, kind: 'ngram' | 'ngram2' | 'transformer' | 'timing' | 'timing-h3' = 'ngram'): string {
   const { normal } = demoData();
-  const settings = kind === 'ngram' ? ['--order', '4'] : kind === 'ngram2' ? ['--order', '2'] : kind === 'timing' ? []
+  const settings = kind === 'ngram' ? ['--order', '4'] : kind === 'ngram2' ? ['--order', '2'] : kind === 'timing' ? [] : kind === 'timing-h3' ? ['--history', '3']
     : ['--width', '16', '--heads', '2', '--ffn', '32', '--epochs', '1'];
-  const r = spawnSync(process.execPath, [CLI, 'train', '--model', kind === 'ngram2' ? 'ngram' : kind, ...settings, '--train', normal, '--segment', 'request', '-o', dir], {
+  const r = spawnSync(process.execPath, [CLI, 'train', '--model', kind === 'ngram2' ? 'ngram' : kind === 'timing-h3' ? 'timing' : kind, ...settings, '--train', normal, '--segment', 'request', '-o', dir], {
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`train failed (${r.status}): ${r.stderr}`);

@@ -17,6 +17,8 @@ import { bindProblem, isLoopbackHost } from './auth.js';
 import { startServer, type RunningServer } from './server.js';
 import { Scorer } from './scoring.js';
 import { demoData, trainDemoModel } from './fixture.js';
+import { cli } from '../cli/cli-process.js';
+import { connectionOf } from '../detect/history.js';
 
 const TOKEN = 'test-token-0123456789';
 
@@ -279,7 +281,8 @@ describe('serve: the dashboard server', () => {
  * Trains a demo model of `kind` in a temporary folder, serves it with the demo's novel set under the data folder,
  * scores that set from the page, and hands the server to `check`; everything is closed and removed afterwards.
  */
-async function withScoredSet(kind: 'transformer' | 'timing', check: (server: RunningServer, scorer: Scorer) => Promise<void>): Promise<void> {
+async function withScoredSet(kind: 'transformer' | 'timing' | 'timing-h3',
+  check: (server: RunningServer, scorer: Scorer, dirs: { model: string; data: string }) => Promise<void>): Promise<void> {
   const tmp = await mkdtemp(join(tmpdir(), `sa-serve-${kind}-`));
   let server: RunningServer | undefined;
   let model: LanguageModel | undefined;
@@ -294,7 +297,7 @@ async function withScoredSet(kind: 'transformer' | 'timing', check: (server: Run
     });
     const r = await call(server.url, '/api/score', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"path":"io.jsonl.gz"}' });
     assert.equal(r.status, 200, r.text);
-    await check(server, scorer);
+    await check(server, scorer, { model: join(tmp, 'model'), data: join(tmp, 'io.jsonl.gz') });
   } finally {
     await server?.close();
     await model?.release();
@@ -334,6 +337,23 @@ describe('serve: a model that scores sequences as a whole', () => {
       const page = await call(server.url, `/api/sequences/${key}/page`);
       assert.match(page.text, /<h2>What the model measured, against normal<\/h2>/);
       assert.ok(page.text.includes(`<p>Normal: ${facts[0]!.against}.</p>`));
+    });
+  });
+
+  it('with the connection\'s history (--history 3) a trace scored from the page gets score\'s perplexities, request by request', async () => {
+    await withScoredSet('timing-h3', async (server, _scorer, dirs) => {
+      const points = (await call(server.url, '/api/state')).json().points as { id: string; perplexity: number; novel: boolean }[];
+      const r = cli('score', '--model', dirs.model, dirs.data, '--json');
+      assert.equal(r.code, 0, r.err);
+      const scored = (JSON.parse(r.out) as { sequences: { id: string; perplexity: number; novel: boolean }[] }).sequences;
+      assert.equal(points.length, scored.length);
+      const conns = scored.map((s) => connectionOf(s.id));
+      assert.ok(new Set(conns).size < conns.length && conns.every((c) => c !== undefined), 'connections with several requests');
+      const byId = new Map(points.map((p) => [p.id, p]));
+      for (const s of scored) {
+        const p = byId.get(s.id)!;
+        assert.ok(Math.abs(p.perplexity / s.perplexity - 1) < 1e-9 && p.novel === s.novel, s.id);
+      }
     });
   });
 });
