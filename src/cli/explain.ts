@@ -15,7 +15,7 @@ import { combineScores, memberWeights, type Combine } from '../detect/ensemble.j
 import { attachAttention, ENSEMBLE_UNIT, ensembleSurprise, explain, explanationHtml, factsAgainst, memberFacts, noEventSurprise, type Explanation } from '../detect/explain.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder } from '../models/folder.js';
-import { connectionOf, historyOf } from '../detect/history.js';
+import { connectionOf, withHistory } from '../detect/history.js';
 import { perplexityMany, type LanguageModel, type SequenceFact } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
 import { chooseThreshold, memberLabels, openEnsemble, readingFor, referenceOf, releaseMembers, type ThresholdChoice } from './score.js';
@@ -67,12 +67,10 @@ async function findSequence(src: AsyncIterable<Sequence>, id: string, arg: strin
 async function perplexityWithHistory(model: LanguageModel, before: readonly Sequence[], seq: Sequence): Promise<{ perplexity: number; alone?: HistoryNote }> {
   const k = model.history ?? 1;
   const seqs = [...before.slice(before.length - Math.min(before.length, k - 1)), seq];
-  const own = await perplexityMany(model, seqs);
-  const history = historyOf(model);
-  if (!history) return { perplexity: own[0]! };
-  let perplexity = NaN;
-  seqs.forEach((s, i) => { perplexity = history.perplexity(s.id, own[i]!); });
-  return { perplexity, alone: { perplexity: own[own.length - 1]!, requests: seqs.length, k } };
+  const own = Float64Array.from(await perplexityMany(model, seqs));
+  if (k <= 1) return { perplexity: own[0]! };
+  const last = seqs.length - 1;
+  return { perplexity: withHistory(model, seqs, own)[last]!, alone: { perplexity: own[last]!, requests: seqs.length, k } };
 }
 
 /** What a perplexity with history is made of: this request's own, and how many of its connection's requests (at most k). */
