@@ -47,7 +47,7 @@ if [ "$LIVE_MODELS" = ensemble ]; then
   report=LIVE-ensemble.md
 elif [ "$LIVE_MODELS" = timing ]; then
   timing=timing-shape${SHAPE_MIN:-20}
-  # with the connection's history the timing model is watched alone (watch takes no such ensemble member)
+  # with the connection's history: the timing model alone (its live figures without the n-gram)
   if [ -n "${HISTORY:-}" ]; then timing=$timing-history$HISTORY; members=("$timing"); else members=(ngram-size "$timing"); fi
   for m in "${members[@]}"; do
     if [ ! -f "$live/model-$m/manifest.json" ]; then

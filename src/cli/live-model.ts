@@ -44,10 +44,6 @@ export async function openLiveModel(command: string, dirs: readonly string[], th
   try {
     const bad = ens.members.find((m) => !m.model.incremental);
     if (bad) throw new UsageError(`${bad.dir}: model kind '${bad.model.kind}' cannot score incrementally (an ensemble in ${command} needs members that can)`);
-    const kept = ens.members.find((m) => (m.model.history ?? 1) > 1);
-    if (kept) {
-      throw new UsageError(`${kept.dir}: scored with its connection's last ${kept.model.history} requests (--history): ${command} takes such a model alone, not in an ensemble`);
-    }
     const { EnsembleLiveModel } = await import('../detect/ensemble-stream.js');
     const labels = score.memberLabels(dirs);
     const model = new EnsembleLiveModel(ens.members.map((m, i) => ({ model: m.model, stats: ens.normalisers[i]!.stats, label: labels[i]! })));

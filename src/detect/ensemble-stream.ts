@@ -6,17 +6,20 @@
  * members (the "σ-nats" of an ensemble explanation, `detect/explain.ts`). The mean of these over a sequence's tokens
  * is −(z ensemble score + C), C = Σ_m μ_m / (σ_m · M): so the ensemble's "perplexity" exp(mean surprise) is
  * exp(score + C), a monotone map of `score`'s ensemble score, and a threshold τ on that score is exp(τ + C) here.
- * Rank ensembles are not a sum over events and cannot be scored this way.
+ * Rank ensembles are not a sum over events and cannot be scored this way. Members that keep their connection's history
+ * (`--history`, `detect/history.ts`) have their own perplexity replaced by it when a sequence ends (`EnsembleScorer`),
+ * and `scorePass` does the same for whole sequences: the ensemble scores are then `score --model a/ --model b/`'s.
  *
  * The same object explains (`fieldSurpriseMany`: one "field" per member, in σ-nats, as `explain --model a/ --model b/`
  * gives it), so the dashboard (`serve --model a/ --model b/`) treats it as one model.
  */
 import type { Sequence } from '../features/sequences/sequence.js';
-import type { LanguageModel, SequenceFact } from '../models/language-model.js';
+import { perplexityMany, type LanguageModel, type SequenceFact } from '../models/language-model.js';
 import type { PrefixScores } from '../models/normal-scores.js';
 import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
 import type { SyscallEvent } from '../trace/event.js';
 import type { ScoreScale } from './alert.js';
+import { historyOf, type ConnectionHistory } from './history.js';
 import { memberWeights, type NormalScoreStats } from './ensemble.js';
 import { ENSEMBLE_UNIT, ensembleSurprise, memberFacts } from './explain.js';
 import type { LiveModel } from './live.js';
@@ -86,6 +89,23 @@ export class EnsembleLiveModel implements LiveModel {
     return seqs.map((_, i) => this.combine(per.map((p) => p[i]!)));
   }
 
+  /**
+   * One pass over a stream of whole sequences, batch by batch: each one's ensemble perplexity, exp(Σ_m w_m ln PPL_m),
+   * each member's with its connection's history where the member keeps one (`--history`) — as `score --model a/
+   * --model b/` combines them. (`logProbsMany` gives every member's own.)
+   */
+  scorePass(): (seqs: readonly Sequence[]) => Promise<number[]> {
+    const histories = this.members.map((m) => historyOf(m.model));
+    return async (seqs) => {
+      const sums = new Float64Array(seqs.length);
+      for (let m = 0; m < this.members.length; m++) {
+        const own = await perplexityMany(this.members[m]!.model, seqs);
+        own.forEach((p, i) => { sums[i] += this.weights[m]! * Math.log(histories[m]?.perplexity(seqs[i]!.id, p) ?? p); });
+      }
+      return Array.from(sums, Math.exp);
+    };
+  }
+
   /** Per-event surprise with one field per member (its label): member m's −ln P summed over its fields, times 1 / (σ_m · M). */
   async fieldSurpriseMany(seqs: readonly Sequence[]): Promise<Record<string, Float64Array>[]> {
     const per: Record<string, Float64Array>[][] = [];
@@ -105,7 +125,9 @@ export class EnsembleLiveModel implements LiveModel {
   }
 
   incremental(): IncrementalScorer {
-    return new EnsembleScorer(this.members.map((m) => m.model.incremental!()), (xs) => this.combine(xs));
+    const histories = this.members.map((m) => historyOf(m.model));
+    return new EnsembleScorer(this.members.map((m) => m.model.incremental!()), (xs) => this.combine(xs),
+      histories.some((h) => h) ? { histories, weights: this.weights } : undefined);
   }
 
   private combine(xs: readonly Float64Array[]): Float64Array {
@@ -122,36 +144,80 @@ export class EnsembleLiveModel implements LiveModel {
 
 interface EnsembleHandle extends StreamHandle {
   readonly members: StreamHandle[];
+  /** With history members: the sequence's id, each member's sum of log-probabilities so far and the tokens scored. */
+  readonly seq?: { id: string; sums: Float64Array; n: number };
 }
 
-/** Opens, pushes and closes each sequence in every member's scorer, in step. */
+/** Members that keep their connection's history (`--history`), and every member's weight 1 / (σ_m · M). */
+interface MemberHistories {
+  histories: readonly (ConnectionHistory | undefined)[];
+  weights: readonly number[];
+}
+
+/**
+ * Opens, pushes and closes each sequence in every member's scorer, in step. With history members it also keeps each
+ * member's running sum per sequence: at the end, member m's own ln perplexity a becomes its history's b, and the end
+ * token's combined value moves by −w_m (b − a)(T + 1), so that the ensemble perplexity is exp(Σ_m w_m ln PPL_m) with
+ * each member's as `score` gives it.
+ */
 class EnsembleScorer implements IncrementalScorer {
   private next = 0;
   private open_ = 0;
 
-  constructor(private readonly scorers: readonly IncrementalScorer[], private readonly combine: (xs: readonly Float64Array[]) => Float64Array) {}
+  constructor(private readonly scorers: readonly IncrementalScorer[], private readonly combine: (xs: readonly Float64Array[]) => Float64Array,
+    private readonly kept?: MemberHistories) {}
 
   get openCount(): number {
     return this.open_;
   }
 
-  open(): StreamHandle {
+  open(id?: string): StreamHandle {
+    if (this.kept && id === undefined) throw new RangeError('an ensemble with a --history member needs each sequence\'s id');
     this.open_++;
-    const h: EnsembleHandle = { id: this.next++, members: this.scorers.map((s) => s.open()) };
+    const h: EnsembleHandle = {
+      id: this.next++, members: this.scorers.map((s) => s.open(id)),
+      ...(this.kept ? { seq: { id: id!, sums: new Float64Array(this.scorers.length), n: 0 } } : {}),
+    };
     return h;
   }
 
   async push(handles: readonly StreamHandle[], events: readonly SyscallEvent[]): Promise<Float64Array> {
-    const out: Float64Array[] = [];
-    for (let m = 0; m < this.scorers.length; m++) out.push(await this.scorers[m]!.push(handles.map((h) => (h as EnsembleHandle).members[m]!), events));
+    const out = await this.perMember(handles, (s, hs) => s.push(hs, events));
     return this.combine(out);
   }
 
   async close(handles: readonly StreamHandle[], truncated?: readonly boolean[]): Promise<Float64Array> {
-    const out: Float64Array[] = [];
-    for (let m = 0; m < this.scorers.length; m++) out.push(await this.scorers[m]!.close(handles.map((h) => (h as EnsembleHandle).members[m]!), truncated));
+    const out = await this.perMember(handles, (s, hs) => s.close(hs, truncated));
     this.open_ -= handles.length;
-    return this.combine(out);
+    const combined = this.combine(out);
+    if (this.kept) {
+      const { histories, weights } = this.kept;
+      handles.forEach((h, i) => {
+        const seq = (h as EnsembleHandle).seq!;
+        histories.forEach((history, m) => {
+          if (!history) return;
+          const own = -seq.sums[m]! / seq.n; // the end token is in the sums already (perMember)
+          const kept = Math.log(history.perplexity(seq.id, Math.exp(own)));
+          combined[i] -= weights[m]! * (kept - own) * seq.n;
+        });
+      });
+    }
+    return combined;
+  }
+
+  /** Each member scorer's values for the handles, in member order; with history members, added to each sequence's sums. */
+  private async perMember(handles: readonly StreamHandle[],
+    run: (s: IncrementalScorer, hs: StreamHandle[]) => Promise<Float64Array>): Promise<Float64Array[]> {
+    const out: Float64Array[] = [];
+    for (let m = 0; m < this.scorers.length; m++) out.push(await run(this.scorers[m]!, handles.map((h) => (h as EnsembleHandle).members[m]!)));
+    if (this.kept) {
+      handles.forEach((h, i) => {
+        const seq = (h as EnsembleHandle).seq!;
+        out.forEach((o, m) => { seq.sums[m] += o[i]!; });
+        seq.n++;
+      });
+    }
+    return out;
   }
 
   drop(handle: StreamHandle): void {

@@ -30,6 +30,7 @@
  */
 import { historyOf, type ConnectionHistory } from './history.js';
 import type { SyscallEvent } from '../trace/event.js';
+import type { Sequence } from '../features/sequences/sequence.js';
 import type { Segmentation } from '../features/sequences/index.js';
 import type { LanguageModel } from '../models/language-model.js';
 import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
@@ -61,6 +62,8 @@ export type LiveModel = Pick<LanguageModel, 'kind' | 'logProbsMany' | 'increment
  */
 export type ExplainingModel = LiveModel & Pick<LanguageModel, 'fieldSurpriseMany' | 'release'> & Partial<Pick<LanguageModel, 'attentionMany' | 'sequenceFacts'>> & {
   readonly unit?: { name: string; short: string; legend: string };
+  /** An ensemble: one pass's perplexities of whole sequences, its members' histories kept (`ensemble-stream.ts`). */
+  scorePass?(): (seqs: readonly Sequence[]) => Promise<number[]>;
 };
 
 export interface WatchOptions {
@@ -313,7 +316,7 @@ export class LivePipeline implements LiveSink<Slot> {
       return DROPPED;
     }
     this.openNow++;
-    return new LiveSeq(id, this.scorer.open(), first, this.o.lost?.() ?? 0, this.o.minEvents);
+    return new LiveSeq(id, this.scorer.open(id), first, this.o.lost?.() ?? 0, this.o.minEvents);
   }
 
   add(s: Slot, ev: SyscallEvent): void {

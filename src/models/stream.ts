@@ -17,8 +17,11 @@ export interface StreamHandle {
 }
 
 export interface IncrementalScorer {
-  /** Opens a new sequence (its start token is consumed). */
-  open(): StreamHandle;
+  /**
+   * Opens a new sequence (its start token is consumed). `id`: the sequence's id, for scorers that remember something
+   * across the sequences of a connection (an ensemble with a `--history` member); the others ignore it.
+   */
+  open(id?: string): StreamHandle;
   /**
    * Appends one event to each of the given open sequences (distinct handles), scored together in one model run;
    * resolves to ln P(event | that sequence's prefix) for each, in the order given, and advances their states.

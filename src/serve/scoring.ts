@@ -136,12 +136,14 @@ export class Scorer {
    * with the reader's error.
    */
   async scoreInto(hub: Hub, run: RunInfo, seqs: AsyncIterable<Sequence>): Promise<void> {
+    // an ensemble scores a pass itself (its members' histories); one model's history is kept here
+    const pass = this.model.scorePass?.();
     const history = historyOf(this.model);
     for await (const batch of inBatches(seqs, SCORE_BATCH)) {
-      const lp = await this.run(() => this.model.logProbsMany(batch));
+      const ppl = pass ? await this.run(() => pass(batch)) : (await this.run(() => this.model.logProbsMany(batch))).map((lp) => perplexityOf(lp));
       const novel: { seq: Sequence; point: Point }[] = [];
       for (let i = 0; i < batch.length; i++) {
-        const own = perplexityOf(lp[i]);
+        const own = ppl[i]!;
         const point = this.point(run, `${run.id}:${run.sequences}`, batch[i], history ? history.perplexity(batch[i].id, own) : own);
         hub.addPoint(run, batch[i], point);
         if (point.novel) novel.push({ seq: batch[i], point });
