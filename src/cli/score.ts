@@ -140,7 +140,7 @@ export async function* scoreStreamMany(models: readonly LanguageModel[], seqs: A
     for (const m of models) per.push(await perplexityMany(m, batch));
     for (let i = 0; i < batch.length; i++) {
       const id = batch[i].id;
-      yield { seq: batch[i], perplexities: per.map((p, m) => histories[m]?.perplexity(id, p[i]) ?? p[i]) };
+      yield { seq: batch[i], perplexities: per.map((p, m) => histories[m]!.perplexity(id, p[i])) };
     }
   }
 }
@@ -288,7 +288,7 @@ export async function scoreCommand(modelDir: string, data: DataSpec, json: boole
   let novel = 0;
   const history = historyOf(model);
   for await (const { seq: s, perplexity: own } of scoreStream(model, src)) {
-    const ppl = history ? history.perplexity(s.id, own) : own;
+    const ppl = history.perplexity(s.id, own);
     const r: ScoredSequence = {
       id: s.id, length: s.events.length, truncated: s.truncated === true, perplexity: ppl, novel: ppl > th.value,
       ...(reference ? { pValue: reference.pValueOfPerplexity(ppl) } : {}),

@@ -69,7 +69,7 @@ export async function perplexitiesWithIds(model: LanguageModel, seqs: AsyncItera
   const ids: string[] = [];
   const history = historyOf(model);
   for await (const r of scoreStream(model, counted(seqs, label, { n: 0 }))) {
-    out.push(history ? history.perplexity(r.seq.id, r.perplexity) : r.perplexity);
+    out.push(history.perplexity(r.seq.id, r.perplexity));
     ids.push(r.seq.id);
     each?.(r.seq, r.logProbs);
   }

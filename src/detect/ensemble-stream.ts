@@ -100,7 +100,7 @@ export class EnsembleLiveModel implements LiveModel {
       const sums = new Float64Array(seqs.length);
       for (let m = 0; m < this.members.length; m++) {
         const own = await perplexityMany(this.members[m]!.model, seqs);
-        own.forEach((p, i) => { sums[i] += this.weights[m]! * Math.log(histories[m]?.perplexity(seqs[i]!.id, p) ?? p); });
+        own.forEach((p, i) => { sums[i] += this.weights[m]! * Math.log(histories[m]!.perplexity(seqs[i]!.id, p)); });
       }
       return Array.from(sums, Math.exp);
     };
@@ -127,7 +127,7 @@ export class EnsembleLiveModel implements LiveModel {
   incremental(): IncrementalScorer {
     const histories = this.members.map((m) => historyOf(m.model));
     return new EnsembleScorer(this.members.map((m) => m.model.incremental!()), (xs) => this.combine(xs),
-      histories.some((h) => h) ? { histories, weights: this.weights } : undefined);
+      histories.some((h) => h.keeps) ? { histories, weights: this.weights } : undefined);
   }
 
   private combine(xs: readonly Float64Array[]): Float64Array {
@@ -150,7 +150,7 @@ interface EnsembleHandle extends StreamHandle {
 
 /** Members that keep their connection's history (`--history`), and every member's weight 1 / (σ_m · M). */
 interface MemberHistories {
-  histories: readonly (ConnectionHistory | undefined)[];
+  histories: readonly ConnectionHistory[];
   weights: readonly number[];
 }
 
@@ -195,7 +195,7 @@ class EnsembleScorer implements IncrementalScorer {
       handles.forEach((h, i) => {
         const seq = (h as EnsembleHandle).seq!;
         histories.forEach((history, m) => {
-          if (!history) return;
+          if (!history.keeps) return;
           const own = -seq.sums[m]! / seq.n; // the end token is in the sums already (perMember)
           const kept = Math.log(history.perplexity(seq.id, Math.exp(own)));
           combined[i] -= weights[m]! * (kept - own) * seq.n;

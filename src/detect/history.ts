@@ -33,9 +33,14 @@ export class ConnectionHistory {
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`history must be an integer >= 1, got ${k}`);
   }
 
+  /** Whether it changes anything: k > 1 (k = 1 gives every perplexity back as it is). */
+  get keeps(): boolean {
+    return this.k > 1;
+  }
+
   /** The perplexity of request `id` with its history: exp(median ln perplexity of its connection's last k, itself included). */
   perplexity(id: string, perplexity: number): number {
-    const conn = this.k > 1 ? connectionOf(id) : undefined;
+    const conn = this.keeps ? connectionOf(id) : undefined;
     if (conn === undefined) return perplexity;
     let xs = this.last.get(conn);
     if (xs) {
@@ -58,13 +63,16 @@ function median(xs: readonly number[]): number {
   return v.length % 2 === 1 ? v[h]! : (v[h - 1]! + v[h]!) / 2;
 }
 
-/** A fresh history for one pass of a model that keeps one (`LanguageModel.history` > 1); undefined for the rest. */
-export function historyOf(model: { readonly history?: number }): ConnectionHistory | undefined {
-  return model.history !== undefined && model.history > 1 ? new ConnectionHistory(model.history) : undefined;
+/**
+ * A fresh history for one pass of a model: its `LanguageModel.history` (absent: 1, which gives every perplexity back
+ * unchanged, so callers need no case of their own for models that keep none).
+ */
+export function historyOf(model: { readonly history?: number }): ConnectionHistory {
+  return new ConnectionHistory(model.history ?? 1);
 }
 
 /** `ppl[i]`, the own perplexity of `seqs[i]` (in stream order), with its connection's history in one fresh pass; unchanged for models that keep none. */
 export function withHistory(model: { readonly history?: number }, seqs: readonly { id: string }[], ppl: Float64Array): Float64Array {
   const history = historyOf(model);
-  return history ? Float64Array.from(ppl, (p, i) => history.perplexity(seqs[i]!.id, p)) : ppl;
+  return history.keeps ? Float64Array.from(ppl, (p, i) => history.perplexity(seqs[i]!.id, p)) : ppl;
 }

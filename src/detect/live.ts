@@ -259,7 +259,7 @@ export class LivePipeline implements LiveSink<Slot> {
   /** While the live baseline lasts: its finished perplexities, and its prefix perplexities per checkpoint. */
   private warming: { skip: number; finished: number[]; lengths: number[]; prefixes: number[][] } | undefined;
   /** Models scored with their connection's history: a finished request's verdict is on that (`detect/history.ts`). */
-  private readonly history: ConnectionHistory | undefined;
+  private readonly history: ConnectionHistory;
   private readonly t0 = performance.now();
   private readonly s = {
     sequences: 0, alerts: 0, novel: 0, droppedSequences: 0, droppedEvents: 0, byCap: 0, modelCalls: 0,
@@ -461,7 +461,7 @@ export class LivePipeline implements LiveSink<Slot> {
       s.n++;
       this.openNow--;
       const own = Math.exp(-s.sum / s.n);
-      const ppl = this.history ? this.history.perplexity(s.id, own) : own;
+      const ppl = this.history.perplexity(s.id, own);
       this.s.sequences++;
       const record = {
         type: 'sequence' as const, id: s.id, process: s.proc, pid: s.pid, tid: s.tid, length: s.length, truncated: s.endTruncated,

@@ -132,8 +132,7 @@ export class Scorer {
 
   /**
    * Scores every finished sequence of `seqs` into `run` (a batch at a time, with the connection's history where the
- * model keeps one); an alert for each novel one. Rejects
-   * with the reader's error.
+   * model keeps one); an alert for each novel one. Rejects with the reader's error.
    */
   async scoreInto(hub: Hub, run: RunInfo, seqs: AsyncIterable<Sequence>): Promise<void> {
     // an ensemble scores a pass itself (its members' histories); one model's history is kept here
@@ -143,8 +142,7 @@ export class Scorer {
       const ppl = pass ? await this.run(() => pass(batch)) : (await this.run(() => this.model.logProbsMany(batch))).map((lp) => perplexityOf(lp));
       const novel: { seq: Sequence; point: Point }[] = [];
       for (let i = 0; i < batch.length; i++) {
-        const own = ppl[i]!;
-        const point = this.point(run, `${run.id}:${run.sequences}`, batch[i], history ? history.perplexity(batch[i].id, own) : own);
+        const point = this.point(run, `${run.id}:${run.sequences}`, batch[i], history.perplexity(batch[i].id, ppl[i]!));
         hub.addPoint(run, batch[i], point);
         if (point.novel) novel.push({ seq: batch[i], point });
       }
