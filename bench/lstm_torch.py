@@ -16,7 +16,7 @@ import json
 import torch
 import torch.nn as nn
 
-from bench_timing import timed
+from bench_timing import pool, timed
 
 B, T, V, E, H = 32, 64, 300, 64, 128
 
@@ -46,9 +46,10 @@ def main() -> None:
     gen = torch.Generator().manual_seed(9)
     state = [(torch.zeros(1, B, H), torch.zeros(1, B, H))]
 
+    batches = pool(lambda: (torch.randint(0, V, (B, T), generator=gen), torch.randint(0, V, (B, T), generator=gen)))
+
     def train_step() -> None:
-        toks = torch.randint(0, V, (B, T), generator=gen)
-        targets = torch.randint(0, V, (B, T), generator=gen)
+        toks, targets = batches()
         h, c = state[0]
         logits, (h, c) = model(toks, (h.detach(), c.detach()))
         loss = loss_fn(logits.reshape(B * T, V), targets.reshape(B * T))
@@ -59,8 +60,7 @@ def main() -> None:
         state[0] = (h, c)
 
     def score_step() -> None:
-        toks = torch.randint(0, V, (B, T), generator=gen)
-        targets = torch.randint(0, V, (B, T), generator=gen)
+        toks, targets = batches()
         with torch.no_grad():
             logits, st = model(toks, state[0])
             logp = torch.log_softmax(logits, -1).gather(2, targets.unsqueeze(2))  # [B, T, 1]

@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench_timing import timed
+from bench_timing import pool, timed
 
 B, T, V, E, D, H, FFN, W = 16, 128, 300, 64, 128, 4, 512, 64
 
@@ -105,9 +105,10 @@ def main() -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0)
     gen = torch.Generator().manual_seed(9)
 
+    batches = pool(lambda: (torch.randint(0, V, (B, T), generator=gen), torch.randint(0, V, (B, T), generator=gen)))
+
     def train_step() -> None:
-        toks = torch.randint(0, V, (B, T), generator=gen)
-        targets = torch.randint(0, V, (B, T), generator=gen)
+        toks, targets = batches()
         loss = F.cross_entropy(model(toks).reshape(B * T, V), targets.reshape(B * T))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -115,9 +116,10 @@ def main() -> None:
         opt.step()
 
     def score(b: int, t: int):
+        inputs = pool(lambda: (torch.randint(0, V, (b, t), generator=gen), torch.randint(0, V, (b, t), generator=gen)))
+
         def step() -> None:
-            toks = torch.randint(0, V, (b, t), generator=gen)
-            targets = torch.randint(0, V, (b, t), generator=gen)
+            toks, targets = inputs()
             with torch.inference_mode():
                 logp = torch.log_softmax(model(toks), -1).gather(2, targets.unsqueeze(2))
                 float(logp.sum())

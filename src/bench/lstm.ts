@@ -4,8 +4,10 @@
  * batch 32 x chunk 64 of random tokens, 2 threads each, float32 on the CPU.
  *   train: one truncated-BPTT step (forward, cross-entropy, backward, clip, AdamW; state carried), ours one
  *          onnxruntime session run (engine/session Trainer) including feeding the batch;
- *   score: forward only, log-probability of each target, state carried (ours: the model's forward graph).
- * Steady-state steps for `seconds` each after 3 warm-up steps; graph building and session creation excluded (ours
+ *   score: forward only, log-probability of each target, state carried (ours: the model's forward graph, its weights
+ *          as constants, as a trained model scores).
+ * Steady-state steps for `seconds` each after 3 warm-up steps, the token batches drawn before timing on both sides
+ * (`inputPool` in `./util.ts`, `pool` in `bench/bench_timing.py`); graph building and session creation excluded (ours
  * reported apart). PyTorch is `bench/lstm_torch.py` under Debian's `/usr/bin/python3` (python3-torch), with OpenBLAS
  * (OpenMP build, `OPENBLAS_CORETYPE=SkylakeX`) and `OMP_WAIT_POLICY=PASSIVE` (threads that do not spin, as ours;
  * spinning OpenMP threads made PyTorch 10-50x slower on this loaded 2-core machine) set in its environment only. Prints a table with the ratios and the
@@ -17,7 +19,7 @@ import * as ort from 'onnxruntime-node';
 import { seededRandom } from '../engine/graph.js';
 import { Runner, Trainer } from '../engine/session.js';
 import { lstmForwardGraph, lstmInitialParams, lstmTrainGraph, type LstmConfig } from '../models/lstm/network.js';
-import { formatTable, fromTorchRate, runTorchBench, timedSteps, type Rate, type TorchRate } from './util.js';
+import { formatTable, fromTorchRate, inputPool, runTorchBench, timedSteps, type Rate, type TorchRate } from './util.js';
 
 export type { Rate } from './util.js';
 
@@ -38,17 +40,16 @@ export async function benchOurLstm(seconds: number): Promise<{ train: Rate; scor
   const schedule = { lr: 1e-3, warmupSteps: 0, decay: 'constant' as const, totalSteps: 1, minFraction: 1 };
   const t0 = performance.now();
   const trainer = new Trainer(lstmInitialParams(cfg), adam, schedule, cfg.threads, () => lstmTrainGraph(cfg, adam, B, T));
-  const runner = new Runner(lstmInitialParams(cfg), cfg.threads, () => lstmForwardGraph(cfg, B, T));
+  // Scoring as a trained model scores: the weights are constants of its session (engine Runner, `frozen`), built
+  // after training from the trained weights.
+  let runner: Runner | undefined;
   const rand = seededRandom(9);
-  const toks = new BigInt64Array(B * T);
-  const targets = new BigInt64Array(B * T);
+  const randomTokens = (): BigInt64Array => BigInt64Array.from({ length: B * T }, () => BigInt(Math.floor(rand() * V)));
+  const batches = inputPool(() => ({ toks: randomTokens(), targets: randomTokens() }));
   const h = new Float32Array(B * cfg.hidden);
   const c = new Float32Array(B * cfg.hidden);
   const feeds = (): Record<string, ort.Tensor> => {
-    for (let i = 0; i < B * T; i++) {
-      toks[i] = BigInt(Math.floor(rand() * V));
-      targets[i] = BigInt(Math.floor(rand() * V));
-    }
+    const { toks, targets } = batches();
     return {
       tok_syscall: new ort.Tensor('int64', toks, [B, T]), targets: new ort.Tensor('int64', targets, [B, T]),
       h0: new ort.Tensor('float32', h, [1, B, cfg.hidden]), c0: new ort.Tensor('float32', c, [1, B, cfg.hidden]),
@@ -56,8 +57,7 @@ export async function benchOurLstm(seconds: number): Promise<{ train: Rate; scor
   };
   try {
     await trainer.step('bench', feeds());
-    await runner.forward('bench', feeds());
-    const setupMs = performance.now() - t0;
+    let setupMs = performance.now() - t0;
     const train = await timedSteps(async () => {
       const r = await trainer.step('bench', feeds());
       h.set(r.outputs['h_out']!);
@@ -65,16 +65,20 @@ export async function benchOurLstm(seconds: number): Promise<{ train: Rate; scor
     }, seconds, B * T);
     h.fill(0);
     c.fill(0);
-    runner.params = trainer.params;
+    const t1 = performance.now();
+    const scorer = new Runner(trainer.params, cfg.threads, () => lstmForwardGraph(cfg, B, T), 'frozen');
+    runner = scorer;
+    await scorer.forward('bench', feeds());
+    setupMs += performance.now() - t1;
     const score = await timedSteps(async () => {
-      const r = await runner.forward('bench', feeds());
+      const r = await scorer.forward('bench', feeds());
       h.set(r['h_out']!);
       c.set(r['c_out']!);
     }, seconds, B * T);
     return { train, score, setupMs };
   } finally {
     await trainer.release();
-    await runner.release();
+    await runner?.release();
   }
 }
 

@@ -7,7 +7,8 @@
  *   train: one step (forward, cross-entropy, backward, clip, AdamW), ours one onnxruntime session run (engine Trainer);
  *   score: forward only, log-probability of each target (ours: the model's forward graph, its weights as constants).
  * Then the Longformer's scoring cost per token for one sequence of 512, 2,048 and 8,192 events (goal: flat).
- * Steady-state steps for `seconds` each after 3 warm-up steps; graph building and session creation excluded. PyTorch
+ * Steady-state steps for `seconds` each after 3 warm-up steps, the inputs drawn before timing on both sides (`inputPool`
+ * in `./util.ts`, `pool` in `bench/bench_timing.py`); graph building and session creation excluded. PyTorch
  * runs under Debian's `/usr/bin/python3` with OpenMP OpenBLAS (`OPENBLAS_CORETYPE=SkylakeX`, passive OpenMP waiting),
  * as `bench/lstm.ts` sets up. Prints tables with the ratios and the load average (the machine is shared).
  */
@@ -19,7 +20,7 @@ import { Runner, Trainer } from '../engine/session.js';
 import {
   transformerForwardGraph, transformerInitialParams, transformerTrainGraph, type TransformerConfig,
 } from '../models/transformer/network.js';
-import { formatTable, fromTorchRate as conv, runTorchBench, timedSteps as timed, type Rate, type TorchRate } from './util.js';
+import { formatTable, fromTorchRate as conv, inputPool, runTorchBench, timedSteps as timed, type Rate, type TorchRate } from './util.js';
 
 export type { Rate } from './util.js';
 
@@ -55,8 +56,9 @@ export async function benchOurs(kind: 'transformer' | 'longformer', seconds: num
   let params = transformerInitialParams(cfg);
   if (lengths.length === 0) {
     const trainer = new Trainer(params, adam, schedule, cfg.threads, () => transformerTrainGraph(cfg, adam, B, T));
+    const batches = inputPool(() => feedsFor(rand, B, T));
     try {
-      out.train = await timed(async () => { await trainer.step('bench', feedsFor(rand, B, T)); }, seconds, B * T);
+      out.train = await timed(async () => { await trainer.step('bench', batches()); }, seconds, B * T);
       params = (trainer.params as Float32Array).slice();
     } finally {
       await trainer.release();
@@ -68,8 +70,14 @@ export async function benchOurs(kind: 'transformer' | 'longformer', seconds: num
     return transformerForwardGraph(cfg, b, t);
   }, 'frozen');
   try {
-    if (lengths.length === 0) out.score = await timed(async () => { await runner.forward(`${B}x${T}`, feedsFor(rand, B, T)); }, seconds, B * T);
-    for (const n of lengths) out.lengths[n] = await timed(async () => { await runner.forward(`1x${n}`, feedsFor(rand, 1, n)); }, seconds, n);
+    if (lengths.length === 0) {
+      const batches = inputPool(() => feedsFor(rand, B, T));
+      out.score = await timed(async () => { await runner.forward(`${B}x${T}`, batches()); }, seconds, B * T);
+    }
+    for (const n of lengths) {
+      const inputs = inputPool(() => feedsFor(rand, 1, n));
+      out.lengths[n] = await timed(async () => { await runner.forward(`1x${n}`, inputs()); }, seconds, n);
+    }
     return out;
   } finally {
     await runner.release();

@@ -114,6 +114,20 @@ export interface Rate {
   bestMs: number;
 }
 
+/** How many input batches the model benches draw before timing and then cycle through (PyTorch's scripts too). */
+export const INPUT_POOL = 8;
+
+/**
+ * `INPUT_POOL` batches made now by `make`, handed out in turn: the timed steps then measure the model, not the
+ * random-number generator (drawing 3 × 2,048 int64 tokens in JavaScript took 0.4–0.5 ms, ~5 % of a Transformer
+ * scoring step; `torch.randint` ~20 µs).
+ */
+export function inputPool<T>(make: () => T): () => T {
+  const pool = Array.from({ length: INPUT_POOL }, make);
+  let i = 0;
+  return () => pool[i++ % pool.length]!;
+}
+
 /** Runs `step` 3 times to warm up, then for `seconds`; `tokens` = tokens per step. */
 export async function timedSteps(step: () => Promise<void>, seconds: number, tokens: number): Promise<Rate> {
   for (let i = 0; i < 3; i++) await step();

@@ -18,8 +18,8 @@ import type { Sequence } from '../features/sequences/sequence.js';
 import { combineScores, ensembleThreshold, Normaliser, pairedScores, type Combine } from '../detect/ensemble.js';
 import { NormalReference } from '../detect/p-value.js';
 import { loadModelFolder, type ModelManifest } from '../models/folder.js';
-import { historyOf } from '../detect/history.js';
-import { inBatches, perplexityMany, scoreStream, type LanguageModel } from '../models/language-model.js';
+import { historyOf, perplexityPass } from '../detect/history.js';
+import { inBatches, scoreStream, type LanguageModel } from '../models/language-model.js';
 import { normalStats, type NormalScoreStats } from '../models/normal-scores.js';
 import { progress, UsageError } from './run.js';
 
@@ -134,14 +134,10 @@ export async function releaseMembers(members: readonly Member[]): Promise<void> 
 
 /** Each member's perplexity of each sequence of a stream (with its connection's history where the member keeps one), batch by batch (`SCORE_BATCH`). */
 export async function* scoreStreamMany(models: readonly LanguageModel[], seqs: AsyncIterable<Sequence>): AsyncGenerator<{ seq: Sequence; perplexities: number[] }> {
-  const histories = models.map(historyOf);
+  const pass = perplexityPass(models);
   for await (const batch of inBatches(seqs)) {
-    const per = [];
-    for (const m of models) per.push(await perplexityMany(m, batch));
-    for (let i = 0; i < batch.length; i++) {
-      const id = batch[i].id;
-      yield { seq: batch[i], perplexities: per.map((p, m) => histories[m]!.perplexity(id, p[i])) };
-    }
+    const per = await pass(batch);
+    for (let i = 0; i < batch.length; i++) yield { seq: batch[i], perplexities: per[i] };
   }
 }
 

@@ -14,12 +14,12 @@
  * gives it), so the dashboard (`serve --model a/ --model b/`) treats it as one model.
  */
 import type { Sequence } from '../features/sequences/sequence.js';
-import { perplexityMany, type LanguageModel, type SequenceFact } from '../models/language-model.js';
+import { type LanguageModel, type SequenceFact } from '../models/language-model.js';
 import type { PrefixScores } from '../models/normal-scores.js';
 import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
 import type { SyscallEvent } from '../trace/event.js';
 import type { ScoreScale } from './alert.js';
-import { historyOf, type ConnectionHistory } from './history.js';
+import { historyOf, perplexityPass, type ConnectionHistory } from './history.js';
 import { memberWeights, type NormalScoreStats } from './ensemble.js';
 import { ENSEMBLE_UNIT, ensembleSurprise, memberFacts } from './explain.js';
 import type { LiveModel } from './live.js';
@@ -95,15 +95,8 @@ export class EnsembleLiveModel implements LiveModel {
    * --model b/` combines them. (`logProbsMany` gives every member's own.)
    */
   scorePass(): (seqs: readonly Sequence[]) => Promise<number[]> {
-    const histories = this.members.map((m) => historyOf(m.model));
-    return async (seqs) => {
-      const sums = new Float64Array(seqs.length);
-      for (let m = 0; m < this.members.length; m++) {
-        const own = await perplexityMany(this.members[m]!.model, seqs);
-        own.forEach((p, i) => { sums[i] += this.weights[m]! * Math.log(histories[m]!.perplexity(seqs[i]!.id, p)); });
-      }
-      return Array.from(sums, Math.exp);
-    };
+    const pass = perplexityPass(this.members.map((m) => m.model));
+    return async (seqs) => (await pass(seqs)).map((ps) => Math.exp(ps.reduce((sum, p, m) => sum + this.weights[m]! * Math.log(p), 0)));
   }
 
   /** Per-event surprise with one field per member (its label): member m's −ln P summed over its fields, times 1 / (σ_m · M). */

@@ -14,6 +14,8 @@
  * connection, the order they were made. It is bounded: at most `MAX_CONNECTIONS` connections are remembered, the
  * least recently seen forgotten first.
  */
+import type { Sequence } from '../features/sequences/sequence.js';
+import { perplexityMany, type LanguageModel } from '../models/language-model.js';
 
 /** Connections remembered at once by one history (each holds at most k numbers). */
 export const MAX_CONNECTIONS = 100_000;
@@ -75,4 +77,18 @@ export function historyOf(model: { readonly history?: number }): ConnectionHisto
 export function withHistory(model: { readonly history?: number }, seqs: readonly { id: string }[], ppl: Float64Array): Float64Array {
   const history = historyOf(model);
   return history.keeps ? Float64Array.from(ppl, (p, i) => history.perplexity(seqs[i]!.id, p)) : ppl;
+}
+
+/**
+ * One pass over a stream of whole sequences for several models, batch by batch: the `[sequence][model]` perplexities,
+ * each model's with its connection's history where it keeps one. `score` / `evaluate` with several `--model`s
+ * (`cli/score.ts` scoreStreamMany) and serve's ensemble pass (`EnsembleLiveModel.scorePass`) both score through it.
+ */
+export function perplexityPass(models: readonly LanguageModel[]): (seqs: readonly Sequence[]) => Promise<number[][]> {
+  const histories = models.map(historyOf);
+  return async (seqs) => {
+    const per: number[][] = [];
+    for (const m of models) per.push(await perplexityMany(m, seqs));
+    return seqs.map((s, i) => per.map((p, m) => histories[m]!.perplexity(s.id, p[i]!)));
+  };
 }

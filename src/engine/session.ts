@@ -48,9 +48,19 @@ const tensorOf = (a: FloatArray, dims: readonly number[]): ort.Tensor =>
 const alloc = (like: FloatArray, n: number): FloatArray => (like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
 
 /**
- * An onnxruntime CPU session with all graph optimisations and `threads` intra-op threads that do not spin-wait
- * between ops: this tool runs beside the workloads it watches, and on a busy 2-core machine spinning threads made a
- * training step about 2x slower (LSTM bench, best-of-64 steps: 61 ms spinning vs 33 ms not).
+ * onnxruntime graph rewrites this engine turns off. `SkipLayerNormFusion` merges a residual Add with the
+ * LayerNormalization after it into one contrib kernel that, on this CPU, is slower than the two ops it replaces:
+ * 0.74 ms against 0.07 + 0.14 ms per Transformer scoring batch (16 × 128, d 128; onnxruntime's profile), so the
+ * whole forward pass ran ~6 % faster without it (Transformer and Longformer bench, alternating runs); training
+ * steps were unchanged.
+ */
+export const DISABLED_OPTIMIZERS = ['SkipLayerNormFusion'] as const;
+
+/**
+ * An onnxruntime CPU session with all graph optimisations (less `DISABLED_OPTIMIZERS`) and `threads` intra-op
+ * threads that do not spin-wait between ops: this tool runs beside the workloads it watches, and on a busy 2-core
+ * machine spinning threads made a training step about 2x slower (LSTM bench, best-of-64 steps: 61 ms spinning vs
+ * 33 ms not).
  */
 export async function createSession(bytes: Uint8Array, threads: number): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(bytes, {
@@ -58,7 +68,10 @@ export async function createSession(bytes: Uint8Array, threads: number): Promise
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    extra: {
+      session: { intra_op: { allow_spinning: '0' } },
+      optimization: { disable_specified_optimizers: DISABLED_OPTIMIZERS.join(',') },
+    },
   });
 }
 

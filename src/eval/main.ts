@@ -4,7 +4,8 @@
  * `npm run eval [-- SECTION…]`: the long quality runs on ADFA-LD (`../shared/data/adfa-ld/ADFA-LD.zip`), each
  * printing its table: `ngram` — the n-gram (order 5, interpolated modified Kneser-Ney; `detect/adfa-eval.ts`), seconds;
  * `lstm` — the LSTM language model with the `train` defaults, run as `train` + `evaluate` run it (`eval/adfa-lstm.ts`), minutes; `distill` — a distilled
- * narrow LSTM beside its teacher, and ensembles, on the web sample and ADFA-LD (`eval/distill.ts`), tens of minutes.
+ * narrow LSTM beside its teacher, and ensembles, on the web sample and ADFA-LD (`eval/distill.ts`), tens of minutes;
+ * `ceiling` — what other normal-only scores and more normal data give on ADFA-LD (`eval/adfa-ceiling.ts`), seconds.
  * Without arguments all run, in that order. Exit status 1 when a section failed (the others still run), 2 for an unknown section name.
  */
 import { realpathSync } from 'node:fs';
@@ -43,6 +44,10 @@ export const EVAL_SECTIONS: Record<string, () => Promise<void>> = {
   },
   distill: async () => {
     await (await import('./distill.js')).evalDistill();
+  },
+  ceiling: async () => {
+    const { adfaCeiling, formatCeiling } = await import('./adfa-ceiling.js');
+    console.log(formatCeiling(await adfaCeiling(sharedData('adfa-ld', 'ADFA-LD.zip'))));
   },
 };
 
