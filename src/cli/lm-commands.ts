@@ -1,6 +1,6 @@
 /**
  * @module cli/lm-commands
- * Language-model commands: `train`, `score`, `evaluate`, `explain`. This file declares the options and checks them
+ * Language-model commands: `train`, `update`, `score`, `evaluate`, `explain`. This file declares the options and checks them
  * (one-line usage errors, exit code 2); each command's work is in its own module. Every model kind of the registry
  * (`models/language-model.ts`) adds its settings as `train` options; an option of another kind than `--model` is
  * refused, never ignored.
@@ -160,8 +160,44 @@ function registerTrain(program: Command): void {
   }));
 }
 
+interface UpdateOpts {
+  model: string[];
+  train: string;
+  valid?: string;
+  validNovel?: string;
+  quantile: string;
+  output: string;
+  lenient?: boolean;
+  json?: boolean;
+}
+
+function registerUpdate(program: Command): void {
+  program
+    .command('update')
+    .description('lifelong learning: add more normal data to an n-gram model folder (counts and vocabulary grow; the old data is not needed) and fit its thresholds again')
+    .requiredOption('--model <dir>', 'model folder written by train or update (an n-gram)', collect)
+    .requiredOption('--train <data>', `more training data, normal behaviour only: ${DATA}`)
+    .option('--valid <data>', 'normal validation data for the label-free threshold (default: every 10th new training sequence, held out)')
+    .option('--valid-novel <data>', 'labelled novel validation data: also store the best-F1 threshold')
+    .option('--quantile <q>', 'label-free threshold: this quantile of normal validation perplexity', '0.99')
+    .requiredOption('-o, --output <dir>', 'model folder to write (may be the --model folder itself)')
+    .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
+    .option('--json', 'print the manifest as JSON')
+    .action(action(async (o: UpdateOpts) => {
+      if (o.model.length > 1) throw new UsageError(`update takes one model folder: --model is given ${o.model.length} times (${o.model.join(', ')})`);
+      const train = parseDataArg(o.train);
+      const valid = o.valid !== undefined ? parseDataArg(o.valid) : undefined;
+      const validNovel = o.validNovel !== undefined ? parseDataArg(o.validNovel) : undefined;
+      const lenient = o.lenient === true;
+      checkLenient(lenient, [train, valid, validNovel].filter((s): s is DataSpec => s !== undefined));
+      const { updateCommand } = await import('./train.js');
+      await updateCommand(o.model[0]!, { train, valid, validNovel, quantile: quantile(o.quantile), lenient, output: o.output }, o.json === true);
+    }));
+}
+
 export function registerLmCommands(program: Command): void {
   registerTrain(program);
+  registerUpdate(program);
 
   program
     .command('score')

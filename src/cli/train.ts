@@ -6,6 +6,7 @@
  * data is given (`--valid-novel`), stores the prefix perplexities of the same normal sequences for `watch` (models that
  * score incrementally), writes the model folder and prints a summary. With `--teacher model/` (LSTM
  * students only) the student learns from the teacher's next-token distributions (`models/lstm/distill.ts`).
+ * `syscall-anomaly update` (`updateCommand`) runs the same steps on a loaded model that learns more normal data.
  */
 import type { Segmentation } from '../features/sequences/index.js';
 import type { Sequence } from '../features/sequences/sequence.js';
@@ -33,6 +34,11 @@ export interface TrainRequest {
   output: string;
   /** Distillation: the teacher's model folder and the weight α of its soft targets. */
   teacher?: { dir: string; alpha: number };
+  /**
+   * A lifelong update (`syscall-anomaly update`): the loaded model folder whose model learns `train` on top of what it
+   * knows (`LanguageModel.updated`); kind, settings and segmentation above are its own.
+   */
+  base?: { dir: string; model: LanguageModel; manifest: ModelManifest };
 }
 
 /** Every HOLD_OUT-th training sequence (positions HOLD_OUT−1, 2·HOLD_OUT−1…) is held out when there is no --valid. */
@@ -106,6 +112,12 @@ export async function trainModel(req: TrainRequest): Promise<{ model: LanguageMo
     } finally {
       await teacher.model.release();
     }
+  } else if (req.base) {
+    const base = req.base.model;
+    if (base.updated === undefined) throw new UsageError(`${req.base.dir}: a ${req.kind} model cannot be updated; train it again on all the data`);
+    model = await base.updated({ train: fitStream, valid: normalStream }).catch((e: unknown) => {
+      throw e instanceof RangeError ? new UsageError(`${req.train.arg}: ${e.message}`) : e;
+    });
   } else {
     const kind = await entry.implementation();
     // a kind that cannot use the data says why with a RangeError (e.g. timing without latencies): a usage error
@@ -154,12 +166,42 @@ export async function trainModel(req: TrainRequest): Promise<{ model: LanguageMo
       ...(valid ? { valid: valid.summary() } : {}),
       ...(novelSummary ? { validNovel: novelSummary } : {}),
       ...(distilledFrom ? { distilledFrom } : {}),
+      ...(req.base ? { updatedFrom: updatedFrom(req.base.dir, req.base.manifest) } : {}),
     },
     input: { pairing: reading.pairing, formats },
     normalScores: normalStats(scored.ids, normal, valid ? 'validation' : 'held-out'),
     ...(prefixes ? { prefixScores: prefixes.stored(valid ? 'validation' : 'held-out') } : {}),
   });
   return { model, manifest };
+}
+
+/** What an update's manifest says of the folder it started from (sequences learned: its own and its updates'). */
+function updatedFrom(dir: string, m: ModelManifest): NonNullable<ModelManifest['training']['updatedFrom']> {
+  const t = m.training;
+  return { model: dir, date: t.updatedFrom?.date ?? t.date, fitSequences: t.fitSequences + (t.updatedFrom?.fitSequences ?? 0) };
+}
+
+/**
+ * `syscall-anomaly update`: loads the model folder `dir`, lets its model learn the normal data `train` on top of what
+ * it knows (kinds with `LanguageModel.updated`: the n-gram), fits the thresholds again on `valid` (or every tenth
+ * sequence of `train`, held out) and writes the folder `output` (which may be `dir` itself). Kind, settings,
+ * segmentation and maximum length are the folder's.
+ */
+export async function updateCommand(dir: string, req: Pick<TrainRequest, 'train' | 'valid' | 'validNovel' | 'quantile' | 'lenient' | 'output'>,
+  json: boolean): Promise<void> {
+  const base = await loadModelFolder(dir);
+  try {
+    if (base.model.updated === undefined) {
+      throw new UsageError(`${dir}: a ${base.manifest.kind} model cannot be updated (only the n-gram learns on from its counts); train it again on all the data`);
+    }
+    const m = base.manifest;
+    await trainCommand({
+      ...req, kind: m.kind, settings: m.settings, segmentation: m.segmentation.kind, maxLength: m.segmentation.maxLength,
+      base: { dir, model: base.model, manifest: m },
+    }, json);
+  } finally {
+    await base.model.release();
+  }
 }
 
 const int = (n: number) => n.toLocaleString('en-US');
@@ -184,12 +226,16 @@ export async function trainCommand(req: TrainRequest, json: boolean): Promise<vo
   const th = manifest.thresholds;
   const settings = formatSettings(manifest.settings);
   const lines = [
-    `trained ${manifest.kind} model (${settings}) → ${req.output}`,
+    `${tr.updatedFrom ? 'updated' : 'trained'} ${manifest.kind} model (${settings}) → ${req.output}`,
     `  train      ${describeData(tr.train)}`,
     `             fitted on ${int(tr.fitSequences)} sequences${tr.heldOut ? `, ${int(tr.heldOut)} held out for the threshold` : ''}`,
   ];
   if (tr.valid) lines.push(`  valid      ${describeData(tr.valid)}`);
   if (tr.validNovel) lines.push(`  novel      ${describeData(tr.validNovel)}`);
+  if (tr.updatedFrom) {
+    const u = tr.updatedFrom;
+    lines.push(`  updated    from ${u.model} (trained ${u.date}, ${int(u.fitSequences)} sequences learned before): ${int(u.fitSequences + tr.fitSequences)} in all`);
+  }
   if (tr.distilledFrom) {
     const d = tr.distilledFrom;
     lines.push(`  teacher    ${d.teacher} (${d.kind}): soft targets α ${d.alpha} on ${int(d.tokens)} tokens (teacher ${d.teacherSeconds.toFixed(1)} s)`);

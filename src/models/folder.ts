@@ -79,6 +79,12 @@ export interface ModelManifest {
     validNovel?: DataSummary;
     /** A distilled student (`train --teacher`): the teacher folder, its kind, the soft-target weight α. */
     distilledFrom?: { teacher: string; kind: string; alpha: number; tokens: number; teacherSeconds: number };
+    /**
+     * A lifelong update (`syscall-anomaly update`): the model folder it started from, when that was trained, and how
+     * many training sequences it had learned from in all (its own fit and earlier updates); `fitSequences` above are
+     * this update's.
+     */
+    updatedFrom?: { model: string; date: string; fitSequences: number };
   };
   /** What input the model expects: how entries and exits are presented, and the formats it was trained on. */
   input: { pairing: PairingMode; formats: string[] };

@@ -91,6 +91,11 @@ export interface LanguageModel {
    * `logProbsMany` and the incremental scorer give the request's own. Absent or 1: each sequence on its own.
    */
   readonly history?: number;
+  /**
+   * Kinds that learn for life (the n-gram): this model with more normal training data added to what it learned,
+   * without the old data (`syscall-anomaly update`). The result is a new model; this one is unchanged.
+   */
+  updated?(data: TrainingData): Promise<LanguageModel>;
 }
 
 /** One measurement of a whole sequence by a sequence-level kind, beside its normal value (`LanguageModel.sequenceFacts`). */
@@ -277,6 +282,11 @@ export class NgramLanguageModel implements LanguageModel {
   }
 
   async release(): Promise<void> {}
+
+  /** The counts of `data.train` added to this model's, its vocabulary grown (`NgramScorer.updatedStream`). */
+  async updated(data: TrainingData): Promise<NgramLanguageModel> {
+    return new NgramLanguageModel(await this.scorer.updatedStream(data.train), this.settings);
+  }
 
   /** Event-by-event scoring: the state of a sequence is its last n − 1 predicted token ids (`ngram/incremental.ts`). */
   incremental(): NgramIncrementalScorer {

@@ -182,6 +182,19 @@ export class Tokenizer {
     return this;
   }
 
+  /**
+   * A tokenizer whose vocabularies keep every id of this one and grow by the strings of `sequences` it lacks
+   * (`Vocabulary.extend`): the tokenizer of a lifelong update. This one is unchanged.
+   */
+  async extendStream(sequences: AsyncIterable<Sequence>): Promise<Tokenizer> {
+    const vocabs = this.need();
+    const counts = this.counters();
+    for await (const s of sequences) this.observe(counts, s);
+    const t = new Tokenizer(this.fields, this.minCount, this.joined);
+    t.vocabs = vocabs.map((v, u) => v.extend(counts[u]!));
+    return t;
+  }
+
   get fitted(): boolean {
     return this.vocabs !== undefined;
   }

@@ -49,6 +49,25 @@ export class Vocabulary {
     return new Vocabulary(minCount, kept.map((k) => k[0]), kept.map((k) => k[1]), unknown);
   }
 
+  /**
+   * This vocabulary grown by more training counts (lifelong updates, `syscall-anomaly update`): every id kept, the
+   * counts of known strings summed, and the strings new here seen at least `minCount` times in `counts` appended,
+   * most frequent first. A string that stayed below `minCount` before is judged on the new counts alone (only the
+   * total of such occurrences was kept).
+   */
+  extend(counts: ReadonlyMap<string, number>): Vocabulary {
+    const added = [...counts].filter(([t, c]) => !this.index.has(t) && c >= this.minCount);
+    added.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    let unknown = this.unknownCount;
+    for (const [t, c] of counts) if (!this.index.has(t) && c < this.minCount) unknown += c;
+    return new Vocabulary(
+      this.minCount,
+      [...this.tokens, ...added.map((k) => k[0])],
+      [...this.counts.map((c, i) => c + (counts.get(this.tokens[i]!) ?? 0)), ...added.map((k) => k[1])],
+      unknown,
+    );
+  }
+
   /** Number of ids, specials included. */
   get size(): number {
     return N_SPECIAL + this.tokens.length;

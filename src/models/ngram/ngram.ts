@@ -313,6 +313,24 @@ export class NgramModel {
     };
   }
 
+  /**
+   * A builder holding this model's counts over a vocabulary of `vocabSize` ≥ this one's (ids kept, new ones after):
+   * adding sequences to it and building gives the model of this one's training data and theirs together, exactly
+   * as fitting on both would (Kneser-Ney needs only the counts and continuation counts, which the trie keeps).
+   */
+  toBuilder(vocabSize: number = this.vocabSize): NgramBuilder {
+    if (vocabSize < this.vocabSize) throw new RangeError(`a vocabulary of ${vocabSize} cannot hold this model's ${this.vocabSize} ids`);
+    const b = new NgramBuilder(this.order, vocabSize);
+    for (let x = 1; x < this.parent.length; x++) {
+      b.parent.push(this.parent[x]);
+      b.token.push(this.token[x]);
+      b.count.push(this.count[x]);
+      b.cont.push(this.cont[x]);
+      b.child.set(this.parent[x] * vocabSize + this.token[x], x);
+    }
+    return b;
+  }
+
   static fromJSON(j: NgramJSON): NgramModel {
     if (j?.magic !== 'syscall-anomaly/ngram') throw new Error('not a syscall-anomaly n-gram model (bad magic)');
     if (j.version !== 1) throw new Error(`unsupported n-gram model version ${j.version}`);

@@ -57,6 +57,18 @@ export class NgramScorer {
     return new NgramScorer(tok, b.build());
   }
 
+  /**
+   * This model updated with more normal training data (lifelong learning, `syscall-anomaly update`), in two streaming
+   * passes (`sequences()` is called twice): vocabulary grown (`Tokenizer.extendStream`), counts added. With
+   * `minCount` 1 it scores every sequence as a model fitted on the old and the new data together would.
+   */
+  async updatedStream(sequences: () => AsyncIterable<Sequence>): Promise<NgramScorer> {
+    const tok = await this.tokenizer.extendStream(sequences());
+    const b = this.model.toBuilder(tok.vocabulary(tok.jointName).size);
+    for await (const s of sequences()) b.add(tok.encodeField(s, tok.jointName));
+    return new NgramScorer(tok, b.build());
+  }
+
   /** The predicted token ids of a sequence: `[T + 2]`. */
   encode(seq: Sequence): Int32Array {
     return this.tokenizer.encodeField(seq, this.field);

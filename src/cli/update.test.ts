@@ -1,0 +1,114 @@
+/**
+ * @module cli/update.test
+ * Lifelong learning (`syscall-anomaly update`) on the committed web-server sample. An n-gram fitted on normal requests
+ * and then updated with the io novelty's requests (new syscalls among them) scores every request exactly as one fitted
+ * on both at once, for the name and for the joint name|size token; the old vocabulary ids are kept. Through the CLI:
+ * after `update` with the io requests, io is no longer novel, while opcache and socket still are and normal requests
+ * stay below 1 % — the io requests are ones the update held out for its threshold or learned from, the others it never
+ * saw. The manifest says what it was updated from and counts what was learned in all; an in-place update works;
+ * neural folders and misuse are one-line errors.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openData, parseDataArg, type Reading } from '../features/dataset.js';
+import type { Sequence } from '../features/sequences/sequence.js';
+import { NgramScorer } from '../models/ngram/scorer.js';
+import { passesOver } from '../models/language-model.js';
+import { projectData } from '../testing/paths.js';
+import { cli, oneLineError } from './cli-process.js';
+
+const data = (name: string) => projectData('web-novelty', `${name}.jsonl.gz`);
+const reading: Reading = { segmentation: 'request', maxLength: 100_000, pairing: 'paired', lenient: false };
+
+async function read(name: string, n: number): Promise<Sequence[]> {
+  const out: Sequence[] = [];
+  for await (const s of openData(parseDataArg(data(name)), reading)) {
+    out.push(s);
+    if (out.length === n) break;
+  }
+  return out;
+}
+
+let root = '';
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'sa-update-'));
+});
+after(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+test('an updated n-gram scores as one fitted on the old and new data together; old ids are kept', async () => {
+  const normal = await read('normal', 400);
+  const io = await read('io', 200);
+  const probe = [...(await read('opcache', 50)), ...(await read('socket', 50)), ...normal.slice(0, 20), ...io.slice(0, 20)];
+  for (const predict of [['name'], ['name', 'size']] as const) {
+    const old = NgramScorer.fit(normal, 5, 1, predict);
+    const updated = await old.updatedStream(passesOver(io));
+    const both = NgramScorer.fit([...normal, ...io], 5, 1, predict);
+    const oldVocab = old.tokenizer.vocabulary(old.field);
+    const newVocab = updated.tokenizer.vocabulary(updated.field);
+    assert.ok(newVocab.size > oldVocab.size, `io brings new ${predict.join('|')} tokens (${oldVocab.size} → ${newVocab.size})`);
+    for (let id = 0; id < oldVocab.size; id++) assert.equal(newVocab.token(id), oldVocab.token(id));
+    assert.equal(updated.model.size, both.model.size, 'the same n-grams');
+    for (const s of probe) {
+      const a = updated.score(s);
+      const b = both.score(s);
+      assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${s.id}: updated ${a} vs fitted on both ${b}`);
+    }
+    // the old model is unchanged: io's new calls are still unknown to it
+    assert.ok(old.score(io[0]!) > updated.score(io[0]!));
+  }
+});
+
+const novelShare = (dir: string, name: string): number => {
+  const r = cli('score', '--model', dir, data(name), '--json');
+  assert.equal(r.code, 0, r.err);
+  const doc = JSON.parse(r.out) as { sequences: { novel: boolean }[] };
+  return doc.sequences.filter((s) => s.novel).length / doc.sequences.length;
+};
+
+test('update through the CLI: io becomes normal, the other novelties stay novel; in place; errors', () => {
+  const base = join(root, 'ngram');
+  const updated = join(root, 'ngram-io');
+  const t = cli('train', '--model', 'ngram', '--segment', 'request', '--train', data('normal'), '-o', base, '--json');
+  assert.equal(t.code, 0, t.err);
+  const baseManifest = JSON.parse(t.out) as { training: { fitSequences: number; date: string } };
+  assert.ok(novelShare(base, 'io') > 0.9);
+
+  const u = cli('update', '--model', base, '--train', data('io'), '-o', updated, '--json');
+  assert.equal(u.code, 0, u.err);
+  const m = JSON.parse(u.out) as {
+    kind: string; segmentation: { kind: string }; settings: Record<string, unknown>;
+    training: { fitSequences: number; updatedFrom: { model: string; date: string; fitSequences: number } };
+  };
+  assert.equal(m.kind, 'ngram');
+  assert.equal(m.segmentation.kind, 'request', 'the base folder\'s segmentation');
+  assert.deepEqual(m.training.updatedFrom, { model: base, date: baseManifest.training.date, fitSequences: baseManifest.training.fitSequences });
+  assert.ok(novelShare(updated, 'io') < 0.05, 'io learned');
+  assert.ok(novelShare(updated, 'opcache') > 0.9, 'opcache still novel');
+  assert.ok(novelShare(updated, 'socket') > 0.9, 'socket still novel');
+  assert.ok(novelShare(updated, 'normal') < 0.01, 'normal still normal');
+  // the base folder is untouched
+  assert.ok(novelShare(base, 'io') > 0.9);
+
+  // in place, a second update: what was learned adds up
+  const again = cli('update', '--model', updated, '--train', data('normal2'), '-o', updated, '--json');
+  assert.equal(again.code, 0, again.err);
+  const m2 = JSON.parse(again.out) as { training: { updatedFrom: { fitSequences: number; date: string } } };
+  assert.equal(m2.training.updatedFrom.fitSequences, baseManifest.training.fitSequences + m.training.fitSequences);
+  assert.equal(m2.training.updatedFrom.date, baseManifest.training.date, 'the date of the first training');
+  assert.match(readFileSync(join(updated, 'manifest.json'), 'utf8'), /"updatedFrom"/);
+  const text = cli('update', '--model', base, '--train', data('io'), '-o', join(root, 'text'));
+  assert.equal(text.code, 0, text.err);
+  assert.match(text.out, /^updated ngram model .*\n[\s\S]*updated {4}from .* sequences learned before\): [\d,]+ in all/);
+
+  // a neural folder cannot be updated; misuse is a usage error
+  const timing = join(root, 'timing');
+  assert.equal(cli('train', '--model', 'timing', '--segment', 'request', '--train', data('normal'), '-o', timing).code, 0);
+  oneLineError(cli('update', '--model', timing, '--train', data('io'), '-o', join(root, 'x')), /timing model cannot be updated/);
+  oneLineError(cli('update', '--model', base, '--model', updated, '--train', data('io'), '-o', join(root, 'x')), /one model folder/);
+  oneLineError(cli('update', '--model', join(root, 'nothing'), '--train', data('io'), '-o', join(root, 'x')), /nothing/);
+});
