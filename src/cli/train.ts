@@ -114,7 +114,9 @@ export async function trainModel(req: TrainRequest): Promise<{ model: LanguageMo
     }
   } else if (req.base) {
     const base = req.base.model;
-    if (base.updated === undefined) throw new UsageError(`${req.base.dir}: a ${req.kind} model cannot be updated; train it again on all the data`);
+    if (base.updated === undefined) {
+      throw new UsageError(`${req.base.dir}: a ${req.kind} model cannot be updated (only the n-gram learns on from its counts); train it again on all the data`);
+    }
     model = await base.updated({ train: fitStream, valid: normalStream }).catch((e: unknown) => {
       throw e instanceof RangeError ? new UsageError(`${req.train.arg}: ${e.message}`) : e;
     });
@@ -191,9 +193,6 @@ export async function updateCommand(dir: string, req: Pick<TrainRequest, 'train'
   json: boolean): Promise<void> {
   const base = await loadModelFolder(dir);
   try {
-    if (base.model.updated === undefined) {
-      throw new UsageError(`${dir}: a ${base.manifest.kind} model cannot be updated (only the n-gram learns on from its counts); train it again on all the data`);
-    }
     const m = base.manifest;
     await trainCommand({
       ...req, kind: m.kind, settings: m.settings, segmentation: m.segmentation.kind, maxLength: m.segmentation.maxLength,

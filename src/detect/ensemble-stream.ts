@@ -14,7 +14,7 @@
  * gives it), so the dashboard (`serve --model a/ --model b/`) treats it as one model.
  */
 import type { Sequence } from '../features/sequences/sequence.js';
-import { type LanguageModel, type SequenceFact } from '../models/language-model.js';
+import type { LanguageModel, SequenceFact } from '../models/language-model.js';
 import type { PrefixScores } from '../models/normal-scores.js';
 import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
 import type { SyscallEvent } from '../trace/event.js';
