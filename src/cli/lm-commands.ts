@@ -1,6 +1,6 @@
 /**
  * @module cli/lm-commands
- * Language-model commands: `train`, `update`, `score`, `evaluate`, `explain`. This file declares the options and checks them
+ * Language-model commands: `train`, `update`, `info`, `score`, `evaluate`, `explain`. This file declares the options and checks them
  * (one-line usage errors, exit code 2); each command's work is in its own module. Every model kind of the registry
  * (`models/language-model.ts`) adds its settings as `train` options; an option of another kind than `--model` is
  * refused, never ignored.
@@ -195,9 +195,22 @@ function registerUpdate(program: Command): void {
     }));
 }
 
+function registerInfo(program: Command): void {
+  program
+    .command('info')
+    .description('what a model folder holds: kind, settings, training data, updates, thresholds; its files verified')
+    .argument('<dir>', 'model folder written by train or update')
+    .option('--json', 'print the manifest as JSON')
+    .action(action(async (dir: string, o: { json?: boolean }) => {
+      const { infoCommand } = await import('./train.js');
+      await infoCommand(dir, o.json === true);
+    }));
+}
+
 export function registerLmCommands(program: Command): void {
   registerTrain(program);
   registerUpdate(program);
+  registerInfo(program);
 
   program
     .command('score')

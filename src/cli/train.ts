@@ -217,15 +217,19 @@ export function describeData(s: DataSummary): string {
 export async function trainCommand(req: TrainRequest, json: boolean): Promise<void> {
   const { model, manifest } = await trainModel(req);
   await model.release();
-  if (json) {
-    process.stdout.write(JSON.stringify(manifest, null, 1) + '\n');
-    return;
-  }
+  const head = `${manifest.training.updatedFrom ? 'updated' : 'trained'} ${manifest.kind} model (${formatSettings(manifest.settings)}) → ${req.output}`;
+  process.stdout.write(json ? JSON.stringify(manifest, null, 1) + '\n' : `${head}\n${describeManifest(manifest)}\n`);
+}
+
+/**
+ * A model folder's manifest for people, one indented line per part: what it was trained (and updated or distilled)
+ * on, its segmentation, what the model says of itself, its thresholds and the training time. `train`, `update` and
+ * `info` print it under their own first line.
+ */
+export function describeManifest(manifest: ModelManifest): string {
   const tr = manifest.training;
   const th = manifest.thresholds;
-  const settings = formatSettings(manifest.settings);
   const lines = [
-    `${tr.updatedFrom ? 'updated' : 'trained'} ${manifest.kind} model (${settings}) → ${req.output}`,
     `  train      ${describeData(tr.train)}`,
     `             fitted on ${int(tr.fitSequences)} sequences${tr.heldOut ? `, ${int(tr.heldOut)} held out for the threshold` : ''}`,
   ];
@@ -246,5 +250,25 @@ export async function trainCommand(req: TrainRequest, json: boolean): Promise<vo
     lines.push(`  best F1    perplexity > ${th.bestF1.value.toPrecision(6)}: F1 ${th.bestF1.f1.toFixed(3)} (precision ${th.bestF1.precision.toFixed(3)}, recall ${th.bestF1.recall.toFixed(3)})`);
   }
   lines.push(`  time       ${tr.seconds.toFixed(1)} s`);
-  process.stdout.write(lines.join('\n') + '\n');
+  return lines.join('\n');
+}
+
+/**
+ * `syscall-anomaly info`: reads a model folder as `score` would (the manifest checked, every weight file's size and
+ * SHA-256 verified, the model loaded) and prints its manifest for people, or as JSON.
+ */
+export async function infoCommand(dir: string, json: boolean): Promise<void> {
+  const { manifest, model } = await loadModelFolder(dir);
+  await model.release();
+  if (json) {
+    process.stdout.write(JSON.stringify(manifest, null, 1) + '\n');
+    return;
+  }
+  const files = manifest.files.map((f) => `${f.name} (${int(f.bytes)} bytes)`).join(', ');
+  const tr = manifest.training;
+  process.stdout.write([
+    `${dir}: ${manifest.kind} model (${formatSettings(manifest.settings)}), ${tr.updatedFrom ? 'updated' : 'trained'} ${tr.date}`,
+    describeManifest(manifest),
+    `  files      ${files}: sizes and SHA-256 verified`,
+  ].join('\n') + '\n');
 }

@@ -6,11 +6,12 @@
  * after `update` with the io requests, io is no longer novel, while opcache and socket still are and normal requests
  * stay below 1 % — the io requests are ones the update held out for its threshold or learned from, the others it never
  * saw. The manifest says what it was updated from and counts what was learned in all; an in-place update works;
- * neural folders and misuse are one-line errors.
+ * `info` shows the lineage and verifies the files (a flipped byte is named); neural folders and misuse are one-line
+ * errors.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openData, parseDataArg, type Reading } from '../features/dataset.js';
@@ -104,6 +105,21 @@ test('update through the CLI: io becomes normal, the other novelties stay novel;
   const text = cli('update', '--model', base, '--train', data('io'), '-o', join(root, 'text'));
   assert.equal(text.code, 0, text.err);
   assert.match(text.out, /^updated ngram model .*\n[\s\S]*updated {4}from .* sequences learned before\): [\d,]+ in all/);
+
+  // info: the folder as people read it (lineage, threshold, files verified), its manifest as JSON, damage named
+  const info = cli('info', updated);
+  assert.equal(info.code, 0, info.err);
+  assert.match(info.out, /^.*ngram-io: ngram model \(order 5, minCount 1, predict name\), updated /);
+  assert.match(info.out, /updated {4}from .*ngram-io \(trained .*\): [\d,]+ in all/);
+  assert.match(info.out, /ngram\.bin \([\d,]+ bytes\): sizes and SHA-256 verified/);
+  const infoJson = cli('info', updated, '--json');
+  assert.equal(infoJson.code, 0, infoJson.err);
+  assert.deepEqual(JSON.parse(infoJson.out), JSON.parse(readFileSync(join(updated, 'manifest.json'), 'utf8')));
+  const weights = join(updated, 'ngram.bin');
+  const bytes = readFileSync(weights);
+  bytes[bytes.length - 1] ^= 0xff;
+  writeFileSync(weights, bytes);
+  oneLineError(cli('info', updated), /ngram\.bin.*damaged: its SHA-256 differs/);
 
   // a neural folder cannot be updated; misuse is a usage error
   const timing = join(root, 'timing');
