@@ -174,8 +174,8 @@ interface UpdateOpts {
 function registerUpdate(program: Command): void {
   program
     .command('update')
-    .description('lifelong learning: add more normal data to an n-gram model folder (counts and vocabulary grow; the old data is not needed) and fit its thresholds again')
-    .requiredOption('--model <dir>', 'model folder written by train or update (an n-gram)', collect)
+    .description('lifelong learning: add more normal data to an n-gram or timing model folder (exactly as if fitted on both; the old data is not needed) and fit its thresholds again')
+    .requiredOption('--model <dir>', 'model folder written by train or update (an n-gram or timing model)', collect)
     .requiredOption('--train <data>', `more training data, normal behaviour only: ${DATA}`)
     .option('--valid <data>', 'normal validation data for the label-free threshold (default: every 10th new training sequence, held out)')
     .option('--valid-novel <data>', 'labelled novel validation data: also store the best-F1 threshold')

@@ -7,7 +7,8 @@
  * stay below 1 % — the io requests are ones the update held out for its threshold or learned from, the others it never
  * saw. The manifest says what it was updated from and counts what was learned in all; an in-place update works;
  * `info` shows the lineage and verifies the files (a flipped byte is named); neural folders and misuse are one-line
- * errors.
+ * errors. The timing model, per shape and pooled, updated from memory or from its file, scores bit for bit as one
+ * fitted on both; a folder without its moments (written before them) still scores and refuses an update.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,10 @@ import { join } from 'node:path';
 import { openData, parseDataArg, type Reading } from '../features/dataset.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { NgramScorer } from '../models/ngram/scorer.js';
-import { passesOver } from '../models/language-model.js';
+import { passesOver, resolveSettings, findModelKind } from '../models/language-model.js';
+import { TIMING_KIND, type TimingModel } from '../models/timing/timing.js';
+import { decodeTensors, encodeTensors } from '../models/tensor-file.js';
+import { createHash } from 'node:crypto';
 import { projectData } from '../testing/paths.js';
 import { cli, oneLineError } from './cli-process.js';
 
@@ -122,9 +126,61 @@ test('update through the CLI: io becomes normal, the other novelties stay novel;
   oneLineError(cli('info', updated), /ngram\.bin.*damaged: its SHA-256 differs/);
 
   // a neural folder cannot be updated; misuse is a usage error
-  const timing = join(root, 'timing');
-  assert.equal(cli('train', '--model', 'timing', '--segment', 'request', '--train', data('normal'), '-o', timing).code, 0);
-  oneLineError(cli('update', '--model', timing, '--train', data('io'), '-o', join(root, 'x')), /timing model cannot be updated/);
+  const lstm = join(root, 'lstm');
+  const l = cli('train', '--model', 'lstm', '--segment', 'request', '--train', data('normal'), '--hidden', '8', '--embed', '8', '--epochs', '1', '-o', lstm);
+  assert.equal(l.code, 0, l.err);
+  oneLineError(cli('update', '--model', lstm, '--train', data('io'), '-o', join(root, 'x')), /lstm model cannot be updated/);
   oneLineError(cli('update', '--model', base, '--model', updated, '--train', data('io'), '-o', join(root, 'x')), /one model folder/);
   oneLineError(cli('update', '--model', join(root, 'nothing'), '--train', data('io'), '-o', join(root, 'x')), /nothing/);
+});
+
+test('an updated timing model (per shape and pooled) scores as one fitted on both; its moments survive the file', async () => {
+  const normal = await read('normal', 1200);
+  const more = [...(await read('normal2', 600)), ...(await read('io', 100))]; // io: new calls, new shapes
+  const probe = [...(await read('cpu', 60)), ...(await read('connection', 60)), ...normal.slice(0, 30), ...more.slice(0, 30)];
+  for (const shapeMin of ['0', '20']) {
+    const settings = resolveSettings(findModelKind('timing')!, new Map([['shapeMin', shapeMin]]));
+    const old = (await TIMING_KIND.fit({ train: passesOver(normal) }, settings)) as TimingModel;
+    const both = (await TIMING_KIND.fit({ train: passesOver([...normal, ...more]) }, settings)) as TimingModel;
+    const dir = mkdtempSync(join(root, `timing-${shapeMin}-`));
+    const files = await old.save(dir);
+    const loaded = (await TIMING_KIND.load(dir, { settings, tokenizer: old.tokenizer.toJSON(), files })) as TimingModel;
+    for (const base of [old, loaded]) {
+      const updated = await base.updated({ train: passesOver(more) });
+      assert.equal(updated.shapes.size, both.shapes.size);
+      assert.ok(updated.tokenizer.vocabulary('name').size > old.tokenizer.vocabulary('name').size, 'io brings new calls');
+      for (const q of probe) assert.equal(updated.surprise(q), both.surprise(q), `${q.id}, --shape-min ${shapeMin}`);
+    }
+    if (shapeMin === '20') assert.ok(both.shapes.size > old.shapes.size, 'shapes that reach --shape-min with the new data get their own Gaussian');
+    // a file written before updates (no moments) loads and scores, and refuses an update
+    const file = join(dir, files[0]!);
+    const arrays = decodeTensors(readFileSync(file), file);
+    arrays.delete('m2');
+    arrays.delete('shapeM2');
+    writeFileSync(file, encodeTensors(arrays));
+    const before = (await TIMING_KIND.load(dir, { settings, tokenizer: old.tokenizer.toJSON(), files })) as TimingModel;
+    assert.equal(before.surprise(probe[0]!), old.surprise(probe[0]!));
+    await assert.rejects(before.updated({ train: passesOver(more) }), /saved without its moments/);
+  }
+});
+
+test('update through the CLI on a timing folder; an older folder without moments is a one-line error', () => {
+  const timing = join(root, 'timing-cli');
+  assert.equal(cli('train', '--model', 'timing', '--segment', 'request', '--train', data('normal'), '-o', timing).code, 0);
+  const u = cli('update', '--model', timing, '--train', data('normal2'), '-o', join(root, 'timing-cli-2'), '--json');
+  assert.equal(u.code, 0, u.err);
+  assert.equal((JSON.parse(u.out) as { kind: string }).kind, 'timing');
+  // strip the moments as a folder written before 2026-11-23 lacks them (manifest hash updated to match)
+  const file = join(timing, 'timing.bin');
+  const arrays = decodeTensors(readFileSync(file), file);
+  arrays.delete('m2');
+  arrays.delete('shapeM2');
+  const bytes = encodeTensors(arrays);
+  writeFileSync(file, bytes);
+  const manifestFile = join(timing, 'manifest.json');
+  const m = JSON.parse(readFileSync(manifestFile, 'utf8')) as { files: { name: string; bytes: number; sha256: string }[] };
+  m.files = m.files.map((f) => (f.name === 'timing.bin' ? { ...f, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') } : f));
+  writeFileSync(manifestFile, JSON.stringify(m));
+  assert.equal(cli('score', '--model', timing, data('cpu')).code, 0, 'it still scores');
+  oneLineError(cli('update', '--model', timing, '--train', data('normal2'), '-o', join(root, 'x')), /saved without its moments.*train it again/);
 });

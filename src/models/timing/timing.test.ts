@@ -142,9 +142,11 @@ test('shapes: sequences that make the same calls get their own Gaussian once --s
     const saved = { settings: { shapeMin: 3 }, tokenizer: model.tokenizer.toJSON(), files };
     const back = (await TIMING_KIND.load(dir, saved)) as TimingModel;
     for (const q of [probeA, probeB, ...a, ...b]) assert.equal(back.surprise(q), model.surprise(q));
+    assert.equal(back.shapes.size, 1, 'B, made by two sequences, is saved for updates but not scored against');
     const file = join(dir, files[0]!);
     const arrays = decodeTensors(readFileSync(file), file);
-    arrays.set('shapeEnds', Int32Array.of(99));
+    assert.equal(arrays.get('shapeEnds')!.length, 2, 'both shapes are rows of the file');
+    arrays.set('shapeEnds', Int32Array.of(99, ...(arrays.get('shapeEnds') as Int32Array).subarray(1)));
     writeFileSync(file, encodeTensors(arrays));
     await assert.rejects(TIMING_KIND.load(dir, saved), (e: Error) => e.message.includes(file) && /shape 0 ends at 99/.test(e.message));
   } finally {

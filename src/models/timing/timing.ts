@@ -33,6 +33,9 @@
  * the length. Its explanation has one field per feature (each one's ½ z², on the end token), its incremental scorer
  * keeps three running sums per open sequence. Requires latencies: paired events (`--raw` data has none).
  *
+ * Updates (`syscall-anomaly update`): the folder keeps the moments (count, mean, m2) of the pooled Gaussian and of every
+ * shape tracked, so more normal data is added where fitting stopped, as fitting on both at once would (`updated`).
+ *
  * `--history k` (default 1): each request is scored with its connection's last k requests (the median of their
  * perplexities, `detect/history.ts`) wherever whole sequences are scored — the label-free threshold and the
  * stored normal scores included. On the web-server recording, with a Gaussian per shape and k = 5, connection F1
@@ -64,6 +67,7 @@ export const DEFAULT_SHAPE_MIN = 20;
  */
 export const MAX_SHAPES_TRACKED = 50_000;
 const TIMING_FILE = 'timing.bin';
+const NO_DURATIONS = 'timing: no training event has a duration (the data records none: ADFA-LD traces, or entries without their exits)';
 
 /** Which calls a sequence makes and how often each, as one key: `name×count` sorted by name, space-separated. */
 export function shapeKey(calls: ReadonlyMap<string, number>): string {
@@ -120,11 +124,20 @@ export interface ShapeGaussian extends TimingGaussian {
   calls: ReadonlyMap<string, number>;
 }
 
-/** Welford's running mean and spread of the features. */
+/**
+ * Welford's running mean and spread of the features: the count, the mean and the sum of squared deviations (m2). A
+ * saved model keeps them, so that an update (`updated`) goes on adding exactly where fitting stopped.
+ */
 class FeatureMoments {
-  readonly mean = new Float64Array(TIMING_FEATURES.length);
-  private readonly m2 = new Float64Array(TIMING_FEATURES.length);
-  count = 0;
+  constructor(
+    readonly mean = new Float64Array(TIMING_FEATURES.length),
+    readonly m2 = new Float64Array(TIMING_FEATURES.length),
+    public count = 0,
+  ) {}
+
+  copy(): FeatureMoments {
+    return new FeatureMoments(this.mean.slice(), this.m2.slice(), this.count);
+  }
 
   add(x: readonly number[]): void {
     this.count++;
@@ -136,9 +149,45 @@ class FeatureMoments {
   }
 
   gaussian(): TimingGaussian {
-    return { mean: this.mean, std: Float64Array.from(this.m2, (v) => Math.max(Math.sqrt(v / this.count), MIN_SPREAD)), count: this.count };
+    return { mean: this.mean.slice(), std: Float64Array.from(this.m2, (v) => Math.max(Math.sqrt(v / this.count), MIN_SPREAD)), count: this.count };
   }
 }
+
+/** What fitting learned, before it becomes Gaussians: the pooled moments and those of every shape tracked. */
+interface TimingMoments {
+  pooled: FeatureMoments;
+  shapes: Map<string, { m: FeatureMoments; calls: ReadonlyMap<string, number> }>;
+}
+
+/**
+ * Adds a pass over `seqs` to `moments` (pooled, and per shape unless `shapeMin` is 0; at most `MAX_SHAPES_TRACKED`
+ * shapes, the first seen); returns how many events carried a duration.
+ */
+async function accumulate(seqs: AsyncIterable<Sequence>, moments: TimingMoments, shapeMin: number): Promise<number> {
+  let timed = 0;
+  for await (const seq of seqs) {
+    if (seq.events.length === 0) continue;
+    const span = Span.of(seq);
+    for (const ev of seq.events) if (ev.latency !== undefined) timed++;
+    const x = span.features();
+    moments.pooled.add(x);
+    if (shapeMin === 0) continue;
+    const key = shapeKey(span.calls);
+    let shape = moments.shapes.get(key);
+    if (!shape && moments.shapes.size < MAX_SHAPES_TRACKED) moments.shapes.set(key, (shape = { m: new FeatureMoments(), calls: span.calls }));
+    shape?.m.add(x);
+  }
+  return timed;
+}
+
+/** The model of `moments`: the pooled Gaussian and one per shape made by at least `shapeMin` sequences. */
+function modelOf(tokenizer: Tokenizer, moments: TimingMoments, settings: ModelSettings): TimingModel {
+  const shapeMin = shapeMinOf(settings);
+  const shapes = new Map([...moments.shapes].filter(([, { m }]) => m.count >= shapeMin).map(([k, { m, calls }]) => [k, { ...m.gaussian(), calls }] as const));
+  return new TimingModel(tokenizer, moments.pooled.gaussian(), shapes, settings, moments);
+}
+
+const shapeMinOf = (settings: ModelSettings): number => Number(settings['shapeMin'] ?? DEFAULT_SHAPE_MIN);
 
 /** The Gaussian a sequence is measured against, and the words that say which it is. */
 interface Reference {
@@ -153,7 +202,26 @@ export class TimingModel implements LanguageModel {
    * `pooled`: fitted on every training sequence; `shapes`: one per shape (`shapeKey`) made by at least `--shape-min`
    * training sequences. A sequence is measured against its shape's Gaussian, or the pooled one when its shape has none.
    */
-  constructor(readonly tokenizer: Tokenizer, readonly pooled: TimingGaussian, readonly shapes: ReadonlyMap<string, ShapeGaussian>, readonly settings: ModelSettings) {}
+  constructor(readonly tokenizer: Tokenizer, readonly pooled: TimingGaussian, readonly shapes: ReadonlyMap<string, ShapeGaussian>, readonly settings: ModelSettings,
+    /** The moments these came from (absent in folders written before updates: 2026-11-23), for `updated`. */
+    private readonly moments?: TimingMoments) {}
+
+  /**
+   * This model with more normal training data (lifelong learning, `syscall-anomaly update`): the moments go on from
+   * where fitting stopped — the same numbers as fitting on the old and new data at once — and the vocabulary of
+   * call names grows. Two passes over `data.train`.
+   */
+  async updated(data: TrainingData): Promise<TimingModel> {
+    if (this.moments === undefined) throw new RangeError('this timing model was saved without its moments (before updates were possible): train it again');
+    const tokenizer = await this.tokenizer.extendStream(data.train());
+    const moments: TimingMoments = {
+      pooled: this.moments.pooled.copy(),
+      shapes: new Map([...this.moments.shapes].map(([k, { m, calls }]) => [k, { m: m.copy(), calls }])),
+    };
+    const timed = await accumulate(data.train(), moments, shapeMinOf(this.settings));
+    if (timed === 0 && moments.pooled.count > this.moments.pooled.count) throw new RangeError(NO_DURATIONS);
+    return modelOf(tokenizer, moments, this.settings);
+  }
 
   /** `--history k`: requests are scored with their connection's last k (`detect/history.ts`); folders from before: 1. */
   get history(): number {
@@ -235,24 +303,31 @@ export class TimingModel implements LanguageModel {
   }
 
   async save(dir: string): Promise<string[]> {
-    // Shapes as sparse rows over the name vocabulary: row k's (name id, count) pairs end at shapeEnds[k].
+    // Shapes as sparse rows over the name vocabulary: row k's (name id, count) pairs end at shapeEnds[k]. With the
+    // moments, every shape tracked is a row (those made by fewer than --shape-min sequences too, for updates), and
+    // m2 / shapeM2 hold the sums of squared deviations.
+    const rows: ShapeGaussian[] = this.moments ? [...this.moments.shapes.values()].map(({ m, calls }) => ({ ...m.gaussian(), calls })) : [...this.shapes.values()];
     const names = this.tokenizer.vocabulary('name');
     const ids: number[] = [];
     const counts: number[] = [];
     const ends: number[] = [];
-    const feats = (pick: (g: TimingGaussian) => Float64Array) => Float64Array.from([...this.shapes.values()].flatMap((g) => [...pick(g)]));
-    for (const { calls } of this.shapes.values()) {
+    const feats = (pick: (g: TimingGaussian) => Float64Array) => Float64Array.from(rows.flatMap((g) => [...pick(g)]));
+    for (const { calls } of rows) {
       for (const [name, c] of calls) {
         ids.push(names.id(name));
         counts.push(c);
       }
       ends.push(ids.length);
     }
+    const moments: [string, TensorArray][] = this.moments
+      ? [['m2', this.moments.pooled.m2], ['shapeM2', Float64Array.from([...this.moments.shapes.values()].flatMap(({ m }) => [...m.m2]))]]
+      : [];
     await writeFile(join(dir, TIMING_FILE), encodeTensors(new Map<string, TensorArray>([
       ['mean', this.pooled.mean], ['std', this.pooled.std], ['count', Int32Array.of(Number.isFinite(this.pooled.count) ? this.pooled.count : 0)], // 0: unknown
       ['shapeIds', Int32Array.from(ids)], ['shapeCounts', Int32Array.from(counts)], ['shapeEnds', Int32Array.from(ends)],
-      ['shapeSequences', Int32Array.from([...this.shapes.values()].map((g) => g.count))],
+      ['shapeSequences', Int32Array.from(rows.map((g) => g.count))],
       ['shapeMean', feats((g) => g.mean)], ['shapeStd', feats((g) => g.std)],
+      ...moments,
     ])));
     return [TIMING_FILE];
   }
@@ -299,7 +374,7 @@ export class TimingModel implements LanguageModel {
     const means = get('shapeMean', Float64Array, K * F);
     const stds = get('shapeStd', Float64Array, K * F);
     const names = tokenizer.vocabulary('name');
-    const shapes = new Map<string, ShapeGaussian>();
+    const rows = new Map<string, ShapeGaussian>();
     let from = 0;
     for (let k = 0; k < K; k++) {
       const to = ends[k]!;
@@ -310,10 +385,21 @@ export class TimingModel implements LanguageModel {
         calls.set(names.token(ids[i]!), counts[i]!);
       }
       const g = check({ mean: means.slice(k * F, (k + 1) * F), std: stds.slice(k * F, (k + 1) * F), count: sequences[k]! });
-      shapes.set(shapeKey(calls), { ...g, calls });
+      rows.set(shapeKey(calls), { ...g, calls });
       from = to;
     }
-    return new TimingModel(tokenizer, pooled, shapes, saved.settings);
+    // Rows made by fewer than --shape-min sequences are kept for updates only (files written before: none).
+    const shapeMin = shapeMinOf(saved.settings);
+    const shapes = new Map([...rows].filter(([, g]) => g.count >= shapeMin));
+    if (!arrays.has('m2')) return new TimingModel(tokenizer, pooled, shapes, saved.settings);
+    const m2 = get('m2', Float64Array, F);
+    const shapeM2 = get('shapeM2', Float64Array, K * F);
+    if (![...m2, ...shapeM2].every((v) => Number.isFinite(v) && v >= 0)) throw bad('a sum of squared deviations is negative or not finite');
+    const moments: TimingMoments = {
+      pooled: new FeatureMoments(mean.slice(), m2.slice(), pooled.count),
+      shapes: new Map([...rows].map(([key, g], k) => [key, { m: new FeatureMoments(g.mean.slice(), shapeM2.slice(k * F, (k + 1) * F), g.count), calls: g.calls }])),
+    };
+    return new TimingModel(tokenizer, pooled, shapes, saved.settings, moments);
   }
 }
 
@@ -369,27 +455,12 @@ export const TIMING_KIND: ModelKind = {
   kind: 'timing',
   async fit(data: TrainingData, settings: ModelSettings): Promise<LanguageModel> {
     // Two passes: the calls seen (the vocabulary the model folder records), then the features' moments, pooled and per shape.
-    const shapeMin = Number(settings['shapeMin'] ?? DEFAULT_SHAPE_MIN);
     const tokenizer = await new Tokenizer(['name'], 1).fitStream(data.train());
-    const pooled = new FeatureMoments();
-    const byShape = new Map<string, { m: FeatureMoments; calls: ReadonlyMap<string, number> }>();
-    let timed = 0;
-    for await (const seq of data.train()) {
-      if (seq.events.length === 0) continue;
-      const span = Span.of(seq);
-      for (const ev of seq.events) if (ev.latency !== undefined) timed++;
-      const x = span.features();
-      pooled.add(x);
-      if (shapeMin === 0) continue;
-      const key = shapeKey(span.calls);
-      let shape = byShape.get(key);
-      if (!shape && byShape.size < MAX_SHAPES_TRACKED) byShape.set(key, (shape = { m: new FeatureMoments(), calls: span.calls }));
-      shape?.m.add(x);
-    }
-    if (pooled.count === 0) throw new RangeError('timing: no training sequence has events');
-    if (timed === 0) throw new RangeError('timing: no training event has a duration (the data records none: ADFA-LD traces, or entries without their exits)');
-    const shapes = new Map([...byShape].filter(([, { m }]) => m.count >= shapeMin).map(([k, { m, calls }]) => [k, { ...m.gaussian(), calls }] as const));
-    return new TimingModel(tokenizer, pooled.gaussian(), shapes, settings);
+    const moments: TimingMoments = { pooled: new FeatureMoments(), shapes: new Map() };
+    const timed = await accumulate(data.train(), moments, shapeMinOf(settings));
+    if (moments.pooled.count === 0) throw new RangeError('timing: no training sequence has events');
+    if (timed === 0) throw new RangeError(NO_DURATIONS);
+    return modelOf(tokenizer, moments, settings);
   },
   load: (dir, saved) => TimingModel.load(dir, saved),
 };
