@@ -39,7 +39,8 @@ export interface AdfaEvalResult {
   seconds: { read: number; fit: number; score: number };
 }
 
-function traceSequence(id: string, index: number, names: string[]): Sequence {
+/** One ADFA-LD trace as a sequence of syscall names (the reader's index as pid and tid). */
+export function traceSequence(id: string, index: number, names: readonly string[]): Sequence {
   const events: SyscallEvent[] = names.map((name, i) => ({
     ts: BigInt(i), cpu: 0, pid: index, tid: index, proc: '', name, phase: 'entry', args: {},
   }));

@@ -14,18 +14,9 @@
  * than a dependency. Run: `npm run eval -- ceiling` (about 30 s).
  */
 import { iterateAdfaTraces } from '../trace/adfa/adfa.js';
-import type { Sequence } from '../features/sequences/sequence.js';
-import type { SyscallEvent } from '../trace/event.js';
 import { NgramScorer } from '../models/ngram/scorer.js';
+import { traceSequence } from '../detect/adfa-eval.js';
 import { rocAuc } from '../detect/metrics.js';
-
-/** One ADFA-LD trace as a sequence of syscall names (the reader's own index as pid and tid). */
-function traceSequence(id: string, index: number, names: readonly string[]): Sequence {
-  const events: SyscallEvent[] = names.map((name, i) => ({
-    ts: BigInt(i), cpu: 0, pid: index, tid: index, proc: '', name, phase: 'entry', args: {},
-  }));
-  return { id, events };
-}
 
 /** Counts of each run of `n` consecutive names (joined by a space). */
 export function ngramCounts(names: readonly string[], n: number): Map<string, number> {
@@ -77,17 +68,15 @@ export async function adfaCeiling(path: string): Promise<CeilingRow[]> {
   }
   const labels = rest.map((r) => r.attack);
   const rows: CeilingRow[] = [];
-  const meanNll = (scorer: NgramScorer, names: readonly string[], i: number): number => {
-    const nll = scorer.eventNll(traceSequence(`t${i}`, i, names));
-    let s = 0;
-    for (let j = 0; j < nll.length; j++) s += nll[j]!;
-    return s / nll.length;
-  };
+  // mean surprise per predicted token (end token included), as `detect/adfa-eval.ts` scores a trace
+  const meanNll = (scorer: NgramScorer, names: readonly string[], i: number): number => scorer.score(traceSequence(`t${i}`, i, names));
   const trainSeqs = train.map((names, i) => traceSequence(`train${i}`, i, names));
+  const scorers = new Map<number, NgramScorer>();
   const byOrder = new Map<number, number[]>();
   for (const order of [1, 2, 3, 5, 7]) {
     const scorer = NgramScorer.fit(trainSeqs, order, 1);
     const s = rest.map((r, i) => meanNll(scorer, r.names, i));
+    scorers.set(order, scorer);
     byOrder.set(order, s);
     rows.push({ score: `n-gram order ${order}, mean surprise`, auc: rocAuc(s, labels) });
   }
@@ -111,7 +100,7 @@ export async function adfaCeiling(path: string): Promise<CeilingRow[]> {
   const added = validation.filter((_, i) => i % 2 === 0).map((r, i) => traceSequence(`valid${i}`, train.length + i, r.names));
   const heldOut = [...validation.filter((_, i) => i % 2 === 1), ...rest.filter((r) => r.attack)];
   const more = NgramScorer.fit([...trainSeqs, ...added], 5, 1);
-  const same = NgramScorer.fit(trainSeqs, 5, 1);
+  const same = scorers.get(5)!;
   const heldLabels = heldOut.map((r) => r.attack);
   rows.push({ score: 'n-gram order 5, Training only, on half of Validation', auc: rocAuc(heldOut.map((r, i) => meanNll(same, r.names, i)), heldLabels) });
   rows.push({ score: 'n-gram order 5, Training + the other half of Validation', auc: rocAuc(heldOut.map((r, i) => meanNll(more, r.names, i)), heldLabels) });
