@@ -92,8 +92,8 @@ export interface LanguageModel {
    */
   readonly history?: number;
   /**
-   * Kinds that learn for life (the n-gram, the timing model): this model with more normal training data added to
-   * what it learned, without the old data (`syscall-anomaly update`). The result is a new model; this one is
+   * Kinds that learn for life (the n-gram, the timing model, the LSTM): this model with more normal training data added
+   * to what it learned, without the old data (`syscall-anomaly update`). The result is a new model; this one is
    * unchanged.
    */
   updated?(data: TrainingData): Promise<LanguageModel>;

@@ -47,6 +47,12 @@ export class LstmLanguageModel implements LanguageModel {
     return this.model.release();
   }
 
+  /** This model after learning more normal data, without forgetting the old (`./update.ts`). */
+  async updated(data: TrainingData): Promise<LanguageModel> {
+    const { updateLstm } = await import('./update.js'); // imported when used: update.ts imports this module
+    return updateLstm(this, data);
+  }
+
   /** Event-by-event scoring with per-sequence (h, c) state: one T = 1 graph run per push (`./incremental.ts`). */
   incremental(): LstmIncrementalScorer {
     return new LstmIncrementalScorer(this.model.config, this.model.params, this.tokenizer);

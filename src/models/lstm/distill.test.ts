@@ -2,10 +2,11 @@
  * @module models/lstm/distill.test
  * Distillation on real data (the committed web-server sample, request sequences): the teachers' per-position
  * distributions are proper (rows sum to 1) and agree with their own `logProbsMany` at the observed token (n-gram
- * and LSTM); soft targets map vocabularies by name and mix α · teacher + (1 − α) · one-hot; a student trained with
- * α = 0 is the ordinary LSTM (same perplexities: the soft cross-entropy against one-hot targets is the hard one); a
- * student trained with α = 0.7 on an n-gram teacher ends closer to the teacher (lower KL divergence on validation
- * requests) than the same LSTM trained on hard labels.
+ * and LSTM); soft targets map vocabularies by name and mix α · teacher + (1 − α) · one-hot, and soft targets that
+ * would take more than `SOFT_TARGET_BYTES` are refused before the teacher runs; a student trained with α = 0 is the
+ * ordinary LSTM (same perplexities: the soft cross-entropy against one-hot targets is the hard one); a student
+ * trained with α = 0.7 on an n-gram teacher ends closer to the teacher (lower KL divergence on validation requests)
+ * than the same LSTM trained on hard labels.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import { Vocabulary } from '../../features/tokens/vocabulary.js';
 import { findModelKind, NGRAM_KIND, resolveSettings, type LanguageModel } from '../language-model.js';
 import { projectData } from '../../testing/paths.js';
 import { LSTM_KIND } from './adapter.js';
-import { distributionsOf, fitDistilledLstm, softTargets, vocabularyMap } from './distill.js';
+import { distributionsOf, fitDistilledLstm, SOFT_TARGET_BYTES, softTargets, teacherTargets, vocabularyMap } from './distill.js';
 
 async function read(name: string, every: number): Promise<Sequence[]> {
   const path = projectData(`web-demo/${name}.jsonl.gz`);
@@ -79,6 +80,17 @@ test('soft targets: vocabularies mapped by name, α · teacher (renormalised) + 
   assert.ok(Math.abs(q[V + 3] - (0.1 * k + 0.4)) < 1e-6, 'second row: the one-hot is on </s>');
   for (let t = 0; t < 2; t++) assert.ok(Math.abs(q.subarray(t * V, (t + 1) * V).reduce((a, b) => a + b, 0) - 1) < 1e-6);
   assert.throws(() => softTargets(new Float32Array(Vt), Vt, map, names, 0.5), /teacher gave 1 rows for 2 predicted tokens/);
+});
+
+test('soft targets that would not fit in memory are refused before the teacher runs', async () => {
+  const names = 1 << 20;
+  const tokens = Math.ceil(SOFT_TARGET_BYTES / (names * 4)) + 2; // one sequence just past the limit
+  const encoded = [[new Int32Array(tokens)]];
+  let calls = 0;
+  const dist = async () => { calls++; return []; };
+  await assert.rejects(teacherTargets(dist, [{ id: 'x', events: [] }], encoded, new Int32Array(names), 10, 0.7),
+    /would take 2\.0 GiB .*give fewer or shorter sequences/);
+  assert.equal(calls, 0);
 });
 
 test('teacher distributions (n-gram, LSTM) are proper and agree with their log-probabilities', async () => {

@@ -18,11 +18,14 @@ import { Tokenizer, type TokenField } from '../../features/tokens/tokenizer.js';
 import { N_SPECIAL, type Vocabulary } from '../../features/tokens/vocabulary.js';
 import { SCORE_BATCH, type LanguageModel, type ModelSettings, type TrainingData } from '../language-model.js';
 import { LstmLanguageModel, lstmConfig } from './adapter.js';
-import { LstmModel } from './lstm.js';
+import { LstmModel, type Sequence } from './lstm.js';
 import { AUTO_FIELDS, chooseFields } from './options.js';
 import { neuralTokenizer, predictSetting, trainAndValid } from '../fit-data.js';
 
 export const DEFAULT_DISTILL_ALPHA = 0.7;
+
+/** The most memory the soft targets of one training run may take (they are all held while it trains). */
+export const SOFT_TARGET_BYTES = 2 ** 31;
 
 /** The teacher's next-token distributions (over its predicted unit) of `seqs` (`[(T_i + 1) * V_teacher]` each), or undefined when it has none. */
 export function distributionsOf(teacher: LanguageModel): ((seqs: readonly EventSequence[]) => Promise<Float32Array[]>) | undefined {
@@ -85,6 +88,23 @@ export async function fitDistilledLstm(data: TrainingData, settings: ModelSettin
   const map = vocabularyMap(tokenizer.vocabulary(unit), teacher.tokenizer.vocabulary(unit));
   const teacherV = teacher.tokenizer.vocabulary(unit).size;
   const encoded = train.map((s) => tokenizer.encode(s));
+  const { soft, info } = await teacherTargets(dist, train, encoded, map, teacherV, alpha);
+  const model = await LstmModel.fit(encoded, valid.map((s) => tokenizer.encode(s)), config, {}, soft);
+  return { model: new LstmLanguageModel(model, tokenizer, settings), info };
+}
+
+/**
+ * The soft targets of `train` (`encoded`: the student's encoding of it), `SCORE_BATCH` sequences per teacher call:
+ * {@link softTargets} of each, and what giving them cost.
+ */
+export async function teacherTargets(dist: (seqs: readonly EventSequence[]) => Promise<Float32Array[]>, train: readonly EventSequence[],
+  encoded: readonly Int32Array[][], map: Int32Array, teacherV: number, alpha: number): Promise<{ soft: Float32Array[]; info: DistillInfo }> {
+  // Held in memory for the whole training run: refuse at once what would not fit rather than fail late.
+  const bytes = encoded.reduce((a, s) => a + Math.max(0, s[0]!.length - 1), 0) * map.length * 4;
+  if (bytes > SOFT_TARGET_BYTES) {
+    throw new RangeError(`the soft targets of ${train.length} training sequences would take ${(bytes / 2 ** 30).toFixed(1)} GiB `
+      + `(predicted tokens × ${map.length} names × 4 bytes; at most ${SOFT_TARGET_BYTES / 2 ** 30} GiB): give fewer or shorter sequences`);
+  }
   const soft: Float32Array[] = [];
   let tokens = 0;
   const t0 = performance.now();
@@ -96,7 +116,5 @@ export async function fitDistilledLstm(data: TrainingData, settings: ModelSettin
       soft.push(s);
     });
   }
-  const teacherSeconds = (performance.now() - t0) / 1000;
-  const model = await LstmModel.fit(encoded, valid.map((s) => tokenizer.encode(s)), config, {}, soft);
-  return { model: new LstmLanguageModel(model, tokenizer, settings), info: { alpha, tokens, teacherSeconds } };
+  return { soft, info: { alpha, tokens, teacherSeconds: (performance.now() - t0) / 1000 } };
 }

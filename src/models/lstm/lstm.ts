@@ -67,10 +67,11 @@ export class LstmModel {
    * Trains on `train` for up to `config.epochs` epochs, validating on `valid` after each; returns the model with the
    * lowest validation loss (the last epoch's without validation data). Stops early after `config.patience` epochs
    * without improvement. `soft` (distillation, `./distill.ts`): a target distribution per predicted token of each
-   * training sequence, trained against with `Graph.softCrossEntropy` instead of the hard labels.
+   * training sequence, trained against with `Graph.softCrossEntropy` instead of the hard labels. `initial`: the
+   * parameters to start from (a lifelong update, `./update.ts`) instead of the seeded initialisation.
    */
   static async fit(train: readonly Sequence[], valid: readonly Sequence[], config: LstmConfig, hooks: FitHooks = {},
-    soft?: readonly Float32Array[]): Promise<LstmModel> {
+    soft?: readonly Float32Array[], initial?: Float32Array): Promise<LstmModel> {
     checkConfig(config);
     checkSequences(train, config);
     checkSequences(valid, config);
@@ -92,7 +93,12 @@ export class LstmModel {
       lr: config.lr, warmupSteps: config.warmupSteps, decay: 'cosine',
       totalSteps: plans.reduce((s, p) => s + p.length, 0), minFraction: 0.1,
     };
-    const trainer = new Trainer(lstmInitialParams(config), adam, schedule, config.threads,
+    const start = lstmInitialParams(config);
+    if (initial !== undefined) {
+      if (initial.length !== start.length) throw new RangeError(`${initial.length} initial parameters for a network of ${start.length}`);
+      start.set(initial);
+    }
+    const trainer = new Trainer(start, adam, schedule, config.threads,
       () => lstmTrainGraph(config, adam, B, T, 'float32', soft !== undefined));
     const feeder = new ChunkFeeder(config, B, T, true);
     const softBuf = soft !== undefined ? new Float32Array(B * T * V) : null; // [B, T, V]
