@@ -115,7 +115,7 @@ export async function trainModel(req: TrainRequest): Promise<{ model: LanguageMo
   } else if (req.base) {
     const base = req.base.model;
     if (base.updated === undefined) {
-      throw new UsageError(`${req.base.dir}: a ${req.kind} model cannot be updated (the n-gram, the timing model and the LSTM learn on; train a ${req.kind} again on all the data)`);
+      throw new UsageError(`${req.base.dir}: a ${req.kind} model cannot be updated (train it again on all the data)`);
     }
     model = await base.updated({ train: fitStream, valid: normalStream }).catch((e: unknown) => {
       throw e instanceof RangeError ? new UsageError(`update ${req.base!.dir} with ${req.train.arg}: ${e.message}`) : e;
@@ -185,7 +185,7 @@ function updatedFrom(dir: string, m: ModelManifest): NonNullable<ModelManifest['
 
 /**
  * `syscall-anomaly update`: loads the model folder `dir`, lets its model learn the normal data `train` on top of what
- * it knows (kinds with `LanguageModel.updated`: the n-gram, the timing model, the LSTM), fits the thresholds again on `valid` (or every tenth
+ * it knows (`LanguageModel.updated`: every kind has it), fits the thresholds again on `valid` (or every tenth
  * sequence of `train`, held out) and writes the folder `output` (which may be `dir` itself). Kind, settings,
  * segmentation and maximum length are the folder's.
  */

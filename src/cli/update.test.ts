@@ -6,8 +6,8 @@
  * after `update` with the io requests, io is no longer novel, while opcache and socket still are and normal requests
  * stay below 1 % — the io requests are ones the update held out for its threshold or learned from, the others it never
  * saw. The manifest says what it was updated from and counts what was learned in all; an in-place update works;
- * `info` shows the lineage and verifies the files (a flipped byte is named); an LSTM folder updates through the CLI
- * too; attention-model folders and misuse are one-line errors. The timing model, per shape and pooled, updated from
+ * `info` shows the lineage and verifies the files (a flipped byte is named); LSTM and Longformer folders update through
+ * the CLI too; misuse is a one-line error. The timing model, per shape and pooled, updated from
  * memory or from its file, scores bit for bit as one fitted on both; a folder without its moments (written before
  * them) still scores and refuses an update.
  */
@@ -126,21 +126,19 @@ test('update through the CLI: io becomes normal, the other novelties stay novel;
   writeFileSync(weights, bytes);
   oneLineError(cli('info', updated), /ngram\.bin.*damaged: its SHA-256 differs/);
 
-  // an LSTM folder learns on through the CLI (what it learns: models/lstm/update.test); an attention model cannot
-  const lstm = join(root, 'lstm');
-  const l = cli('train', '--model', 'lstm', '--segment', 'request', '--train', data('normal'), '--hidden', '8', '--embed', '8', '--epochs', '1', '-o', lstm);
-  assert.equal(l.code, 0, l.err);
-  const lu = cli('update', '--model', lstm, '--train', data('io'), '-o', join(root, 'lstm-io'), '--json');
-  assert.equal(lu.code, 0, lu.err);
-  const lm = JSON.parse(lu.out) as { kind: string; training: { updatedFrom: { model: string } } };
-  assert.equal(lm.kind, 'lstm');
-  assert.equal(lm.training.updatedFrom.model, lstm);
-  assert.ok(novelShare(join(root, 'lstm-io'), 'io') < 0.05, 'io learned');
-  const tf = join(root, 'transformer');
-  const tt = cli('train', '--model', 'transformer', '--segment', 'request', '--train', data('normal'), '--width', '8', '--heads', '2', '--ffn', '8',
-    '--embed', '8', '--epochs', '1', '--max-len', '64', '-o', tf);
-  assert.equal(tt.code, 0, tt.err);
-  oneLineError(cli('update', '--model', tf, '--train', data('io'), '-o', join(root, 'x')), /transformer model cannot be updated/);
+  // neural folders learn on through the CLI too (what they learn: models/update.test)
+  const tiny: Record<string, string[]> = { lstm: ['--hidden', '8'], longformer: ['--width', '8', '--heads', '2', '--ffn', '8', '--window', '32'] };
+  for (const [kind, size] of Object.entries(tiny)) {
+    const dir = join(root, kind);
+    const tr = cli('train', '--model', kind, '--segment', 'request', '--train', data('normal'), ...size, '--embed', '8', '--epochs', '1', '-o', dir);
+    assert.equal(tr.code, 0, tr.err);
+    const up = cli('update', '--model', dir, '--train', data('io'), '-o', `${dir}-io`, '--json');
+    assert.equal(up.code, 0, up.err);
+    const um = JSON.parse(up.out) as { kind: string; training: { updatedFrom: { model: string } } };
+    assert.equal(um.kind, kind);
+    assert.equal(um.training.updatedFrom.model, dir);
+    assert.ok(novelShare(`${dir}-io`, 'io') < 0.05, `${kind}: io learned`);
+  }
   oneLineError(cli('update', '--model', base, '--model', updated, '--train', data('io'), '-o', join(root, 'x')), /one model folder/);
   oneLineError(cli('update', '--model', join(root, 'nothing'), '--train', data('io'), '-o', join(root, 'x')), /nothing/);
 });

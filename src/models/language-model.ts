@@ -92,9 +92,9 @@ export interface LanguageModel {
    */
   readonly history?: number;
   /**
-   * Kinds that learn for life (the n-gram, the timing model, the LSTM): this model with more normal training data added
-   * to what it learned, without the old data (`syscall-anomaly update`). The result is a new model; this one is
-   * unchanged.
+   * Kinds that learn for life (all of them: the n-gram and the timing model exactly, the neural kinds through
+   * `update.ts`): this model with more normal training data added to what it learned, without the old data
+   * (`syscall-anomaly update`). The result is a new model; this one is unchanged.
    */
   updated?(data: TrainingData): Promise<LanguageModel>;
 }

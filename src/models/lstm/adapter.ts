@@ -9,7 +9,8 @@ import type { Sequence as EventSequence } from '../../features/sequences/sequenc
 import { Tokenizer, type TokenField } from '../../features/tokens/tokenizer.js';
 import { TraceError } from '../../trace/errors.js';
 import type { LanguageModel, ModelKind, ModelSettings, SavedModel, SettingValue, TrainingData } from '../language-model.js';
-import { LstmModel, type LstmConfig, type Sequence } from './lstm.js';
+import { LstmModel, lstmInitialParams, lstmParamLayout, type LstmConfig, type Sequence } from './lstm.js';
+import { learnWithoutForgetting, UPDATE_ALPHA } from '../update.js';
 import { AUTO_FIELDS, chooseFields } from './options.js';
 import {
   checkpointHooks, describeModel, fieldSpecs, neuralTokenizer, numberSetting, predictedSurprise, predictSetting, smoothingOf, trainAndValid,
@@ -47,9 +48,13 @@ export class LstmLanguageModel implements LanguageModel {
     return this.model.release();
   }
 
-  /** This model after learning more normal data, without forgetting the old (`./update.ts`). */
+  /** The next-name distribution at every predicted position (`LanguageModel.distributionMany`): a teacher. */
+  distributionMany(seqs: readonly EventSequence[]): Promise<Float32Array[]> {
+    return this.model.distributionMany(seqs.map((s) => this.encode(s)));
+  }
+
+  /** This model after learning more normal data, without forgetting the old (`models/update.ts`). */
   async updated(data: TrainingData): Promise<LanguageModel> {
-    const { updateLstm } = await import('./update.js'); // imported when used: update.ts imports this module
     return updateLstm(this, data);
   }
 
@@ -57,6 +62,16 @@ export class LstmLanguageModel implements LanguageModel {
   incremental(): LstmIncrementalScorer {
     return new LstmIncrementalScorer(this.model.config, this.model.params, this.tokenizer);
   }
+}
+
+/** `base` updated with more normal data, the old model's share of the soft targets `alpha` (`models/update.ts`). */
+export async function updateLstm(base: LstmLanguageModel, data: TrainingData, alpha = UPDATE_ALPHA): Promise<LstmLanguageModel> {
+  const { model, tokenizer } = await learnWithoutForgetting(base, {
+    config: base.model.config, params: base.model.params,
+    configFor: (tok) => lstmConfig(base.settings, tok), layout: lstmParamLayout, initial: lstmInitialParams,
+    fit: (train, valid, config, soft, initial) => LstmModel.fit(train, valid, config, {}, soft, initial),
+  }, data, alpha);
+  return new LstmLanguageModel(model, tokenizer, base.settings);
 }
 
 /** The LSTM config for these settings and fitted vocabularies. */

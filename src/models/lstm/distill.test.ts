@@ -1,22 +1,22 @@
 /**
  * @module models/lstm/distill.test
  * Distillation on real data (the committed web-server sample, request sequences): the teachers' per-position
- * distributions are proper (rows sum to 1) and agree with their own `logProbsMany` at the observed token (n-gram
- * and LSTM); soft targets map vocabularies by name and mix α · teacher + (1 − α) · one-hot, and soft targets that
- * would take more than `SOFT_TARGET_BYTES` are refused before the teacher runs; a student trained with α = 0 is the
- * ordinary LSTM (same perplexities: the soft cross-entropy against one-hot targets is the hard one); a student
- * trained with α = 0.7 on an n-gram teacher ends closer to the teacher (lower KL divergence on validation requests)
- * than the same LSTM trained on hard labels.
+ * distributions are proper (rows sum to 1) and agree with their own `logProbsMany` at the observed token (n-gram,
+ * LSTM, Transformer, Longformer over several windows); a student trained with α = 0 is the ordinary LSTM (same
+ * perplexities: the soft cross-entropy against one-hot targets is the hard one); a student trained with α = 0.7 on an
+ * n-gram teacher ends closer to the teacher (lower KL divergence on validation requests) than the same LSTM trained
+ * on hard labels. (The soft targets themselves: `../soft-targets.test.ts`.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openData } from '../../features/dataset.js';
 import type { Sequence } from '../../features/sequences/sequence.js';
-import { Vocabulary } from '../../features/tokens/vocabulary.js';
 import { findModelKind, NGRAM_KIND, resolveSettings, type LanguageModel } from '../language-model.js';
 import { projectData } from '../../testing/paths.js';
 import { LSTM_KIND } from './adapter.js';
-import { distributionsOf, fitDistilledLstm, SOFT_TARGET_BYTES, softTargets, teacherTargets, vocabularyMap } from './distill.js';
+import { fitDistilledLstm } from './distill.js';
+import { vocabularyMap } from '../soft-targets.js';
+import { attentionKind } from '../transformer/adapter.js';
 
 async function read(name: string, every: number): Promise<Sequence[]> {
   const path = projectData(`web-demo/${name}.jsonl.gz`);
@@ -43,9 +43,8 @@ const lstmSettings = (over: Record<string, string>) => resolveSettings(findModel
 
 /** Rows of a teacher's distribution: each sums to 1; at the observed token it equals exp(logProbs). */
 async function checkDistribution(model: LanguageModel, seqs: Sequence[], tol: number): Promise<void> {
-  const dist = distributionsOf(model)!;
-  assert.ok(dist, `${model.kind} gives distributions`);
-  const rows = await dist(seqs);
+  assert.ok(model.distributionMany, `${model.kind} gives distributions`);
+  const rows = await model.distributionMany(seqs);
   const lps = await model.logProbsMany(seqs);
   const V = model.tokenizer.vocabulary('name').size;
   seqs.forEach((s, i) => {
@@ -61,39 +60,7 @@ async function checkDistribution(model: LanguageModel, seqs: Sequence[], tol: nu
   });
 }
 
-test('soft targets: vocabularies mapped by name, α · teacher (renormalised) + (1 − α) · one-hot', () => {
-  const student = Vocabulary.fit(new Map([['read', 5], ['write', 3], ['openat', 1]]), 1); // ids 5 read, 6 write, 7 openat
-  const teacher = Vocabulary.fit(new Map([['write', 9], ['read', 4]]), 1); // ids 5 write, 6 read; openat → <unk> (1)
-  const map = vocabularyMap(student, teacher);
-  assert.deepEqual(Array.from(map), [0, 1, 2, 3, 4, 6, 5, 1]);
-  const Vt = teacher.size; // 7
-  const row = new Float32Array(Vt);
-  row[3] = 0.1; row[5] = 0.5; row[6] = 0.3; row[1] = 0.1; // </s>, write, read, <unk>
-  const names = Int32Array.of(2, 5, 3); // <s> read </s>: predicted tokens read, </s>
-  const q = softTargets(Float32Array.from([...row, ...row]), Vt, map, names, 0.6);
-  const V = student.size;
-  assert.equal(q.length, 2 * V);
-  // mapped mass: <unk> 0.1 twice (student <unk> and openat), </s> 0.1, read 0.3, write 0.5 → sum 1.1
-  const k = 0.6 / 1.1;
-  const expect0 = [0, 0.1 * k, 0, 0.1 * k, 0, 0.3 * k + 0.4, 0.5 * k, 0.1 * k];
-  expect0.forEach((x, v) => assert.ok(Math.abs(q[v] - x) < 1e-6, `token ${v}: ${q[v]} vs ${x}`));
-  assert.ok(Math.abs(q[V + 3] - (0.1 * k + 0.4)) < 1e-6, 'second row: the one-hot is on </s>');
-  for (let t = 0; t < 2; t++) assert.ok(Math.abs(q.subarray(t * V, (t + 1) * V).reduce((a, b) => a + b, 0) - 1) < 1e-6);
-  assert.throws(() => softTargets(new Float32Array(Vt), Vt, map, names, 0.5), /teacher gave 1 rows for 2 predicted tokens/);
-});
-
-test('soft targets that would not fit in memory are refused before the teacher runs', async () => {
-  const names = 1 << 20;
-  const tokens = Math.ceil(SOFT_TARGET_BYTES / (names * 4)) + 2; // one sequence just past the limit
-  const encoded = [[new Int32Array(tokens)]];
-  let calls = 0;
-  const dist = async () => { calls++; return []; };
-  await assert.rejects(teacherTargets(dist, [{ id: 'x', events: [] }], encoded, new Int32Array(names), 10, 0.7),
-    /would take 2\.0 GiB .*give fewer or shorter sequences/);
-  assert.equal(calls, 0);
-});
-
-test('teacher distributions (n-gram, LSTM) are proper and agree with their log-probabilities', async () => {
+test('teacher distributions (n-gram, LSTM, Transformer, Longformer) are proper and agree with their log-probabilities', async () => {
   const { train, valid } = await data;
   const ngram = await NGRAM_KIND.fit({ train: () => iterate(train) }, { order: 3, minCount: 1 });
   await checkDistribution(ngram, valid.slice(0, 20), 1e-5);
@@ -103,12 +70,25 @@ test('teacher distributions (n-gram, LSTM) are proper and agree with their log-p
   } finally {
     await lstm.release();
   }
+  for (const kind of ['transformer', 'longformer'] as const) {
+    // a window of 16 makes the Longformer's longer requests span several blocks (with the global start token)
+    const settings = resolveSettings(findModelKind(kind)!, new Map(Object.entries({
+      fields: 'name,ret', width: '16', heads: '2', ffn: '16', embed: '16', epochs: '1', batch: '4', chunk: '32', threads: '1',
+      ...(kind === 'longformer' ? { window: '16' } : {}),
+    })));
+    const model = await attentionKind(kind).fit({ train: () => iterate(train.slice(0, 100)), valid: () => iterate(valid) }, settings);
+    try {
+      await checkDistribution(model, valid.slice(0, 20), 1e-4);
+    } finally {
+      await model.release();
+    }
+  }
 });
 
 /** Mean KL(teacher ‖ model) per predicted token over `seqs` (nats). */
 async function kl(teacher: LanguageModel, model: LanguageModel, seqs: Sequence[]): Promise<number> {
-  const a = await distributionsOf(teacher)!(seqs);
-  const b = await distributionsOf(model)!(seqs);
+  const a = await teacher.distributionMany!(seqs);
+  const b = await model.distributionMany!(seqs);
   const map = vocabularyMap(model.tokenizer.vocabulary('name'), teacher.tokenizer.vocabulary('name'));
   const V = map.length;
   const Vt = teacher.tokenizer.vocabulary('name').size;

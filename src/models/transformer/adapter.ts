@@ -17,7 +17,8 @@ import {
 import type { IncrementalScorer } from '../stream.js';
 import { AttentionIncrementalScorer } from './incremental.js';
 import { AttentionModel, type AttentionRow } from './model.js';
-import type { TransformerConfig } from './network.js';
+import { transformerInitialParams, transformerParamLayout, type TransformerConfig } from './network.js';
+import { learnWithoutForgetting, UPDATE_ALPHA } from '../update.js';
 import { AUTO_FIELDS, chooseFields } from '../lstm/options.js';
 
 export type AttentionKind = 'transformer' | 'longformer';
@@ -46,6 +47,16 @@ export class AttentionLanguageModel implements LanguageModel {
     return this.model.attentionMany(seqs.map((s) => this.tokenizer.encode(s)), topK);
   }
 
+  /** The next-name distribution at every predicted position (`LanguageModel.distributionMany`): a teacher. */
+  distributionMany(seqs: readonly EventSequence[]): Promise<Float32Array[]> {
+    return this.model.distributionMany(seqs.map((s) => this.tokenizer.encode(s)));
+  }
+
+  /** This model after learning more normal data, without forgetting the old (`models/update.ts`). */
+  updated(data: TrainingData): Promise<LanguageModel> {
+    return updateAttention(this, data);
+  }
+
   incremental(): IncrementalScorer {
     return new AttentionIncrementalScorer(this.model.config, this.model.params, this.tokenizer);
   }
@@ -61,6 +72,17 @@ export class AttentionLanguageModel implements LanguageModel {
   release(): Promise<void> {
     return this.model.release();
   }
+}
+
+/** `base` updated with more normal data, the old model's share of the soft targets `alpha` (`models/update.ts`). */
+export async function updateAttention(base: AttentionLanguageModel, data: TrainingData, alpha = UPDATE_ALPHA): Promise<AttentionLanguageModel> {
+  const kind = base.kind;
+  const { model, tokenizer } = await learnWithoutForgetting(base, {
+    config: base.model.config, params: base.model.params,
+    configFor: (tok) => attentionConfig(kind, base.settings, tok), layout: transformerParamLayout, initial: transformerInitialParams,
+    fit: (train, valid, config, soft, initial) => AttentionModel.fit(kind, train, valid, config, {}, soft, initial),
+  }, data, alpha);
+  return new AttentionLanguageModel(model, tokenizer, base.settings);
 }
 
 /** The network config for these settings and fitted vocabularies. */

@@ -2,7 +2,10 @@
  * @module models/transformer/model.test
  * Training the attention model: pieces of long sequences keep the start token and cover every target once; a run
  * stopped after a checkpoint resumes from the checkpoint's step and ends with the very weights of an uninterrupted
- * run; a checkpoint of another config is refused as bad input; the same seed gives the same weights.
+ * run; a checkpoint of another config is refused as bad input; the same seed gives the same weights. Soft targets
+ * (a lifelong update's) that are one-hot on the observed names train the very weights of hard labels, over sequences
+ * cut into several pieces (so each piece's soft rows are the ones of its targets), and training starts from given
+ * initial parameters.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,5 +58,34 @@ test('a stopped run resumes from its checkpoint to the weights of an uninterrupt
     for (const m of [whole, again, resumed]) await m.release();
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('one-hot soft targets train as hard labels, piece by piece; training starts from given parameters', async () => {
+  const seqs = events(12, 2, 10, 70);
+  const tokenizer = fittedTokenizer(seqs);
+  const train = seqs.slice(0, 10).map((s) => tokenizer.encode(s));
+  const valid = seqs.slice(10).map((s) => tokenizer.encode(s));
+  const cfg = smallConfig(tokenizer, 16, true, { epochs: 2, chunk: 16, batch: 2 });
+  assert.ok(train.some((s) => pieces(0, s[0]!.length, cfg.chunk).length > 2), 'some sequences train as several pieces');
+  const V = cfg.fields[0]!.vocab;
+  const oneHot = train.map((s) => {
+    const names = s[0]!;
+    const q = new Float32Array((names.length - 1) * V);
+    for (let t = 0; t + 1 < names.length; t++) q[t * V + names[t + 1]!] = 1;
+    return q;
+  });
+  const hard = await AttentionModel.fit('longformer', train, valid, cfg);
+  const soft = await AttentionModel.fit('longformer', train, valid, cfg, {}, oneHot);
+  const from = await AttentionModel.fit('longformer', train, valid, { ...cfg, epochs: 1 }, {}, undefined, hard.params);
+  const fresh = await AttentionModel.fit('longformer', train, valid, { ...cfg, epochs: 1 });
+  try {
+    const diff = hard.params.reduce((m, x, i) => Math.max(m, Math.abs(x - soft.params[i]!)), 0);
+    assert.ok(diff < 1e-4, `largest weight difference ${diff}`);
+    assert.ok(await from.perplexity(valid) < await fresh.perplexity(valid), 'a run from trained weights starts ahead');
+    await assert.rejects(AttentionModel.fit('longformer', train, valid, cfg, {}, oneHot.slice(1)), /9 soft-target arrays for 10 sequences/);
+    await assert.rejects(AttentionModel.fit('longformer', train, valid, cfg, {}, undefined, hard.params.subarray(1)), /initial parameters for a network of/);
+  } finally {
+    for (const m of [hard, soft, from, fresh]) await m.release();
   }
 });

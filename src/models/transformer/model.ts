@@ -27,7 +27,8 @@ import {
 import { TokenInputs } from '../token-inputs.js';
 import { encodeCheckpoint, readCheckpoint } from './checkpoint.js';
 import {
-  bucketLength, checkConfig, transformerForwardGraph, transformerInitialParams, transformerTrainGraph, type TransformerConfig,
+  bucketLength, checkConfig, transformerDistributionGraph, transformerForwardGraph, transformerInitialParams, transformerTrainGraph,
+  type TransformerConfig,
 } from './network.js';
 
 export { checkSequences, type Sequence } from '../training.js';
@@ -120,6 +121,8 @@ export interface AttentionRow {
 
 export class AttentionModel {
   private readonly runner: Runner;
+  /** Runs the distribution graph (`distributionMany`), made on first use. */
+  private distRunner: Runner | undefined;
 
   /** `weights`: see {@link Runner} (`fed` for the scorer that follows a training run's changing parameters). */
   constructor(readonly kind: 'transformer' | 'longformer', readonly config: TransformerConfig, params: Float32Array,
@@ -138,12 +141,25 @@ export class AttentionModel {
     return this.params.length;
   }
 
-  /** Trains; returns the model with the lowest validation loss (the last epoch's without validation data). */
+  /**
+   * Trains; returns the model with the lowest validation loss (the last epoch's without validation data). A lifelong
+   * update (`models/update.ts`) gives `soft`, a target distribution per predicted token of each training sequence
+   * (`[(n_i − 1) · V]`, trained against instead of the hard labels), and `initial`, the parameters to start from.
+   */
   static async fit(kind: 'transformer' | 'longformer', train: readonly Sequence[], valid: readonly Sequence[], config: TransformerConfig,
-    hooks: FitHooks = {}): Promise<AttentionModel> {
+    hooks: FitHooks = {}, soft?: readonly Float32Array[], initial?: Float32Array): Promise<AttentionModel> {
     checkConfig(config);
     checkSequences(train, config);
     checkSequences(valid, config);
+    const V = config.fields[0]!.vocab;
+    if (soft !== undefined) {
+      if (soft.length !== train.length) throw new RangeError(`${soft.length} soft-target arrays for ${train.length} sequences`);
+      soft.forEach((a, i) => {
+        const want = Math.max(0, train[i]![0]!.length - 1) * V;
+        if (a.length !== want) throw new RangeError(`soft targets of sequence ${i}: ${a.length} values, expected ${want}`);
+      });
+      if (hooks.checkpoint !== undefined) throw new RangeError('checkpoints are not supported with soft targets');
+    }
     const all = train.flatMap((s, i) => pieces(i, s[0]!.length, config.chunk));
     const budget = config.batch * bucketLength(config.chunk, config.window);
     const rowsFor = (T: number): number => Math.max(1, floorPow2(budget / T));
@@ -173,10 +189,16 @@ export class AttentionModel {
     const schedule: Schedule = {
       lr: config.lr, warmupSteps: config.warmupSteps, decay: 'cosine', totalSteps: plans.reduce((s, p) => s + p.length, 0), minFraction: 0.1,
     };
-    const trainer = new Trainer(transformerInitialParams(config), adam, schedule, config.threads, (key) => {
+    const start = transformerInitialParams(config);
+    if (initial !== undefined) {
+      if (initial.length !== start.length) throw new RangeError(`${initial.length} initial parameters for a network of ${start.length}`);
+      start.set(initial);
+    }
+    const trainer = new Trainer(start, adam, schedule, config.threads, (key) => {
       const [B, T] = key.split('x').map(Number) as [number, number];
-      return transformerTrainGraph(config, adam, B, T);
+      return transformerTrainGraph(config, adam, B, T, 'float32', soft !== undefined);
     });
+    const softBufs = new Map<string, Float32Array>(); // per bucket: [B, T, V]
     const feeders = new Map<string, Feeder>();
     const scorer = new AttentionModel(kind, config, trainer.params as Float32Array, [], 'fed');
     const data = fingerprint(train);
@@ -193,7 +215,19 @@ export class AttentionModel {
         if (feeder === undefined) feeders.set(key, (feeder = new Feeder(config, rows.length, T, true)));
         const tokens = feeder.fill(rows, train);
         feeder.drawMasks(trainer.steps);
-        const r = await trainer.step(key, feeder.feeds());
+        const feeds = feeder.feeds();
+        if (soft !== undefined) {
+          let buf = softBufs.get(key);
+          if (buf === undefined) softBufs.set(key, (buf = new Float32Array(rows.length * T * V)));
+          buf.fill(0);
+          rows.forEach((r, b) => {
+            if (r === null) return;
+            const at = b * T + (r.prefix ? 1 : 0); // the slot of input position r.from, which predicts token r.from + 1: soft row r.from
+            buf.set(soft[r.seq]!.subarray(r.from * V, (r.from + r.count) * V), at * V);
+          });
+          feeds['soft'] = new ort.Tensor('float32', buf, [rows.length, T, V]); // [B, T, V]
+        }
+        const r = await trainer.step(key, feeds);
         return { loss: r.loss, tokens };
       },
       validLoss: async () => {
@@ -244,6 +278,29 @@ export class AttentionModel {
       feeder.fill(idx.map((i) => ({ seq: i, from: 0, count: seqs[i]![0]!.length - 1, prefix: false })), seqs);
       const logp = (await this.runner.forward(`${B}x${T}`, feeder.feeds()))['logp']!; // [B, T]
       idx.forEach((i, b) => { out[i]!.set(logp.subarray(b * T, b * T + out[i]!.length)); });
+    }
+    return out;
+  }
+
+  /**
+   * The whole next-name distribution at every predicted position (a lifelong update's or a student's teacher):
+   * result i is `[(n_i − 1) · V]`, row t = P(· | tokens up to t) over the name vocabulary (V = `config.fields[0].vocab`).
+   */
+  async distributionMany(seqs: readonly Sequence[]): Promise<Float32Array[]> {
+    checkSequences(seqs, this.config);
+    const V = this.config.fields[0]!.vocab;
+    this.distRunner ??= new Runner(this.runner.params, this.config.threads, (key) => {
+      const [B, T] = key.split('x').map(Number) as [number, number];
+      return transformerDistributionGraph(this.config, B, T);
+    });
+    const out = seqs.map((s) => new Float32Array(Math.max(0, s[0]!.length - 1) * V));
+    for (const { B, T, idx } of this.batches(seqs)) {
+      const feeder = new Feeder(this.config, B, T, false);
+      feeder.fill(idx.map((i) => ({ seq: i, from: 0, count: seqs[i]![0]!.length - 1, prefix: false })), seqs);
+      const feeds = feeder.feeds();
+      delete feeds['targets'];
+      const probs = (await this.distRunner.forward(`${B}x${T}`, feeds))['probs']!; // [B, T, V]
+      idx.forEach((i, b) => { out[i]!.set(probs.subarray(b * T * V, b * T * V + out[i]!.length)); });
     }
     return out;
   }
@@ -308,7 +365,9 @@ export class AttentionModel {
     return new AttentionModel(kind, meta.config, params, meta.history);
   }
 
-  release(): Promise<void> {
+  async release(): Promise<void> {
+    await this.distRunner?.release();
+    this.distRunner = undefined;
     return this.runner.release();
   }
 }

@@ -215,11 +215,32 @@ export function transformerLoss(g: Graph, cfg: TransformerConfig, B: number, T: 
   return { inputs, targets, net, loss };
 }
 
-/** Training graph: the loss and the AdamW step (see engine/optim). */
-export function transformerTrainGraph(cfg: TransformerConfig, adam: AdamConfig, B: number, T: number, float: FloatType = 'float32'): BuiltGraph {
+/**
+ * The distillation loss (a lifelong update's soft targets, `models/update.ts`): mean cross-entropy of the next-name
+ * logits against target distributions `soft` [B, T, V], over the positions whose target [B, T] int64 is ≥ 0.
+ */
+export function transformerSoftLoss(g: Graph, cfg: TransformerConfig, B: number, T: number): { inputs: NetInputs; targets: Value; soft: Value; net: Net; loss: Value } {
+  const { inputs, net } = transformerNet(g, cfg, B, T, true);
+  const targets = g.input('targets', 'int64', [B, T]); // [B, T]
+  const V = cfg.fields[0]!.vocab;
+  const soft = g.input('soft', g.float, [B, T, V]); // [B, T, V]
+  const mask = g.cast(g.greater(g.reshape(targets, [B * T]), g.const([-1], [], 'int64')), g.float); // [B*T]
+  const loss = g.softCrossEntropy(g.reshape(net.logits, [B * T, V]), g.reshape(soft, [B * T, V]), mask); // []
+  return { inputs, targets, soft, net, loss };
+}
+
+/** Training graph: the loss (`soft`: the distillation loss) and the AdamW step (see engine/optim). */
+export function transformerTrainGraph(cfg: TransformerConfig, adam: AdamConfig, B: number, T: number, float: FloatType = 'float32', soft = false): BuiltGraph {
   const g = new Graph(float);
-  const { loss } = transformerLoss(g, cfg, B, T);
+  const { loss } = soft ? transformerSoftLoss(g, cfg, B, T) : transformerLoss(g, cfg, B, T);
   return trainingModel(g, loss, adam, {});
+}
+
+/** Inference graph of the whole next-name distribution of a (B, T) bucket: output probs [B, T, V]. */
+export function transformerDistributionGraph(cfg: TransformerConfig, B: number, T: number): BuiltGraph {
+  const g = new Graph('float32');
+  const { net } = transformerNet(g, cfg, B, T);
+  return forwardModel(g, { probs: g.softmax(net.logits) }); // [B, T, V]
 }
 
 /**
