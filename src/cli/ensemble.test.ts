@@ -66,7 +66,9 @@ test('score with two models: each request\'s ensemble score is the mean of the n
       assert.deepEqual(s.perplexities, [single[0][i].perplexity, single[1][i].perplexity]);
       assert.ok(Math.abs(s.score - expected[i]) < 1e-12, `${s.id}: ${s.score} vs ${expected[i]}`);
       assert.equal(s.novel, s.score > doc.threshold.value);
-      assert.equal(s.pValue, (1 + normalScores.filter((x) => x >= s.score).length) / (normalScores.length + 1), s.id);
+      // a normal score within rounding (1e-9 relative) of the sequence's is a tie: rank scores tie often
+      const atOrAbove = normalScores.filter((x) => x >= s.score - 1e-9 * Math.max(1, Math.abs(s.score))).length;
+      assert.equal(s.pValue, (1 + atOrAbove) / (normalScores.length + 1), s.id);
     });
     assert.equal(doc.threshold.paired, true, 'both members held out the same training requests');
     assert.ok(doc.novel > 300, `${combine}: ${doc.novel} of 600 io requests novel`);

@@ -1,14 +1,35 @@
 /**
  * @module cli/live-model
- * The model `watch` and `serve` score with: one folder's, or a z ensemble of several (`detect/ensemble-stream.ts`:
- * its "perplexity" is exp(ensemble score + C), and so are its thresholds; prefix thresholds come from the members'
- * stored prefix scores when they were taken on the same normal sequences, else from `--calibrate` or the first
- * member's validation data); and their live baseline options (`--warm-up`, `--warm-up-skip`, `--warm-up-quantile`).
+ * The model `watch` and `serve` score with: one folder's, or an ensemble of several (`detect/ensemble-stream.ts`: a
+ * z ensemble's "perplexity" is exp(ensemble score + C), and so are its thresholds; prefix thresholds come from the
+ * members' stored prefix scores when they were taken on the same normal sequences, else from `--calibrate` or the
+ * first member's validation data; a rank ensemble's is exp(ensemble score), for whole sequences only); `--combine`;
+ * and their live baseline options (`--warm-up`, `--warm-up-skip`, `--warm-up-quantile`).
  */
 import type { ExplainingModel, WarmUp } from '../detect/live.js';
 import type { PerplexityReference } from '../detect/p-value.js';
 import type { ModelManifest } from '../models/folder.js';
+import { COMBINES, type Combine } from '../detect/ensemble.js';
 import { UsageError } from './run.js';
+
+/** What `--combine` says for `watch` and `serve`. */
+export const LIVE_COMBINE = "ensembles: 'z' (mean of z-scores of ln perplexity; alerts on running sequences too) or 'rank' " +
+  '(mean of normal-validation ranks; judges whole sequences, which alert when they end); default z';
+
+/**
+ * `--combine` of `watch` and `serve`: z (default) or rank, for ensembles only. A rank ensemble judges whole sequences,
+ * so the options that set running sequences' alerts (`given`: flag → whether it was given) are refused with it.
+ */
+export function parseLiveCombine(models: readonly string[], text: string | undefined, given: readonly (readonly [string, boolean])[]): Combine {
+  if (text === undefined) return 'z';
+  if (models.length < 2) throw new UsageError('--combine applies to ensembles (give --model more than once)');
+  if (!COMBINES.includes(text as Combine)) throw new UsageError(`--combine must be ${COMBINES.join(' or ')}, got '${text}'`);
+  const clash = given.find(([, g]) => g);
+  if (text === 'rank' && clash) {
+    throw new UsageError(`${clash[0]} sets the alerts of running sequences: a rank ensemble judges whole sequences, which alert when they end`);
+  }
+  return text as Combine;
+}
 
 export interface OpenedModel {
   /** The model folder's manifest (an ensemble: the first member's, with the members' prefix scores combined). */
@@ -27,7 +48,7 @@ export interface OpenedModel {
  * by event (an ensemble's members always must: it is scored as one sum over events).
  */
 export async function openLiveModel(command: string, dirs: readonly string[], thresholdText: string, lenient: boolean,
-  incremental: boolean): Promise<OpenedModel> {
+  incremental: boolean, combine: Combine = 'z'): Promise<OpenedModel> {
   const score = await import('./score.js');
   const choice = score.parseThresholdChoice(thresholdText);
   if (dirs.length === 1) {
@@ -40,14 +61,16 @@ export async function openLiveModel(command: string, dirs: readonly string[], th
     const reference = score.referenceOf(manifest);
     return { manifest, model, threshold, members: [], reference: reference?.forPerplexity() };
   }
-  const ens = await score.openEnsemble(dirs, 'z', undefined, choice, lenient);
+  const ens = await score.openEnsemble(dirs, combine, undefined, choice, lenient);
   try {
     const bad = ens.members.find((m) => !m.model.incremental);
     if (bad) throw new UsageError(`${bad.dir}: model kind '${bad.model.kind}' cannot score incrementally (an ensemble in ${command} needs members that can)`);
     const { EnsembleLiveModel } = await import('../detect/ensemble-stream.js');
     const labels = score.memberLabels(dirs);
-    const model = new EnsembleLiveModel(ens.members.map((m, i) => ({ model: m.model, stats: ens.normalisers[i]!.stats, label: labels[i]! })));
-    process.stderr.write(`${command}: ensemble of ${dirs.join(' + ')} (z); its perplexity is exp(ensemble score + ${model.offset.toPrecision(6)})\n`);
+    const model = new EnsembleLiveModel(ens.members.map((m, i) => ({ model: m.model, stats: ens.normalisers[i]!.stats, label: labels[i]! })), combine);
+    process.stderr.write(`${command}: ensemble of ${dirs.join(' + ')} (${combine}); ` + (model.sequenceLevel
+      ? 'its perplexity is exp(ensemble score), of whole sequences: they alert when they end\n'
+      : `its perplexity is exp(ensemble score + ${model.offset.toPrecision(6)})\n`));
     const first = ens.members[0]!.manifest;
     return {
       // the members' stored prefix scores, combined when they are paired (else the thresholds are calibrated on data)
@@ -99,9 +122,10 @@ export function parseWarmUp(o: { warmUp?: string; warmUpSkip?: string; warmUpQua
 
 /**
  * The live pipeline's baseline (`detect/live.ts`) for a model folder: the model's label-free quantile unless one was
- * given, prefix thresholds at `prefixQuantile` (none with `--no-calibrate`).
+ * given, prefix thresholds at `prefixQuantile` (none with `--no-calibrate`, or for a model of whole sequences).
  */
 export function warmUpOf(a: WarmUpArgs | undefined, manifest: ModelManifest, calibrate: string | false | undefined,
-  prefixQuantile: number): WarmUp | undefined {
-  return a && { skip: a.skip, sequences: a.sequences, q: a.q ?? manifest.thresholds.labelFree.q, prefixQuantile: calibrate === false ? false : prefixQuantile };
+  prefixQuantile: number, model: { sequenceLevel?: boolean }): WarmUp | undefined {
+  const prefixes = calibrate !== false && model.sequenceLevel !== true; // a model of whole sequences has no prefix thresholds
+  return a && { skip: a.skip, sequences: a.sequences, q: a.q ?? manifest.thresholds.labelFree.q, prefixQuantile: prefixes ? prefixQuantile : false };
 }

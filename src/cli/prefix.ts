@@ -27,6 +27,10 @@ export async function prefixThresholdsFor(command: 'watch' | 'serve', model: Liv
     return undefined;
   };
   if (calibrate === false) return none();
+  if (model.sequenceLevel) {
+    process.stderr.write(`${command}: no prefix thresholds: the ${model.kind} model judges whole sequences, which alert when they end\n`);
+    return undefined;
+  }
   const scored = async (arg: string, heldOut: boolean): Promise<PrefixThresholds> => {
     const seqs = openData(parseDataArg(arg), reading);
     return calibratePrefixThresholds(model, heldOut ? filterByPosition(seqs, (i) => i % HOLD_OUT === HOLD_OUT - 1) : seqs,

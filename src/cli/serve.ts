@@ -1,7 +1,7 @@
 /**
  * @module cli/serve
- * `syscall-anomaly serve`: the web dashboard (`serve/`) for one model folder, or a z ensemble of several (`--model`
- * repeated: `cli/live-model.ts`, shown on the ensemble-score scale, explained by member in σ-nats). Live input takes `watch`'s flags and
+ * `syscall-anomaly serve`: the web dashboard (`serve/`) for one model folder, or an ensemble of several (`--model`
+ * repeated, `--combine z|rank`: `cli/live-model.ts`, shown on the ensemble-score scale, explained by member in σ-nats). Live input takes `watch`'s flags and
  * sources (`trace/live/sources.ts`): `--input FILE` (a recorded trace, replayed as fast as it is read), `--input -`
  * (stdin: JSONL or strace text), `--strace --pid P` or `--strace -- command…`; it is scored event by event with the
  * watch pipeline (`detect/live`: alerts on running sequences, with per-length thresholds calibrated as `watch` does),
@@ -14,7 +14,8 @@
  * ends; runs until interrupted.
  */
 import type { Command } from 'commander';
-import { parseWarmUp, type WarmUpArgs } from './live-model.js';
+import { LIVE_COMBINE, parseLiveCombine, parseWarmUp, type WarmUpArgs } from './live-model.js';
+import type { Combine } from '../detect/ensemble.js';
 import { action, collect, UsageError } from './run.js';
 
 // The server's modules are imported when the command runs (start-up of other commands pays nothing for them).
@@ -22,8 +23,10 @@ const TOKEN_ENV = 'SYSCALL_ANOMALY_TOKEN';
 const DEFAULT_MAX_UPLOAD_MIB = 64;
 
 export interface ServeRequest {
-  /** One model folder, or the members of a z ensemble. */
+  /** One model folder, or the members of an ensemble. */
   modelDirs: string[];
+  /** How an ensemble's members are combined. */
+  combine: Combine;
   /** Live input, as `watch` takes it: a recorded trace or '-' (stdin), or strace attached to a pid / around a command. */
   input: string | undefined;
   strace: { pid: number } | { command: string[] } | undefined;
@@ -63,8 +66,8 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
   const { readingFor } = await import('./score.js');
   const problem = bindProblem(req.host, req.token);
   if (problem !== undefined) throw new UsageError(problem);
-  // One model folder, or a z ensemble (shown on its score's scale; its members' prefix scores combined when paired).
-  const { manifest, model, threshold, members, reference } = await openLiveModel('serve', req.modelDirs, req.threshold, req.lenient, false);
+  // One model folder, or an ensemble (shown on its score's scale; a z ensemble's members' prefix scores combined when paired).
+  const { manifest, model, threshold, members, reference } = await openLiveModel('serve', req.modelDirs, req.threshold, req.lenient, false, req.combine);
   const reading = readingFor(manifest, req.lenient);
   const scorer = new Scorer(model, manifest, threshold, reference);
   const liveInput = req.input !== undefined || req.strace !== undefined;
@@ -84,7 +87,7 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
     : req.input === undefined || !scorer.incremental ? undefined
     : req.input === '-' ? await sources.stdinSource(pairing, req.lenient) : await sources.fileSource(req.input, pairing, req.lenient);
   // Per-length thresholds for running sequences, found as `watch` finds them.
-  const warmUp = warmUpOf(req.warmUp, manifest, req.calibrate, 0.99);
+  const warmUp = warmUpOf(req.warmUp, manifest, req.calibrate, 0.99, model);
   const prefix = source === undefined || warmUp ? undefined
     : await (await import('./prefix.js')).prefixThresholdsFor('serve', model, manifest, req.calibrate, 0.99, 16, reading);
   let server;
@@ -156,7 +159,8 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('web dashboard: perplexity of sequences over time, alerts, per-event surprise; score traces from the page')
-    .requiredOption('--model <dir>', 'model folder written by train; repeat for a z ensemble (members that score event by event)', collect)
+    .requiredOption('--model <dir>', 'model folder written by train; repeat for an ensemble (members that score event by event)', collect)
+    .option('--combine <how>', LIVE_COMBINE)
     .option('--input <trace>', "live input: a recorded trace (any format; replayed as fast as it is read), or '-' for stdin (JSONL or strace text)")
     .option('--strace', 'live input from strace -f -yy -ttt -T: attach to --pid, or start the command given after --')
     .option('-p, --pid <pid>', 'with --strace: the process to attach to')
@@ -176,7 +180,7 @@ export function registerServe(program: Command): void {
     .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
     .argument('[command...]', 'with --strace: the command to start and watch (after --)')
     .action(action(async (command: string[], o: {
-      model: string[]; input?: string; strace?: boolean; pid?: string; calibrate?: string | boolean; port: string; host: string; token?: string;
+      model: string[]; combine?: string; input?: string; strace?: boolean; pid?: string; calibrate?: string | boolean; port: string; host: string; token?: string;
       dataDir?: string; threshold: string; latencyMs?: string; maxUploadMb: string; lenient?: boolean; warmUp?: string; warmUpSkip?: string; warmUpQuantile?: string;
     }) => {
       const token = o.token ?? process.env[TOKEN_ENV];
@@ -193,8 +197,9 @@ export function registerServe(program: Command): void {
       if (typeof o.calibrate === 'string' && o.input === undefined && !o.strace) throw new UsageError('--calibrate applies with live input (--input, --strace)');
       if (o.warmUp !== undefined && o.input === undefined && !o.strace) throw new UsageError('--warm-up applies with live input (--input, --strace)');
       const warmUp = parseWarmUp(o, o.threshold, o.calibrate, "the live input's threshold from its baseline");
+      const combine = parseLiveCombine(o.model, o.combine, [['--calibrate <data>', typeof o.calibrate === 'string']]);
       await serveCommand({
-        modelDirs: o.model, input: o.input, strace: o.strace ? (pid !== undefined ? { pid } : { command }) : undefined,
+        modelDirs: o.model, combine, input: o.input, strace: o.strace ? (pid !== undefined ? { pid } : { command }) : undefined,
         calibrate: o.calibrate === false ? false : typeof o.calibrate === 'string' ? o.calibrate : undefined, warmUp,
         host: o.host, port: portOf(o.port), token: token === '' ? undefined : token,
         dataDir: o.dataDir ?? process.cwd(), threshold: o.threshold, lenient: o.lenient === true,

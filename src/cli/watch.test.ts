@@ -4,14 +4,15 @@
  * alerts and a summary; from stdin too; on a live `strace` and a live `perf` of a small program it scores what the
  * program does (skipped, saying why, where the tool is missing or may not trace); Ctrl-C on a live stream ends with a
  * clean summary; bad input ends with one line naming the file and line, exit code 2; prefix thresholds come from the
- * model folder when the training data is gone; with two models, a z ensemble gives the scores `score` gives it;
- * `--warm-up` fits the thresholds on the first requests it watches (a timing model: normal, then a CPU hog, on stdin). The `perf script` line parser on
- * lines perf 6 printed.
+ * model folder when the training data is gone; with two models, a z ensemble gives the scores `score` gives it, and
+ * a rank ensemble (`--combine rank`) the scores, verdicts and p-values, alerting when sequences end (the options of
+ * running-sequence alerts are refused with it); `--warm-up` fits the thresholds on the first requests it watches (a
+ * timing model: normal, then a CPU hog, on stdin). The `perf script` line parser on lines perf 6 printed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -184,6 +185,49 @@ test('watch with two models scores a z ensemble: the scores and verdicts score g
   const bad = cli(['watch', '--model', a, '--model', b, '--threshold', 'best-f1', '--input', SOCKET]);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /best-f1 applies to one model/);
+});
+
+test('watch --combine rank judges whole sequences: the scores, verdicts and p-values score gives; alerts when they end', () => {
+  const a = requestModel();
+  const b = join(tmp, 'ngram2-request');
+  if (!existsSync(b)) assert.equal(cli(['train', '--model', 'ngram', '--order', '2', '--train', NORMAL, '--segment', 'request', '-o', b]).code, 0);
+  const w = cli(['watch', '--model', a, '--model', b, '--combine', 'rank', '--input', SOCKET]);
+  assert.equal(w.code, 0, w.err);
+  assert.match(w.err, /ensemble of .* \(rank\); its perplexity is exp\(ensemble score\), of whole sequences: they alert when they end/);
+  assert.match(w.err, /no prefix thresholds: the ensemble\(ngram\+ngram, rank\) model judges whole sequences/);
+  const s = cli(['score', '--model', a, '--model', b, '--combine', 'rank', SOCKET, '--json']);
+  assert.equal(s.code, 0, s.err);
+  const scored = new Map((JSON.parse(s.out).sequences as { id: string; score: number; novel: boolean; pValue: number }[]).map((x) => [x.id, x]));
+  const recs = lines(w.out);
+  const seqs = recs.filter((r) => r.type === 'sequence');
+  assert.equal(seqs.length, scored.size);
+  for (const r of seqs) {
+    const want = scored.get(r.id as string)!;
+    assert.ok(Math.abs((r.score as number) - want.score) <= 1e-9, `${String(r.id)}: ${String(r.score)} vs ${want.score}`);
+    assert.equal(r.novel, want.novel, String(r.id));
+    assert.equal(r.pValue, want.pValue, `${String(r.id)}: p-value`);
+  }
+  assert.ok(seqs.some((r) => r.novel) && seqs.some((r) => !r.novel), 'both verdicts occur');
+  const alerts = recs.filter((r) => 'rule' in r) as unknown as { output: string; output_fields: Record<string, unknown> }[];
+  assert.equal(alerts.length, seqs.filter((r) => r.novel).length, 'one alert per novel sequence');
+  for (const x of alerts) {
+    assert.equal(x.output_fields['seq.final'], true, 'alerts come when sequences end');
+    assert.match(x.output, /ensemble score [\d.]+ over all \d+ events exceeds [\d.]+ .*most surprising: \w+ \([1-9][\d.]* σ-nats\)/);
+  }
+  // what a rank ensemble or one model cannot do, in one line
+  for (const [args, why] of [
+    [['--combine', 'rank', '--calibrate', NORMAL], /--calibrate <data> sets the alerts of running sequences: a rank ensemble judges whole sequences/],
+    [['--combine', 'rank', '--min-events', '32'], /--min-events sets the alerts of running sequences/],
+    [['--combine', 'rank', '--prefix-quantile', '0.9'], /--prefix-quantile sets the alerts of running sequences/],
+    [['--combine', 'median'], /--combine must be z or rank, got 'median'/],
+  ] as const) {
+    const bad = cli(['watch', '--model', a, '--model', b, ...args, '--input', SOCKET]);
+    assert.equal(bad.code, 2, bad.err);
+    assert.match(bad.err, why);
+  }
+  const one = cli(['watch', '--model', a, '--combine', 'rank', '--input', SOCKET]);
+  assert.equal(one.code, 2);
+  assert.match(one.err, /--combine applies to ensembles/);
 });
 
 test('watch: Ctrl-C (SIGINT) on a live stream ends with a clean summary', async () => {

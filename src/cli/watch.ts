@@ -9,7 +9,8 @@
  *
  * A running sequence is checked at `--min-events` events (default 16), then 32, 64, …, against a prefix threshold per
  * length: quantiles of normal prefix perplexities, from `--calibrate <normal data>` or else those `train` stored in
- * the model folder (`cli/prefix.ts`); where a length has none, against the model's sequence threshold.
+ * the model folder (`cli/prefix.ts`); where a length has none, against the model's sequence threshold. Several
+ * `--model`s score as an ensemble (`--combine z|rank`); a rank ensemble judges whole sequences only.
  *
  * `--warm-up <n>`: a live baseline instead — the first n sequences to finish (after `--warm-up-skip k` left out) are
  * taken as normal (nothing alerts meanwhile), and the sequence threshold (the model's label-free quantile of their
@@ -17,12 +18,15 @@
  * (`detect/live.ts`).
  */
 import type { Command } from 'commander';
-import { parseWarmUp, type WarmUpArgs } from './live-model.js';
+import { LIVE_COMBINE, parseLiveCombine, parseWarmUp, type WarmUpArgs } from './live-model.js';
+import type { Combine } from '../detect/ensemble.js';
 import { action, collect, UsageError } from './run.js';
 
 export interface WatchArgs {
-  /** Model folders: one model, or the members of a z ensemble (`detect/ensemble-stream.ts`). */
+  /** Model folders: one model, or the members of an ensemble (`detect/ensemble-stream.ts`). */
   models: string[];
+  /** How an ensemble's members are combined. */
+  combine: Combine;
   input?: string;
   strace: boolean;
   /** perf record | perf script (a --pid, a command, or the whole system). */
@@ -57,7 +61,7 @@ export function registerWatchCommand(program: Command): void {
   program
     .command('watch')
     .description('score syscall events live as they arrive: a JSON line per finished sequence, Falco-style alerts on running ones')
-    .requiredOption('--model <dir>', 'model folder written by train (a kind with incremental scoring: ngram, lstm, …); repeat for a z ensemble',
+    .requiredOption('--model <dir>', 'model folder written by train (a kind with incremental scoring: ngram, lstm, …); repeat for an ensemble',
       collect)
     .option('--input <trace>', "a recorded trace (any format), or '-' for stdin (syscall-anomaly JSONL or strace -f -ttt -T text)")
     .option('--strace', 'run strace -f -yy -ttt -T: attach to --pid, or start the command given after --')
@@ -66,6 +70,7 @@ export function registerWatchCommand(program: Command): void {
     .option('--perf-buffer <pages>', 'with --perf: ring-buffer pages per CPU, a power of two; perf passes events on when half of one is full, ' +
       'so fewer pages alert sooner and more lose fewer events in bursts (default 256 = 1 MiB)')
     .option('-p, --pid <pid>', 'with --strace or --perf: the process to watch')
+    .option('--combine <how>', LIVE_COMBINE)
     .option('--threshold <which>', "novel above: 'quantile' (the label-free threshold), 'best-f1', or a perplexity (an ensemble score for ensembles)", 'quantile')
     .option('--calibrate <data>', "normal data to calibrate per-length prefix thresholds on at start-up (default: the prefix scores train stored in the model folder)")
     .option('--no-calibrate', 'no prefix calibration: running sequences are held to the sequence threshold')
@@ -85,7 +90,7 @@ export function registerWatchCommand(program: Command): void {
       const str = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
       const pidText = str('pid');
       const args: WatchArgs = {
-        models: o.model as string[], input: str('input'), strace: o.strace === true, perf: o.perf === true, rawSyscalls: o.rawSyscalls === true, command,
+        models: o.model as string[], combine: 'z', input: str('input'), strace: o.strace === true, perf: o.perf === true, rawSyscalls: o.rawSyscalls === true, command,
         pid: pidText !== undefined ? positiveInt('--pid', pidText) : undefined,
         threshold: str('threshold') ?? 'quantile', calibrate: o.calibrate === false ? false : str('calibrate'),
         prefixQuantile: 0.99, alertsOnly: o.alertsOnly === true, lenient: o.lenient === true,
@@ -107,6 +112,8 @@ export function registerWatchCommand(program: Command): void {
         if (lat.trim() === '' || !(v >= 0) || !Number.isFinite(v)) throw new UsageError(`--latency-ms must be a number >= 0, got '${lat}'`);
         args.latencyMs = v;
       }
+      args.combine = parseLiveCombine(args.models, str('combine'),
+        [['--calibrate <data>', typeof args.calibrate === 'string'], ['--prefix-quantile', pq !== undefined], ['--min-events', args.minEvents !== undefined]]);
       args.warmUp = parseWarmUp({ warmUp: str('warmUp'), warmUpSkip: str('warmUpSkip'), warmUpQuantile: str('warmUpQuantile') },
         args.threshold, args.calibrate, 'the threshold from the live baseline');
       const sources = (args.input !== undefined ? 1 : 0) + (args.strace ? 1 : 0) + (args.perf ? 1 : 0);
@@ -134,13 +141,13 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
     import('../trace/live/sources.js'),
   ]);
   // One model folder, or a z ensemble of several (its members' stored prefix scores combined when paired).
-  const { manifest, model, threshold: th, reference } = await openLiveModel('watch', a.models, a.threshold, a.lenient, true);
+  const { manifest, model, threshold: th, reference } = await openLiveModel('watch', a.models, a.threshold, a.lenient, true, a.combine);
   try {
     const pairing = manifest.input.pairing;
     const minEvents = a.minEvents ?? 16;
     // A recorded trace or stdin is opened first, so that a bad one fails before calibration; strace starts after it.
     const recorded = a.strace || a.perf ? undefined : a.input === '-' ? await src.stdinSource(pairing, a.lenient) : await src.fileSource(a.input!, pairing, a.lenient);
-    const warmUp = warmUpOf(a.warmUp, manifest, a.calibrate, a.prefixQuantile);
+    const warmUp = warmUpOf(a.warmUp, manifest, a.calibrate, a.prefixQuantile, model);
     if (warmUp) {
       process.stderr.write(`watch: warm-up: ${warmUp.skip > 0 ? `after the first ${warmUp.skip} sequences to finish (left out), the next` : 'the first'} ` +
         `${warmUp.sequences} are taken as normal; nothing alerts until the thresholds ` +

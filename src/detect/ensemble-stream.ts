@@ -6,9 +6,15 @@
  * members (the "σ-nats" of an ensemble explanation, `detect/explain.ts`). The mean of these over a sequence's tokens
  * is −(z ensemble score + C), C = Σ_m μ_m / (σ_m · M): so the ensemble's "perplexity" exp(mean surprise) is
  * exp(score + C), a monotone map of `score`'s ensemble score, and a threshold τ on that score is exp(τ + C) here.
- * Rank ensembles are not a sum over events and cannot be scored this way. Members that keep their connection's history
- * (`--history`, `detect/history.ts`) have their own perplexity replaced by it when a sequence ends (`EnsembleScorer`),
- * and `scorePass` does the same for whole sequences: the ensemble scores are then `score --model a/ --model b/`'s.
+ *
+ * A rank ensemble (`--combine rank`) is no sum over events: it judges whole sequences (`sequenceLevel`: running
+ * sequences do not alert). Its events carry the z ensemble's per-event values (σ-nats: what alerts name as the most
+ * surprising events, and explanations show) and the end token whatever makes the mean −r, r = the mean of the
+ * members' normal-validation ranks of their perplexities (`detect/ensemble.ts`): its "perplexity" is exp(r).
+ *
+ * Members that keep their connection's history (`--history`, `detect/history.ts`) have their own perplexity replaced
+ * by it when a sequence ends (`EnsembleScorer`), and `scorePass` does the same for whole sequences: the ensemble
+ * scores are then `score --model a/ --model b/`'s.
  *
  * The same object explains (`fieldSurpriseMany`: one "field" per member, in σ-nats, as `explain --model a/ --model b/`
  * gives it), so the dashboard (`serve --model a/ --model b/`) treats it as one model.
@@ -20,7 +26,7 @@ import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
 import type { SyscallEvent } from '../trace/event.js';
 import type { ScoreScale } from './alert.js';
 import { historyOf, perplexityPass, type ConnectionHistory } from './history.js';
-import { memberWeights, type NormalScoreStats } from './ensemble.js';
+import { memberWeights, Normaliser, type Combine, type NormalScoreStats } from './ensemble.js';
 import { ENSEMBLE_UNIT, ensembleSurprise, memberFacts } from './explain.js';
 import type { LiveModel } from './live.js';
 
@@ -35,21 +41,27 @@ export class EnsembleLiveModel implements LiveModel {
   readonly kind: string;
   /** 1 / (σ_m · M) per member. */
   private readonly weights: number[];
-  /** C: the ensemble perplexity is exp(z score + C). */
+  /** Each member's normalisation (`rank`: its ranks among the normal validation perplexities). */
+  private readonly normalisers: Normaliser[];
+  /** C: the ensemble perplexity is exp(score + C) (0 for a rank ensemble). */
   readonly offset: number;
+  /** A rank ensemble judges whole sequences only: its running sequences never alert (no prefix thresholds). */
+  readonly sequenceLevel: boolean;
   /** Alerts and sequence records show the ensemble score, surprise in σ-nats. */
   readonly scale: ScoreScale;
   /** The unit of `fieldSurpriseMany`'s values. */
   readonly unit = ENSEMBLE_UNIT;
 
-  constructor(private readonly members: readonly EnsembleMember[]) {
+  constructor(private readonly members: readonly EnsembleMember[], readonly combine: Combine = 'z') {
     if (members.length < 2) throw new RangeError('an ensemble needs at least two members');
     for (const m of members) {
       if (!m.model.incremental) throw new RangeError(`model kind '${m.model.kind}' cannot score incrementally`);
     }
     this.weights = memberWeights(members.map((m) => m.stats));
-    this.offset = members.reduce((a, m, i) => a + m.stats.mean * this.weights[i]!, 0);
-    this.kind = `ensemble(${members.map((m) => m.model.kind).join('+')})`;
+    this.normalisers = members.map((m) => new Normaliser(m.stats, combine));
+    this.sequenceLevel = combine === 'rank';
+    this.offset = this.sequenceLevel ? 0 : members.reduce((a, m, i) => a + m.stats.mean * this.weights[i]!, 0);
+    this.kind = `ensemble(${members.map((m) => m.model.kind).join('+')}${this.sequenceLevel ? ', rank' : ''})`;
     this.scale = { name: 'ensemble score', unit: 'σ-nats', of: (p) => this.scoreOf(p), perplexityOf: (s) => this.perplexityThreshold(s) };
   }
 
@@ -59,6 +71,7 @@ export class EnsembleLiveModel implements LiveModel {
    * same normal validation data): at a prefix length L the ensemble perplexity is exp(Σ_m w_m ln PPL_m(L)).
    */
   prefixScores(stored: readonly (PrefixScores | undefined)[]): PrefixScores | undefined {
+    if (this.sequenceLevel) return undefined;
     if (stored.length !== this.members.length || stored.some((x) => x === undefined)) return undefined;
     const [first, ...rest] = stored as PrefixScores[];
     const same = (a: PrefixScores['points'][number], b: PrefixScores['points'][number] | undefined): boolean =>
@@ -73,12 +86,12 @@ export class EnsembleLiveModel implements LiveModel {
     return { on: first!.on, sequences: first!.sequences, points };
   }
 
-  /** The ensemble perplexity threshold of a z ensemble-score threshold. */
+  /** The ensemble perplexity threshold of an ensemble-score threshold. */
   perplexityThreshold(score: number): number {
     return Math.exp(score + this.offset);
   }
 
-  /** The z ensemble score of an ensemble perplexity. */
+  /** The ensemble score of an ensemble perplexity. */
   scoreOf(perplexity: number): number {
     return Math.log(perplexity) - this.offset;
   }
@@ -86,7 +99,15 @@ export class EnsembleLiveModel implements LiveModel {
   async logProbsMany(seqs: readonly Sequence[]): Promise<Float64Array[]> {
     const per: Float64Array[][] = [];
     for (const m of this.members) per.push(await m.model.logProbsMany(seqs));
-    return seqs.map((_, i) => this.combine(per.map((p) => p[i]!)));
+    return seqs.map((_, i) => this.combined(per.map((p) => p[i]!)));
+  }
+
+  /**
+   * A rank ensemble's score of one sequence from its members' ln perplexities: the mean of their ranks among the
+   * members' normal validation perplexities.
+   */
+  private rankOf(lnPerplexities: readonly number[]): number {
+    return lnPerplexities.reduce((a, x, m) => a + this.normalisers[m]!.of(Math.exp(x)), 0) / lnPerplexities.length;
   }
 
   /**
@@ -96,7 +117,9 @@ export class EnsembleLiveModel implements LiveModel {
    */
   scorePass(): (seqs: readonly Sequence[]) => Promise<number[]> {
     const pass = perplexityPass(this.members.map((m) => m.model));
-    return async (seqs) => (await pass(seqs)).map((ps) => Math.exp(ps.reduce((sum, p, m) => sum + this.weights[m]! * Math.log(p), 0)));
+    return async (seqs) => (await pass(seqs)).map((ps) => Math.exp(this.sequenceLevel
+      ? this.rankOf(ps.map((p) => Math.log(p)))
+      : ps.reduce((sum, p, m) => sum + this.weights[m]! * Math.log(p), 0)));
   }
 
   /** Per-event surprise with one field per member (its label): member m's −ln P summed over its fields, times 1 / (σ_m · M). */
@@ -119,11 +142,14 @@ export class EnsembleLiveModel implements LiveModel {
 
   incremental(): IncrementalScorer {
     const histories = this.members.map((m) => historyOf(m.model));
-    return new EnsembleScorer(this.members.map((m) => m.model.incremental!()), (xs) => this.combine(xs),
-      histories.some((h) => h.keeps) ? { histories, weights: this.weights } : undefined);
+    const scorers = this.members.map((m) => m.model.incremental!());
+    const z = (xs: readonly Float64Array[]) => this.zCombined(xs);
+    if (this.sequenceLevel) return new EnsembleScorer(scorers, z, { histories, weights: this.weights }, (ln) => this.rankOf(ln));
+    return new EnsembleScorer(scorers, z, histories.some((h) => h.keeps) ? { histories, weights: this.weights } : undefined);
   }
 
-  private combine(xs: readonly Float64Array[]): Float64Array {
+  /** Σ_m w_m · x_m, token by token: the z ensemble's per-token values (`xs`: each member's log-probabilities). */
+  private zCombined(xs: readonly Float64Array[]): Float64Array {
     const n = xs[0]!.length;
     const out = new Float64Array(n);
     xs.forEach((x, m) => {
@@ -131,6 +157,18 @@ export class EnsembleLiveModel implements LiveModel {
       const w = this.weights[m]!;
       for (let i = 0; i < n; i++) out[i] += w * x[i]!;
     });
+    return out;
+  }
+
+  /** Per-token values of one whole sequence (`xs`: each member's log-probabilities, `[T + 1]`); see the module header. */
+  private combined(xs: readonly Float64Array[]): Float64Array {
+    const out = this.zCombined(xs);
+    const n = out.length;
+    if (this.sequenceLevel && n > 0) {
+      let before = 0;
+      for (let i = 0; i < n - 1; i++) before += out[i]!;
+      out[n - 1] = -this.rankOf(xs.map((x) => -x.reduce((a, v) => a + v, 0) / n)) * n - before;
+    }
     return out;
   }
 }
@@ -151,25 +189,26 @@ interface MemberHistories {
  * Opens, pushes and closes each sequence in every member's scorer, in step. With history members it also keeps each
  * member's running sum per sequence: at the end, member m's own ln perplexity a becomes its history's b, and the end
  * token's combined value moves by −w_m (b − a)(T + 1), so that the ensemble perplexity is exp(Σ_m w_m ln PPL_m) with
- * each member's as `score` gives it.
+ * each member's as `score` gives it. With `sequence` (a rank ensemble) the end token's value instead makes the
+ * sequence's mean value −sequence(the members' ln perplexities, histories applied).
  */
 class EnsembleScorer implements IncrementalScorer {
   private next = 0;
   private open_ = 0;
 
   constructor(private readonly scorers: readonly IncrementalScorer[], private readonly combine: (xs: readonly Float64Array[]) => Float64Array,
-    private readonly kept?: MemberHistories) {}
+    private readonly kept?: MemberHistories, private readonly sequence?: (lnPerplexities: readonly number[]) => number) {}
 
   get openCount(): number {
     return this.open_;
   }
 
   open(id?: string): StreamHandle {
-    if (this.kept && id === undefined) throw new RangeError('an ensemble with a --history member needs each sequence\'s id');
+    if (id === undefined && this.kept?.histories.some((h) => h.keeps)) throw new RangeError('an ensemble with a --history member needs each sequence\'s id');
     this.open_++;
     const h: EnsembleHandle = {
       id: this.next++, members: this.scorers.map((s) => s.open(id)),
-      ...(this.kept ? { seq: { id: id!, sums: new Float64Array(this.scorers.length), n: 0 } } : {}),
+      ...(this.kept ? { seq: { id: id ?? '', sums: new Float64Array(this.scorers.length), n: 0 } } : {}),
     };
     return h;
   }
@@ -187,12 +226,14 @@ class EnsembleScorer implements IncrementalScorer {
       const { histories, weights } = this.kept;
       handles.forEach((h, i) => {
         const seq = (h as EnsembleHandle).seq!;
-        histories.forEach((history, m) => {
-          if (!history.keeps) return;
+        const ln = histories.map((history, m) => {
           const own = -seq.sums[m]! / seq.n; // the end token is in the sums already (perMember)
-          const kept = Math.log(history.perplexity(seq.id, Math.exp(own)));
-          combined[i] -= weights[m]! * (kept - own) * seq.n;
+          return history.keeps ? Math.log(history.perplexity(seq.id, Math.exp(own))) : own;
         });
+        if (this.sequence) {
+          const before = weights.reduce((a, w, m) => a + w * (seq.sums[m]! - out[m]![i]!), 0); // the values pushed before the end token
+          combined[i] = -this.sequence(ln) * seq.n - before;
+        } else ln.forEach((kept, m) => { combined[i] -= weights[m]! * (kept + seq.sums[m]! / seq.n) * seq.n; });
       });
     }
     return combined;

@@ -54,7 +54,11 @@ export function aboveThreshold(perplexity: number, threshold: number): boolean {
  * What the live pipeline needs of a model (a language model, or an ensemble: `ensemble-stream.ts`, whose `scale`
  * turns its "perplexity" into the ensemble score for alerts and sequence records).
  */
-export type LiveModel = Pick<LanguageModel, 'kind' | 'logProbsMany' | 'incremental' | 'history'> & { readonly scale?: ScoreScale };
+export type LiveModel = Pick<LanguageModel, 'kind' | 'logProbsMany' | 'incremental' | 'history'> & {
+  readonly scale?: ScoreScale;
+  /** Judges whole sequences only (a rank ensemble): running sequences never alert, and have no prefix thresholds. */
+  readonly sequenceLevel?: boolean;
+};
 
 /**
  * A live model that also explains (per-event surprise per field) and can be released: one language model, or a z
@@ -400,7 +404,7 @@ export class LivePipeline implements LiveSink<Slot> {
       s.n++;
       s.lastTs = this.evs[i]!.ts;
       s.keepTop(this.evs[i]!.name, -x, k);
-      if (s.n === s.nextCheck) {
+      if (s.n === s.nextCheck && !this.model.sequenceLevel) {
         s.nextCheck *= 2;
         const w = this.warming;
         if (!w) {

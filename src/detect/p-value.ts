@@ -34,15 +34,20 @@ export class NormalReference {
     return this.sorted.length;
   }
 
-  /** The p-value of a score on the reference's scale (higher = more anomalous); 1 for NaN. */
+  /**
+   * The p-value of a score on the reference's scale (higher = more anomalous); 1 for NaN. A normal score within
+   * 1e-9 (relative) of it counts as a tie: the same sequence scored by a running sum (`watch`) and in one piece
+   * (`score`) differs in the last bits, and a rank ensemble's scores tie often.
+   */
   pValue(score: number): number {
     if (Number.isNaN(score)) return 1;
     const s = this.sorted;
+    const below = Number.isFinite(score) ? score - 1e-9 * Math.max(1, Math.abs(score)) : score;
     let lo = 0;
     let hi = s.length;
     while (lo < hi) {
       const m = (lo + hi) >>> 1;
-      if (s[m]! < score) lo = m + 1;
+      if (s[m]! < below) lo = m + 1;
       else hi = m;
     }
     return (1 + s.length - lo) / (s.length + 1);

@@ -7,7 +7,8 @@
  * is scored. Saves a screenshot (path printed). Skipped, saying so, only where `/usr/bin/chromium` is absent.
  * Also: the command refuses to listen beyond loopback without a token; with two `--model` folders it serves their z
  * ensemble (scores equal to `score`'s ensemble scores, explanations by member in σ-nats, the chart on the ensemble
- * score's linear axis); with `--warm-up` the live input is held to thresholds fitted on its first sequences.
+ * score's linear axis), and with `--combine rank` their rank ensemble (scores and verdicts equal to `score`'s, no
+ * prefix thresholds); with `--warm-up` the live input is held to thresholds fitted on its first sequences.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -353,6 +354,45 @@ describe('serve: a z ensemble of two models', () => {
       } finally {
         await browser.close();
       }
+    } finally {
+      const exited = new Promise((r) => serve.child.once('exit', r));
+      serve.child.kill('SIGTERM');
+      await exited;
+    }
+  });
+});
+
+describe('serve: a rank ensemble (--combine rank)', () => {
+  const folder = tempFolder('sa-serve-rank-');
+
+  it('shows the ensemble scores and verdicts `score --combine rank` gives; no prefix thresholds', async () => {
+    const a = trainDemoModel(join(folder(), 'ng4'));
+    const b = trainDemoModel(join(folder(), 'ng2'), 'ngram2');
+    const { novel } = demoData();
+    const scored = spawnSync(process.execPath, [CLI, 'score', '--model', a, '--model', b, '--combine', 'rank', novel, '--json'],
+      { encoding: 'utf8', maxBuffer: 64 << 20 });
+    assert.equal(scored.status, 0, scored.stderr);
+    const doc = JSON.parse(scored.stdout) as { threshold: { value: number }; sequences: { id: string; score: number; novel: boolean }[] };
+    const expected = new Map(doc.sequences.map((x) => [x.id, x]));
+    const serve = await startServe(['--model', a, '--model', b, '--combine', 'rank', '--input', novel, '--port', '0']);
+    try {
+      while (!/input .* ended/.test(serve.stderr())) {
+        if (serve.child.exitCode !== null) throw new Error(`serve exited: ${serve.stderr()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.match(serve.stderr(), /no prefix thresholds: the ensemble\(ngram\+ngram, rank\) model judges whole sequences/);
+      const state = await (await fetch(new URL('/api/state', serve.url))).json() as any;
+      assert.equal(state.info.kind, 'ensemble(ngram+ngram, rank)');
+      assert.equal(state.info.prefixThresholds, null);
+      assert.ok(Math.abs(state.info.scale.threshold - doc.threshold.value) < 1e-9);
+      const points = state.points as { id: string; score: number; novel: boolean }[];
+      assert.equal(points.length, expected.size);
+      for (const p of points) {
+        const want = expected.get(p.id)!;
+        assert.ok(Math.abs(p.score - want.score) < 1e-9, `${p.id}: ${p.score} on the dashboard, ${want.score} from score`);
+        assert.equal(p.novel, want.novel, p.id);
+      }
+      assert.ok((state.alerts as unknown[]).length > 0);
     } finally {
       const exited = new Promise((r) => serve.child.once('exit', r));
       serve.child.kill('SIGTERM');
