@@ -3,9 +3,10 @@
  * Training-run pieces shared by the neural language models (`./lstm/lstm.ts`, `./transformer/model.ts`): the
  * progress report and its TTY line, the fit hooks, the run state a checkpoint holds (`./checkpoint.ts`) with its
  * resume checks, and the end-of-epoch bookkeeping (epoch record, best parameters, early stopping); the token
- * sequences they train on, their checks, seeded shuffling, fingerprint, and the seeded dropout masks.
+ * sequences they train on, their checks, seeded shuffling, fingerprint, and the seeded dropout masks; training on
+ * soft targets (distillation, lifelong updates) from given starting weights: the checks, the start and the loss.
  */
-import { seededRandom } from '../engine/graph.js';
+import { seededRandom, type Graph, type Value } from '../engine/graph.js';
 import { learningRate, type Schedule } from '../engine/optim.js';
 import type { Trainer } from '../engine/session.js';
 import { TraceError } from '../trace/errors.js';
@@ -328,4 +329,37 @@ export function checkTrainSettings(cfg: TrainSettings, what: string): void {
   if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new RangeError(`${what} dropout must be in [0, 1), got ${cfg.dropout}`);
   if (!(cfg.labelSmoothing >= 0 && cfg.labelSmoothing < 1)) throw new RangeError(`${what} labelSmoothing must be in [0, 1), got ${cfg.labelSmoothing}`);
   if (!(cfg.weightDecay >= 0) || !(cfg.clipNorm >= 0)) throw new RangeError(`${what} weightDecay and clipNorm must be >= 0`);
+}
+
+/**
+ * Checks soft targets for `train` (distillation, lifelong updates): one array per sequence of one distribution [V]
+ * per predicted token (`[(n_i − 1) · V]`), and no checkpoints with them. RangeError otherwise.
+ */
+export function checkSoftTargets(soft: readonly Float32Array[], train: readonly Sequence[], V: number, hooks: FitHooks): void {
+  if (soft.length !== train.length) throw new RangeError(`${soft.length} soft-target arrays for ${train.length} sequences`);
+  soft.forEach((a, i) => {
+    const want = Math.max(0, train[i]![0]!.length - 1) * V;
+    if (a.length !== want) throw new RangeError(`soft targets of sequence ${i}: ${a.length} values, expected ${want}`);
+  });
+  if (hooks.checkpoint !== undefined) throw new RangeError('checkpoints are not supported with soft targets');
+}
+
+/** A run's starting parameters: the seeded ones (`fresh`), or `initial` (a lifelong update's) when given. */
+export function startingParams(fresh: Float32Array, initial: Float32Array | undefined): Float32Array {
+  if (initial === undefined) return fresh;
+  if (initial.length !== fresh.length) throw new RangeError(`${initial.length} initial parameters for a network of ${fresh.length}`);
+  fresh.set(initial);
+  return fresh;
+}
+
+/**
+ * The loss against soft targets: input `soft` [B, T, V] (filled by the trainer), the mean cross-entropy of `logits`
+ * [B, T, V] against it over the positions whose `targets` [B, T] int64 are ≥ 0.
+ */
+export function softTargetLoss(g: Graph, logits: Value, targets: Value): { soft: Value; loss: Value } {
+  const [B, T, V] = logits.shape as [number, number, number];
+  const soft = g.input('soft', g.float, [B, T, V]); // [B, T, V]
+  const mask = g.cast(g.greater(g.reshape(targets, [B * T]), g.const([-1], [], 'int64')), g.float); // [B*T]
+  const loss = g.softCrossEntropy(g.reshape(logits, [B * T, V]), g.reshape(soft, [B * T, V]), mask); // []
+  return { soft, loss };
 }

@@ -16,7 +16,7 @@ import type { AdamConfig, Schedule } from '../../engine/optim.js';
 import { writeWeights } from '../../engine/weights.js';
 import { perplexityOf, readModelMeta, readModelWeights, writeModelMeta } from '../model-files.js';
 import { encodeCheckpoint, readCheckpoint, writeAtomically, type EpochRecord } from './checkpoint.js';
-import { checkpointArrays, runEpochs, sameConfig, startRun, type EpochDriver, type FitHooks } from '../training.js';
+import { checkpointArrays, checkSoftTargets, runEpochs, sameConfig, startingParams, startRun, type EpochDriver, type FitHooks } from '../training.js';
 import { checkSequences, ChunkFeeder, fingerprint, planChunks, shuffled, type Sequence } from './chunks.js';
 import * as ort from 'onnxruntime-node';
 import { checkConfig, lstmDistributionGraph, lstmForwardGraph, lstmInitialParams, lstmTrainGraph, type LstmConfig } from './network.js';
@@ -76,15 +76,7 @@ export class LstmModel {
     checkSequences(train, config);
     checkSequences(valid, config);
     const V = config.fields[0]!.vocab;
-    if (soft !== undefined) {
-      // distillation: soft[i] holds one target distribution [V] per predicted token of train[i] ([(n_i - 1) * V])
-      if (soft.length !== train.length) throw new RangeError(`${soft.length} soft-target arrays for ${train.length} sequences`);
-      soft.forEach((a, i) => {
-        const want = Math.max(0, train[i]![0]!.length - 1) * V;
-        if (a.length !== want) throw new RangeError(`soft targets of sequence ${i}: ${a.length} values, expected ${want}`);
-      });
-      if (hooks.checkpoint !== undefined) throw new RangeError('checkpoints are not supported with soft targets (distillation)');
-    }
+    if (soft !== undefined) checkSoftTargets(soft, train, V, hooks); // soft[i]: one distribution [V] per predicted token of train[i]
     const { batch: B, chunk: T } = config;
     const lengths = train.map((s) => s[0]!.length);
     const plans = Array.from({ length: config.epochs }, (_, e) => planChunks(lengths, shuffled(train.length, config.seed + e), B, T));
@@ -93,12 +85,7 @@ export class LstmModel {
       lr: config.lr, warmupSteps: config.warmupSteps, decay: 'cosine',
       totalSteps: plans.reduce((s, p) => s + p.length, 0), minFraction: 0.1,
     };
-    const start = lstmInitialParams(config);
-    if (initial !== undefined) {
-      if (initial.length !== start.length) throw new RangeError(`${initial.length} initial parameters for a network of ${start.length}`);
-      start.set(initial);
-    }
-    const trainer = new Trainer(start, adam, schedule, config.threads,
+    const trainer = new Trainer(startingParams(lstmInitialParams(config), initial), adam, schedule, config.threads,
       () => lstmTrainGraph(config, adam, B, T, 'float32', soft !== undefined));
     const feeder = new ChunkFeeder(config, B, T, true);
     const softBuf = soft !== undefined ? new Float32Array(B * T * V) : null; // [B, T, V]

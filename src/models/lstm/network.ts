@@ -18,7 +18,7 @@ import { Graph, type FloatType, type Value } from '../../engine/graph.js';
 import { forwardModel, trainingModel, type BuiltGraph } from '../../engine/session.js';
 import type { AdamConfig } from '../../engine/optim.js';
 import { checkFields, embedFields, type FieldSpec } from '../embedding.js';
-import { checkTrainSettings, integerSetting, type TrainSettings } from '../training.js';
+import { checkTrainSettings, integerSetting, softTargetLoss, type TrainSettings } from '../training.js';
 
 export { sinusoidalFrequencies } from '../embedding.js';
 
@@ -192,11 +192,7 @@ export function lstmLoss(g: Graph, cfg: LstmConfig, B: number, T: number): { inp
 export function lstmSoftLoss(g: Graph, cfg: LstmConfig, B: number, T: number): { inputs: NetInputs; targets: Value; soft: Value; net: Net; loss: Value } {
   const { inputs, net } = lstmNet(g, cfg, B, T, 'unrolled', true);
   const targets = g.input('targets', 'int64', [B, T]); // [B, T]
-  const V = cfg.fields[0]!.vocab;
-  const soft = g.input('soft', g.float, [B, T, V]); // [B, T, V]
-  const mask = g.cast(g.greater(g.reshape(targets, [B * T]), g.const([-1], [], 'int64')), g.float); // [B*T]
-  const loss = g.softCrossEntropy(g.reshape(net.logits, [B * T, V]), g.reshape(soft, [B * T, V]), mask); // []
-  return { inputs, targets, soft, net, loss };
+  return { inputs, targets, net, ...softTargetLoss(g, net.logits, targets) };
 }
 
 /** Training graph: the loss, outputs h_out / c_out, and the AdamW step (see engine/optim); `soft`: the distillation loss. */

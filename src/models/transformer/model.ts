@@ -21,7 +21,7 @@ import { writeWeights } from '../../engine/weights.js';
 import { perplexityOf, readModelMeta, readModelWeights, writeModelMeta } from '../model-files.js';
 import { writeAtomically, type EpochRecord } from '../checkpoint.js';
 import {
-  checkpointArrays, checkSequences, drawKeepMasks, fingerprint, runEpochs, sameConfig, startRun,
+  checkpointArrays, checkSequences, checkSoftTargets, drawKeepMasks, startingParams, fingerprint, runEpochs, sameConfig, startRun,
   shuffled, type EpochDriver, type FitHooks, type Sequence,
 } from '../training.js';
 import { TokenInputs } from '../token-inputs.js';
@@ -152,14 +152,7 @@ export class AttentionModel {
     checkSequences(train, config);
     checkSequences(valid, config);
     const V = config.fields[0]!.vocab;
-    if (soft !== undefined) {
-      if (soft.length !== train.length) throw new RangeError(`${soft.length} soft-target arrays for ${train.length} sequences`);
-      soft.forEach((a, i) => {
-        const want = Math.max(0, train[i]![0]!.length - 1) * V;
-        if (a.length !== want) throw new RangeError(`soft targets of sequence ${i}: ${a.length} values, expected ${want}`);
-      });
-      if (hooks.checkpoint !== undefined) throw new RangeError('checkpoints are not supported with soft targets');
-    }
+    if (soft !== undefined) checkSoftTargets(soft, train, V, hooks);
     const all = train.flatMap((s, i) => pieces(i, s[0]!.length, config.chunk));
     const budget = config.batch * bucketLength(config.chunk, config.window);
     const rowsFor = (T: number): number => Math.max(1, floorPow2(budget / T));
@@ -189,12 +182,7 @@ export class AttentionModel {
     const schedule: Schedule = {
       lr: config.lr, warmupSteps: config.warmupSteps, decay: 'cosine', totalSteps: plans.reduce((s, p) => s + p.length, 0), minFraction: 0.1,
     };
-    const start = transformerInitialParams(config);
-    if (initial !== undefined) {
-      if (initial.length !== start.length) throw new RangeError(`${initial.length} initial parameters for a network of ${start.length}`);
-      start.set(initial);
-    }
-    const trainer = new Trainer(start, adam, schedule, config.threads, (key) => {
+    const trainer = new Trainer(startingParams(transformerInitialParams(config), initial), adam, schedule, config.threads, (key) => {
       const [B, T] = key.split('x').map(Number) as [number, number];
       return transformerTrainGraph(config, adam, B, T, 'float32', soft !== undefined);
     });

@@ -19,7 +19,7 @@ import { forwardModel, trainingModel, type BuiltGraph } from '../../engine/sessi
 import type { AdamConfig } from '../../engine/optim.js';
 import { cachedAttention, causalAttention } from '../attention.js';
 import { checkFields, embedFields, fieldTables, inputWidth, type FieldSpec } from '../embedding.js';
-import { checkTrainSettings, integerSetting, type TrainSettings } from '../training.js';
+import { checkTrainSettings, integerSetting, softTargetLoss, type TrainSettings } from '../training.js';
 
 export interface TransformerConfig extends TrainSettings {
   /** Input fields; fields[0] is the syscall name, the one predicted. */
@@ -222,11 +222,7 @@ export function transformerLoss(g: Graph, cfg: TransformerConfig, B: number, T: 
 export function transformerSoftLoss(g: Graph, cfg: TransformerConfig, B: number, T: number): { inputs: NetInputs; targets: Value; soft: Value; net: Net; loss: Value } {
   const { inputs, net } = transformerNet(g, cfg, B, T, true);
   const targets = g.input('targets', 'int64', [B, T]); // [B, T]
-  const V = cfg.fields[0]!.vocab;
-  const soft = g.input('soft', g.float, [B, T, V]); // [B, T, V]
-  const mask = g.cast(g.greater(g.reshape(targets, [B * T]), g.const([-1], [], 'int64')), g.float); // [B*T]
-  const loss = g.softCrossEntropy(g.reshape(net.logits, [B * T, V]), g.reshape(soft, [B * T, V]), mask); // []
-  return { inputs, targets, soft, net, loss };
+  return { inputs, targets, net, ...softTargetLoss(g, net.logits, targets) };
 }
 
 /** Training graph: the loss (`soft`: the distillation loss) and the AdamW step (see engine/optim). */
