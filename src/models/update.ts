@@ -2,7 +2,8 @@
  * @module models/update
  * Lifelong learning for the neural kinds (`syscall-anomaly update` on an LSTM, Transformer or Longformer folder): the
  * model goes on learning from new normal data without the old data, and without forgetting what the old data taught
- * it ("learning without forgetting", Li & Hoiem, 2016, with the soft targets of this project's distillation, `soft-targets.ts`):
+ * it ("learning without forgetting", Li & Hoiem, 2016, with the soft targets of this project's distillation,
+ * `soft-targets.ts`):
  *
  * 1. The vocabularies keep every id and grow by the strings new in this data (`Tokenizer.extendStream`).
  * 2. The network starts from the old weights (`transplantParams`): every parameter is copied into the grown network,
@@ -16,7 +17,7 @@
  */
 import type { Sequence as EventSequence } from '../features/sequences/sequence.js';
 import type { Tokenizer } from '../features/tokens/tokenizer.js';
-import type { LanguageModel, TrainingData } from './language-model.js';
+import { passesOver, type LanguageModel, type TrainingData } from './language-model.js';
 import { trainAndValid } from './fit-data.js';
 import { teacherTargets, vocabularyMap } from './soft-targets.js';
 
@@ -72,10 +73,6 @@ export interface UpdatableNetwork<C, M> {
   fit(train: Int32Array[][], valid: Int32Array[][], config: C, soft: Float32Array[], initial: Float32Array): Promise<M>;
 }
 
-async function* each<T>(items: readonly T[]): AsyncGenerator<T> {
-  yield* items;
-}
-
 /**
  * The network of `base` updated with the new normal data (module header), and its grown tokenizer; `base` (the
  * teacher: it must give next-token distributions) is unchanged.
@@ -85,7 +82,7 @@ export async function learnWithoutForgetting<C, M>(base: LanguageModel, net: Upd
   if (base.distributionMany === undefined) throw new RangeError(`a ${base.kind} model gives no next-token distributions to learn without forgetting`);
   const { train, valid } = await trainAndValid(data);
   if (train.length === 0) throw new RangeError('no sequences to learn from');
-  const tokenizer = await base.tokenizer.extendStream(each(train));
+  const tokenizer = await base.tokenizer.extendStream(passesOver(train)());
   const config = net.configFor(tokenizer);
   const initial = transplantParams(net.layout(net.config), net.params, net.layout(config), net.initial(config));
   const unit = tokenizer.jointName;
