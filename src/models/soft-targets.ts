@@ -10,9 +10,7 @@
 import type { Sequence as EventSequence } from '../features/sequences/sequence.js';
 import { N_SPECIAL, type Vocabulary } from '../features/tokens/vocabulary.js';
 import { SCORE_BATCH } from './language-model.js';
-
-/** The most memory the soft targets of one training run may take (they are all held while it trains). */
-export const SOFT_TARGET_BYTES = 2 ** 31;
+import { SOFT_TARGET_MEMORY, SoftTargets } from './training.js';
 
 /** Student name id → teacher name id (by token string; unknown to the teacher → its `<unk>`). */
 export function vocabularyMap(student: Vocabulary, teacher: Vocabulary): Int32Array {
@@ -50,26 +48,27 @@ export interface DistillInfo {
 
 /**
  * The soft targets of `train` (`encoded`: the student's encoding of it), `SCORE_BATCH` sequences per teacher call:
- * {@link softTargets} of each, and what giving them cost.
+ * {@link softTargets} of each, held in memory up to `memoryBytes` and in a temporary file beyond (`SoftTargets`:
+ * `release()` it after training), and what giving them cost.
  */
 export async function teacherTargets(dist: (seqs: readonly EventSequence[]) => Promise<Float32Array[]>, train: readonly EventSequence[],
-  encoded: readonly Int32Array[][], map: Int32Array, teacherV: number, alpha: number): Promise<{ soft: Float32Array[]; info: DistillInfo }> {
-  // Held in memory for the whole training run: refuse at once what would not fit rather than fail late.
-  const bytes = encoded.reduce((a, s) => a + Math.max(0, s[0]!.length - 1), 0) * map.length * 4;
-  if (bytes > SOFT_TARGET_BYTES) {
-    throw new RangeError(`the soft targets of ${train.length} training sequences would take ${(bytes / 2 ** 30).toFixed(1)} GiB `
-      + `(predicted tokens × ${map.length} names × 4 bytes; at most ${SOFT_TARGET_BYTES / 2 ** 30} GiB): give fewer or shorter sequences`);
-  }
-  const soft: Float32Array[] = [];
+  encoded: readonly Int32Array[][], map: Int32Array, teacherV: number, alpha: number,
+  memoryBytes = SOFT_TARGET_MEMORY): Promise<{ soft: SoftTargets; info: DistillInfo }> {
+  const soft = new SoftTargets(map.length, memoryBytes);
   let tokens = 0;
   const t0 = performance.now();
-  for (let i = 0; i < train.length; i += SCORE_BATCH) {
-    const rows = await dist(train.slice(i, i + SCORE_BATCH));
-    rows.forEach((r, j) => {
-      const s = softTargets(r, teacherV, map, encoded[i + j]![0]!, alpha);
-      tokens += s.length / map.length;
-      soft.push(s);
-    });
+  try {
+    for (let i = 0; i < train.length; i += SCORE_BATCH) {
+      const rows = await dist(train.slice(i, i + SCORE_BATCH));
+      rows.forEach((r, j) => {
+        const s = softTargets(r, teacherV, map, encoded[i + j]![0]!, alpha);
+        tokens += s.length / map.length;
+        soft.add(s);
+      });
+    }
+  } catch (e) {
+    soft.release();
+    throw e;
   }
   return { soft, info: { alpha, tokens, teacherSeconds: (performance.now() - t0) / 1000 } };
 }

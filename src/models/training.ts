@@ -6,6 +6,9 @@
  * sequences they train on, their checks, seeded shuffling, fingerprint, and the seeded dropout masks; training on
  * soft targets (distillation, lifelong updates) from given starting weights: the checks, the start and the loss.
  */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { seededRandom, type Graph, type Value } from '../engine/graph.js';
 import { learningRate, type Schedule } from '../engine/optim.js';
 import type { Trainer } from '../engine/session.js';
@@ -331,15 +334,114 @@ export function checkTrainSettings(cfg: TrainSettings, what: string): void {
   if (!(cfg.weightDecay >= 0) || !(cfg.clipNorm >= 0)) throw new RangeError(`${what} weightDecay and clipNorm must be >= 0`);
 }
 
+/** The most memory a run's soft targets take; beyond it they are written to a temporary file (`SoftTargets`). */
+export const SOFT_TARGET_MEMORY = 2 ** 28;
+
 /**
- * Checks soft targets for `train` (distillation, lifelong updates): one array per sequence of one distribution [V]
- * per predicted token (`[(n_i − 1) · V]`), and no checkpoints with them. RangeError otherwise.
+ * The soft targets of a training run (distillation, lifelong updates): for each training sequence, one distribution
+ * [V] per predicted token (`[(n_i − 1) · V]`). They are added sequence by sequence and held in memory up to
+ * `memoryBytes` in all; past that, every one is written to a temporary file (deleted as soon as it is opened, so
+ * nothing is left behind even by a killed run) and read back row by row as training steps need them: memory stays
+ * bounded whatever the size of the data, and a step reads only its own B · T · V values.
  */
-export function checkSoftTargets(soft: readonly Float32Array[], train: readonly Sequence[], V: number, hooks: FitHooks): void {
-  if (soft.length !== train.length) throw new RangeError(`${soft.length} soft-target arrays for ${train.length} sequences`);
-  soft.forEach((a, i) => {
-    const want = Math.max(0, train[i]![0]!.length - 1) * V;
-    if (a.length !== want) throw new RangeError(`soft targets of sequence ${i}: ${a.length} values, expected ${want}`);
+export class SoftTargets {
+  private readonly rows: number[] = [];
+  private mem: Float32Array[] | null = [];
+  private memBytes = 0;
+  private fd = -1;
+  private readonly offsets: number[] = [];
+  private fileBytes = 0;
+
+  constructor(readonly V: number, private readonly memoryBytes = SOFT_TARGET_MEMORY) {}
+
+  /** Soft targets held in memory all along (`arrays[i]`: sequence i's rows), for tests and small runs. */
+  static of(arrays: readonly Float32Array[], V: number): SoftTargets {
+    const s = new SoftTargets(V, Infinity);
+    for (const a of arrays) s.add(a);
+    return s;
+  }
+
+  /** Sequences added. */
+  get count(): number {
+    return this.rows.length;
+  }
+
+  /** Whether they went to a temporary file. */
+  get spilled(): boolean {
+    return this.fd >= 0;
+  }
+
+  /** Predicted tokens (rows) of sequence i. */
+  rowsOf(i: number): number {
+    return this.rows[i]!;
+  }
+
+  /** Adds the next sequence's rows `[(n − 1) · V]`. */
+  add(rows: Float32Array): void {
+    if (rows.length % this.V !== 0) throw new RangeError(`soft targets of ${rows.length} values are not rows of ${this.V}`);
+    this.rows.push(rows.length / this.V);
+    if (this.mem !== null && this.memBytes + rows.byteLength <= this.memoryBytes) {
+      this.mem.push(rows);
+      this.memBytes += rows.byteLength;
+      return;
+    }
+    if (this.mem !== null) {
+      const dir = mkdtempSync(join(tmpdir(), 'syscall-anomaly-soft-'));
+      const path = join(dir, 'targets');
+      this.fd = openSync(path, 'w+');
+      rmSync(dir, { recursive: true, force: true }); // the open descriptor keeps the file until it is closed
+      const held = this.mem;
+      this.mem = null;
+      for (const a of held) this.write(a);
+    }
+    this.write(rows);
+  }
+
+  private write(a: Float32Array): void {
+    this.offsets.push(this.fileBytes);
+    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    try {
+      for (let done = 0; done < bytes.length;) done += writeSync(this.fd, bytes, done, bytes.length - done, this.fileBytes + done);
+    } catch (e) {
+      throw new RangeError(`writing soft targets to a temporary file under ${tmpdir()}: ${(e as Error).message}`);
+    }
+    this.fileBytes += bytes.length;
+  }
+
+  /** Copies rows `from` … `from + count − 1` of sequence `i` into `dst` from row `dstRow` on. */
+  copyRows(i: number, from: number, count: number, dst: Float32Array, dstRow: number): void {
+    const V = this.V;
+    if (from < 0 || count < 0 || from + count > this.rows[i]!) throw new RangeError(`rows ${from}…${from + count - 1} of sequence ${i}'s ${this.rows[i]}`);
+    if (this.mem !== null) {
+      dst.set(this.mem[i]!.subarray(from * V, (from + count) * V), dstRow * V);
+      return;
+    }
+    const bytes = new Uint8Array(dst.buffer, dst.byteOffset + dstRow * V * 4, count * V * 4);
+    const at = this.offsets[i]! + from * V * 4;
+    for (let done = 0; done < bytes.length;) {
+      const n = readSync(this.fd, bytes, done, bytes.length - done, at + done);
+      if (n === 0) throw new Error('soft-target file ended early');
+      done += n;
+    }
+  }
+
+  /** Closes (and so deletes) the temporary file, if any. */
+  release(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/**
+ * Checks soft targets for `train` (distillation, lifelong updates): one sequence's rows per training sequence, one
+ * per predicted token, each of V, and no checkpoints with them. RangeError otherwise.
+ */
+export function checkSoftTargets(soft: SoftTargets, train: readonly Sequence[], V: number, hooks: FitHooks): void {
+  if (soft.count !== train.length) throw new RangeError(`${soft.count} soft-target arrays for ${train.length} sequences`);
+  if (soft.V !== V) throw new RangeError(`soft targets over ${soft.V} tokens for a vocabulary of ${V}`);
+  train.forEach((s, i) => {
+    const want = Math.max(0, s[0]!.length - 1);
+    if (soft.rowsOf(i) !== want) throw new RangeError(`soft targets of sequence ${i}: ${soft.rowsOf(i) * V} values, expected ${want * V}`);
   });
   if (hooks.checkpoint !== undefined) throw new RangeError('checkpoints are not supported with soft targets');
 }

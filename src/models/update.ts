@@ -20,6 +20,7 @@ import type { Tokenizer } from '../features/tokens/tokenizer.js';
 import { passesOver, type LanguageModel, type TrainingData } from './language-model.js';
 import { trainAndValid } from './fit-data.js';
 import { teacherTargets, vocabularyMap } from './soft-targets.js';
+import type { SoftTargets } from './training.js';
 
 /** The old model's share of each soft target in an update. */
 export const UPDATE_ALPHA = 0.5;
@@ -70,7 +71,7 @@ export interface UpdatableNetwork<C, M> {
   /** Seeded initial parameters. */
   initial(config: C): Float32Array;
   /** Trains on encoded sequences against `soft` targets, starting from `initial`. */
-  fit(train: Int32Array[][], valid: Int32Array[][], config: C, soft: Float32Array[], initial: Float32Array): Promise<M>;
+  fit(train: Int32Array[][], valid: Int32Array[][], config: C, soft: SoftTargets, initial: Float32Array): Promise<M>;
 }
 
 /**
@@ -89,6 +90,9 @@ export async function learnWithoutForgetting<C, M>(base: LanguageModel, net: Upd
   const map = vocabularyMap(tokenizer.vocabulary(unit), base.tokenizer.vocabulary(unit));
   const encoded = train.map((s: EventSequence) => tokenizer.encode(s));
   const { soft } = await teacherTargets((s) => base.distributionMany!(s), train, encoded, map, base.tokenizer.vocabulary(unit).size, alpha);
-  const model = await net.fit(encoded, valid.map((s) => tokenizer.encode(s)), config, soft, initial);
-  return { model, tokenizer };
+  try {
+    return { model: await net.fit(encoded, valid.map((s) => tokenizer.encode(s)), config, soft, initial), tokenizer };
+  } finally {
+    soft.release();
+  }
 }

@@ -42,6 +42,10 @@ export async function fitDistilledLstm(data: TrainingData, settings: ModelSettin
   const teacherV = teacher.tokenizer.vocabulary(unit).size;
   const encoded = train.map((s) => tokenizer.encode(s));
   const { soft, info } = await teacherTargets((s) => teacher.distributionMany!(s), train, encoded, map, teacherV, alpha);
-  const model = await LstmModel.fit(encoded, valid.map((s) => tokenizer.encode(s)), config, {}, soft);
-  return { model: new LstmLanguageModel(model, tokenizer, settings), info };
+  try {
+    const model = await LstmModel.fit(encoded, valid.map((s) => tokenizer.encode(s)), config, {}, soft);
+    return { model: new LstmLanguageModel(model, tokenizer, settings), info };
+  } finally {
+    soft.release();
+  }
 }

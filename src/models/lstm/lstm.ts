@@ -16,7 +16,9 @@ import type { AdamConfig, Schedule } from '../../engine/optim.js';
 import { writeWeights } from '../../engine/weights.js';
 import { perplexityOf, readModelMeta, readModelWeights, writeModelMeta } from '../model-files.js';
 import { encodeCheckpoint, readCheckpoint, writeAtomically, type EpochRecord } from './checkpoint.js';
-import { checkpointArrays, checkSoftTargets, runEpochs, sameConfig, startingParams, startRun, type EpochDriver, type FitHooks } from '../training.js';
+import {
+  checkpointArrays, checkSoftTargets, runEpochs, sameConfig, startingParams, startRun, type EpochDriver, type FitHooks, type SoftTargets,
+} from '../training.js';
 import { checkSequences, ChunkFeeder, fingerprint, planChunks, shuffled, type Sequence } from './chunks.js';
 import * as ort from 'onnxruntime-node';
 import { checkConfig, lstmDistributionGraph, lstmForwardGraph, lstmInitialParams, lstmTrainGraph, type LstmConfig } from './network.js';
@@ -71,12 +73,12 @@ export class LstmModel {
    * parameters to start from (a lifelong update, `./update.ts`) instead of the seeded initialisation.
    */
   static async fit(train: readonly Sequence[], valid: readonly Sequence[], config: LstmConfig, hooks: FitHooks = {},
-    soft?: readonly Float32Array[], initial?: Float32Array): Promise<LstmModel> {
+    soft?: SoftTargets, initial?: Float32Array): Promise<LstmModel> {
     checkConfig(config);
     checkSequences(train, config);
     checkSequences(valid, config);
     const V = config.fields[0]!.vocab;
-    if (soft !== undefined) checkSoftTargets(soft, train, V, hooks); // soft[i]: one distribution [V] per predicted token of train[i]
+    if (soft !== undefined) checkSoftTargets(soft, train, V, hooks); // sequence i: one distribution [V] per predicted token
     const { batch: B, chunk: T } = config;
     const lengths = train.map((s) => s[0]!.length);
     const plans = Array.from({ length: config.epochs }, (_, e) => planChunks(lengths, shuffled(train.length, config.seed + e), B, T));
@@ -109,11 +111,9 @@ export class LstmModel {
           softBuf.fill(0);
           rows.forEach((r, b) => {
             if (r === null) return;
-            const src = soft![r.seq]!;
-            for (let t = 0; t < T && feeder.targets[b * T + t]! >= 0n; t++) {
-              const p = r.offset + t; // input position p predicts token p + 1: soft row p
-              softBuf.set(src.subarray(p * V, (p + 1) * V), (b * T + t) * V);
-            }
+            let n = 0;
+            while (n < T && feeder.targets[b * T + n]! >= 0n) n++;
+            soft!.copyRows(r.seq, r.offset, n, softBuf, b * T); // input position p predicts token p + 1: soft row p
           });
           feeds['soft'] = new ort.Tensor('float32', softBuf, [B, T, V]); // [B, T, V]
         }

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { isTraceError } from '../../trace/errors.js';
 import { events, fittedTokenizer, smallConfig } from './fixture.js';
 import { AttentionModel, pieces } from './model.js';
+import { SoftTargets } from '../training.js';
 
 test('pieces cover every target once and keep the start token', () => {
   for (const [n, chunk] of [[2, 4], [5, 4], [6, 4], [40, 8], [41, 2]] as const) {
@@ -76,16 +77,22 @@ test('one-hot soft targets train as hard labels, piece by piece; training starts
     return q;
   });
   const hard = await AttentionModel.fit('longformer', train, valid, cfg);
-  const soft = await AttentionModel.fit('longformer', train, valid, cfg, {}, oneHot);
+  const soft = await AttentionModel.fit('longformer', train, valid, cfg, {}, SoftTargets.of(oneHot, V));
+  const spilled = new SoftTargets(V, 0); // every row read back from the temporary file
+  oneHot.forEach((q) => spilled.add(q));
+  assert.ok(spilled.spilled);
+  const fromFile = await AttentionModel.fit('longformer', train, valid, cfg, {}, spilled);
+  spilled.release();
   const from = await AttentionModel.fit('longformer', train, valid, { ...cfg, epochs: 1 }, {}, undefined, hard.params);
   const fresh = await AttentionModel.fit('longformer', train, valid, { ...cfg, epochs: 1 });
   try {
     const diff = hard.params.reduce((m, x, i) => Math.max(m, Math.abs(x - soft.params[i]!)), 0);
     assert.ok(diff < 1e-4, `largest weight difference ${diff}`);
     assert.ok(await from.perplexity(valid) < await fresh.perplexity(valid), 'a run from trained weights starts ahead');
-    await assert.rejects(AttentionModel.fit('longformer', train, valid, cfg, {}, oneHot.slice(1)), /9 soft-target arrays for 10 sequences/);
+    assert.deepEqual(fromFile.params, soft.params, 'soft targets read back from the file train the same weights');
+    await assert.rejects(AttentionModel.fit('longformer', train, valid, cfg, {}, SoftTargets.of(oneHot.slice(1), V)), /9 soft-target arrays for 10 sequences/);
     await assert.rejects(AttentionModel.fit('longformer', train, valid, cfg, {}, undefined, hard.params.subarray(1)), /initial parameters for a network of/);
   } finally {
-    for (const m of [hard, soft, from, fresh]) await m.release();
+    for (const m of [hard, soft, fromFile, from, fresh]) await m.release();
   }
 });

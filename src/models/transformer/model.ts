@@ -22,7 +22,7 @@ import { perplexityOf, readModelMeta, readModelWeights, writeModelMeta } from '.
 import { writeAtomically, type EpochRecord } from '../checkpoint.js';
 import {
   checkpointArrays, checkSequences, checkSoftTargets, drawKeepMasks, startingParams, fingerprint, runEpochs, sameConfig, startRun,
-  shuffled, type EpochDriver, type FitHooks, type Sequence,
+  shuffled, type EpochDriver, type FitHooks, type Sequence, type SoftTargets,
 } from '../training.js';
 import { TokenInputs } from '../token-inputs.js';
 import { encodeCheckpoint, readCheckpoint } from './checkpoint.js';
@@ -147,7 +147,7 @@ export class AttentionModel {
    * (`[(n_i − 1) · V]`, trained against instead of the hard labels), and `initial`, the parameters to start from.
    */
   static async fit(kind: 'transformer' | 'longformer', train: readonly Sequence[], valid: readonly Sequence[], config: TransformerConfig,
-    hooks: FitHooks = {}, soft?: readonly Float32Array[], initial?: Float32Array): Promise<AttentionModel> {
+    hooks: FitHooks = {}, soft?: SoftTargets, initial?: Float32Array): Promise<AttentionModel> {
     checkConfig(config);
     checkSequences(train, config);
     checkSequences(valid, config);
@@ -211,7 +211,7 @@ export class AttentionModel {
           rows.forEach((r, b) => {
             if (r === null) return;
             const at = b * T + (r.prefix ? 1 : 0); // the slot of input position r.from, which predicts token r.from + 1: soft row r.from
-            buf.set(soft[r.seq]!.subarray(r.from * V, (r.from + r.count) * V), at * V);
+            soft.copyRows(r.seq, r.from, r.count, buf, at);
           });
           feeds['soft'] = new ort.Tensor('float32', buf, [rows.length, T, V]); // [B, T, V]
         }
