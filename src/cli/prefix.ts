@@ -26,11 +26,11 @@ export async function prefixThresholdsFor(command: 'watch' | 'serve', model: Liv
     process.stderr.write(`${command}: no prefix calibration: running sequences are held to the sequence threshold from ${minEvents} events on\n`);
     return undefined;
   };
-  if (calibrate === false) return none();
   if (model.sequenceLevel) {
     process.stderr.write(`${command}: no prefix thresholds: the ${model.kind} model judges whole sequences, which alert when they end\n`);
     return undefined;
   }
+  if (calibrate === false) return none();
   const scored = async (arg: string, heldOut: boolean): Promise<PrefixThresholds> => {
     const seqs = openData(parseDataArg(arg), reading);
     return calibratePrefixThresholds(model, heldOut ? filterByPosition(seqs, (i) => i % HOLD_OUT === HOLD_OUT - 1) : seqs,
