@@ -320,7 +320,8 @@ export class LivePipeline implements LiveSink<Slot> {
       return DROPPED;
     }
     this.openNow++;
-    return new LiveSeq(id, this.scorer.open(id), first, this.o.lost?.() ?? 0, this.o.minEvents);
+    // a model of whole sequences never checks a running one: its first checkpoint never comes
+    return new LiveSeq(id, this.scorer.open(id), first, this.o.lost?.() ?? 0, this.model.sequenceLevel ? Infinity : this.o.minEvents);
   }
 
   add(s: Slot, ev: SyscallEvent): void {
@@ -404,7 +405,7 @@ export class LivePipeline implements LiveSink<Slot> {
       s.n++;
       s.lastTs = this.evs[i]!.ts;
       s.keepTop(this.evs[i]!.name, -x, k);
-      if (s.n === s.nextCheck && !this.model.sequenceLevel) {
+      if (s.n === s.nextCheck) {
         s.nextCheck *= 2;
         const w = this.warming;
         if (!w) {

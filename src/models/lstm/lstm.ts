@@ -70,7 +70,7 @@ export class LstmModel {
    * lowest validation loss (the last epoch's without validation data). Stops early after `config.patience` epochs
    * without improvement. `soft` (distillation, `./distill.ts`): a target distribution per predicted token of each
    * training sequence, trained against with `Graph.softCrossEntropy` instead of the hard labels. `initial`: the
-   * parameters to start from (a lifelong update, `./update.ts`) instead of the seeded initialisation.
+   * parameters to start from (a lifelong update, `../update.ts`) instead of the seeded initialisation.
    */
   static async fit(train: readonly Sequence[], valid: readonly Sequence[], config: LstmConfig, hooks: FitHooks = {},
     soft?: SoftTargets, initial?: Float32Array): Promise<LstmModel> {
