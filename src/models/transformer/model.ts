@@ -16,7 +16,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { AdamConfig, Schedule } from '../../engine/optim.js';
-import { Runner, Trainer } from '../../engine/session.js';
+import { Runner, Trainer, type FloatArray } from '../../engine/session.js';
 import { writeWeights } from '../../engine/weights.js';
 import { perplexityOf, readModelMeta, readModelWeights, writeModelMeta } from '../model-files.js';
 import { writeAtomically, type EpochRecord } from '../checkpoint.js';
@@ -257,14 +257,27 @@ export class AttentionModel {
     return out;
   }
 
+  /**
+   * Runs `runner` over whole sequences, one scoring run per `batches` entry (session key `${B}x${T}${suffix}`, the
+   * targets fed unless `targets` is false): each run's padded length, sequence indices (row b = `idx[b]`) and outputs.
+   */
+  private async *wholeRuns(seqs: readonly Sequence[], runner: Runner, suffix = '', targets = true):
+    AsyncGenerator<{ T: number; idx: number[]; res: Record<string, FloatArray> }> {
+    for (const { B, T, idx } of this.batches(seqs)) {
+      const feeder = new Feeder(this.config, B, T, false);
+      feeder.fill(idx.map((i) => ({ seq: i, from: 0, count: seqs[i]![0]!.length - 1, prefix: false })), seqs);
+      const feeds = feeder.feeds();
+      if (!targets) delete feeds['targets'];
+      yield { T, idx, res: await runner.forward(`${B}x${T}${suffix}`, feeds) };
+    }
+  }
+
   /** Per-token log-probabilities of many sequences (result i has length n_i − 1), whole sequences, any length. */
   async logProbsMany(seqs: readonly Sequence[]): Promise<Float64Array[]> {
     checkSequences(seqs, this.config);
     const out = seqs.map((s) => new Float64Array(Math.max(0, s[0]!.length - 1)));
-    for (const { B, T, idx } of this.batches(seqs)) {
-      const feeder = new Feeder(this.config, B, T, false);
-      feeder.fill(idx.map((i) => ({ seq: i, from: 0, count: seqs[i]![0]!.length - 1, prefix: false })), seqs);
-      const logp = (await this.runner.forward(`${B}x${T}`, feeder.feeds()))['logp']!; // [B, T]
+    for await (const { T, idx, res } of this.wholeRuns(seqs, this.runner)) {
+      const logp = res['logp']!; // [B, T]
       idx.forEach((i, b) => { out[i]!.set(logp.subarray(b * T, b * T + out[i]!.length)); });
     }
     return out;
@@ -282,12 +295,8 @@ export class AttentionModel {
       return transformerDistributionGraph(this.config, B, T);
     });
     const out = seqs.map((s) => new Float32Array(Math.max(0, s[0]!.length - 1) * V));
-    for (const { B, T, idx } of this.batches(seqs)) {
-      const feeder = new Feeder(this.config, B, T, false);
-      feeder.fill(idx.map((i) => ({ seq: i, from: 0, count: seqs[i]![0]!.length - 1, prefix: false })), seqs);
-      const feeds = feeder.feeds();
-      delete feeds['targets'];
-      const probs = (await this.distRunner.forward(`${B}x${T}`, feeds))['probs']!; // [B, T, V]
+    for await (const { T, idx, res } of this.wholeRuns(seqs, this.distRunner, '', false)) {
+      const probs = res['probs']!; // [B, T, V]
       idx.forEach((i, b) => { out[i]!.set(probs.subarray(b * T * V, b * T * V + out[i]!.length)); });
     }
     return out;
@@ -302,10 +311,8 @@ export class AttentionModel {
     if (!Number.isSafeInteger(topK) || topK < 1) throw new RangeError(`topK must be a positive integer, got ${topK}`);
     const w = this.config.window;
     const out: AttentionRow[][] = seqs.map(() => []);
-    for (const { B, T, idx } of this.batches(seqs)) {
-      const feeder = new Feeder(this.config, B, T, false);
-      feeder.fill(idx.map((i) => ({ seq: i, from: 0, count: seqs[i]![0]!.length - 1, prefix: false })), seqs);
-      const attn = (await this.runner.forward(`${B}x${T}a`, feeder.feeds()))['attn']!;
+    for await (const { T, idx, res } of this.wholeRuns(seqs, this.runner, 'a')) {
+      const attn = res['attn']!;
       const dense = T <= w;
       idx.forEach((i, b) => {
         const n = seqs[i]![0]!.length - 1;
