@@ -4,7 +4,8 @@
  * (ids, events, truncation) for every segmentation; `watchEvents` gives every sequence the perplexity full scoring
  * gives (n-gram and LSTM, small batches so that rounds and splits happen); alerts carry Falco's fields and fire only
  * at checkpoint lengths; the open-sequence cap drops and counts, and every event is accounted for; with a latency
- * bound, results come out while the source is still open, and `stop()` ends the run with a final summary.
+ * bound, results come out while the source is still open, and `stop()` ends the run with a final summary; a model of
+ * whole sequences names no event in its alerts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -144,6 +145,19 @@ test('alerts follow Falco conventions and fire only at checkpoint lengths; the o
   assert.ok(s.dropped.sequences > 0 && s.dropped.events > 0);
   assert.equal(seqs.length + s.dropped.sequences, total);
   assert.equal(seqs.reduce((n, r) => n + r.length, 0) + s.dropped.events, s.events);
+});
+
+test('a model of whole sequences (profile) alerts at the end and names no event as the most surprising', async () => {
+  const model = await fit('profile', {}, 600);
+  const segmentation = { kind: 'request' as Segmentation, maxLength: 100_000 };
+  const recs = await collect(watchEvents(model, replay(await socketEvents()), { segmentation, threshold: 1.5 }));
+  const alerts = recs.flatMap((r) => (r.type === 'alert' ? [r.alert] : []));
+  assert.ok(alerts.length > 0, 'some socket requests alert');
+  for (const a of alerts) {
+    assert.deepEqual(a.output_fields['seq.top_events'], [], 'every event of a whole-sequence model scores 0');
+    assert.ok(!a.output.includes('most surprising'), a.output);
+    assert.equal(a.output_fields['model.kind'], 'profile');
+  }
 });
 
 test('with a latency bound, results come while the source is still open; stop() ends the run', async () => {

@@ -221,8 +221,13 @@ class LiveSeq {
     this.nextCheck = minEvents;
   }
 
-  /** Keeps the `k` most surprising events (unordered; sorted when reported). */
+  /**
+   * Keeps the `k` most surprising events (unordered; sorted when reported). Events of no surprise are not kept: the
+   * models of whole sequences (timing, profile) give every event 0, and an alert naming them as "most surprising"
+   * would mislead.
+   */
   keepTop(name: string, s: number, k: number): void {
+    if (!(s > 0)) return;
     const top = this.topSurprise;
     if (top.length < k) {
       top.push(s);
