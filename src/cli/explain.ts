@@ -102,7 +102,7 @@ function factLines(label: string, facts: readonly SequenceFact[]): string[] {
 function explanationBody(exp: Explanation, sysRows: number): string[] {
   const unit = exp.unit?.name ?? 'nats';
   if (noEventSurprise(exp)) {
-    // a model that scores the sequence as a whole (timing): no event carries surprise, the end token all of it
+    // a model that scores the sequence as a whole (timing, profile): no event carries surprise, the end token all of it
     const out = ['no event carries surprise of its own: the model scores the sequence as a whole (its end token).', '', exp.unit ? 'by member:' : 'by field:'];
     const width = Math.max(8, ...exp.byField.map((f) => f.field.length));
     for (const f of exp.byField) out.push(`  ${f.field.padEnd(width)} total ${f2(f.totalNll)}, ${(100 * f.share).toFixed(1)} % of the surprise`);

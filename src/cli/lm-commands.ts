@@ -174,7 +174,7 @@ interface UpdateOpts {
 function registerUpdate(program: Command): void {
   program
     .command('update')
-    .description('lifelong learning: teach a model folder more normal data without the old data (n-gram and timing: exactly as if fitted on both; LSTM, Transformer, Longformer: fine-tuned against the old model\'s predictions, so that they forget little), and fit its thresholds again')
+    .description('lifelong learning: teach a model folder more normal data without the old data (n-gram, timing and profile: exactly as if fitted on both; LSTM, Transformer, Longformer: fine-tuned against the old model\'s predictions, so that they forget little), and fit its thresholds again')
     .requiredOption('--model <dir>', 'model folder written by train or update', collect)
     .requiredOption('--train <data>', `more training data, normal behaviour only: ${DATA}`)
     .option('--valid <data>', 'normal validation data for the label-free threshold (default: every 10th new training sequence, held out)')

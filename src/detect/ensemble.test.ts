@@ -9,21 +9,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openData } from '../features/dataset.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { NgramScorer } from '../models/ngram/scorer.js';
 import { fingerprintIds, MAX_STORED_SCORES, normalStats, checkNormalStats } from '../models/normal-scores.js';
-import { projectData } from '../testing/paths.js';
+import { webRequests } from '../testing/web-sample.js';
 import { combineScores, ensembleThreshold, Normaliser } from './ensemble.js';
 import { rocAuc } from './metrics.js';
 import { quantileValue } from './threshold.js';
 
-async function read(name: string): Promise<Sequence[]> {
-  const path = projectData(`web-demo/${name}.jsonl.gz`);
-  const out: Sequence[] = [];
-  for await (const s of openData({ kind: 'trace', arg: path, path }, { segmentation: 'request', maxLength: 10_000, pairing: 'paired', lenient: false })) out.push(s);
-  return out;
-}
+const read = (name: string) => webRequests(name, 'web-demo');
 
 const data = (async () => {
   const normal = await read('normal');

@@ -75,7 +75,7 @@ export interface Explanation {
   attention?: EventAttention[];
   /** What the surprise values are when not nats of one model (an ensemble's: see {@link ensembleSurprise}). */
   unit?: { name: string; short: string; legend: string };
-  /** What a model that scores the sequence as a whole (timing) measured of it, against normal. */
+  /** What a model that scores the sequence as a whole (timing, profile) measured of it, against normal. */
   facts?: SequenceFact[];
 }
 
@@ -196,7 +196,7 @@ export function explain(seq: Sequence, fieldNll: Record<string, ArrayLike<number
   return exp;
 }
 
-/** Whether no event of an explained sequence carries surprise of its own (a model that scores it as a whole: timing). */
+/** Whether no event of an explained sequence carries surprise of its own (a model that scores it as a whole: timing, profile). */
 export function noEventSurprise(exp: Explanation): boolean {
   return exp.bySyscall.every((b) => b.totalNll === 0);
 }
@@ -312,7 +312,7 @@ function attentionCss(att: readonly EventAttention[]): string {
 /** A self-contained HTML page showing one explained sequence. */
 export function explanationHtml(seq: Sequence, exp: Explanation, title: string): string {
   const max = exp.perEvent.reduce((a, x) => (x > a ? x : a), 0); // not Math.max(...): a sequence may have millions of events
-  // A sequence-level kind (timing): no event carries surprise, its measurements say why — no per-event legend or table by call.
+  // A sequence-level kind (timing, profile): no event carries surprise, its measurements say why — no per-event legend or table by call.
   const wholeSequence = (exp.facts?.length ?? 0) > 0 && noEventSurprise(exp);
   const unit = escapeHtml(exp.unit?.name ?? 'nats');
   const t0 = seq.events[0]?.ts ?? 0n;

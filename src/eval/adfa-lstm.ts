@@ -17,7 +17,7 @@ import { realpathSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { evaluateModel, type EvaluateResult } from '../cli/evaluate.js';
+import { evaluateModel, type EvaluateResult, type NovelSet } from '../cli/evaluate.js';
 import { DEFAULT_MAX_LEN } from '../cli/lm-commands.js';
 import { trainModel } from '../cli/train.js';
 import { parseDataArg } from '../features/dataset.js';
@@ -50,25 +50,34 @@ export interface AdfaRunResult {
   load: [number, number, number];
 }
 
+/** `Subset` of the dataset at `datasetPath` (zip or folder) as a data argument, e.g. `Training_Data_Master`. */
+export const adfaSubset = (datasetPath: string, subset: string) => parseDataArg(`${datasetPath}:${subset}`);
+
+/** The novel sets every ADFA-LD evaluation scores: all attacks, then each attack kind. */
+export const adfaNovelSets = (datasetPath: string): NovelSet[] => [
+  { name: 'attack', data: adfaSubset(datasetPath, 'Attack_Data_Master') },
+  ...ADFA_ATTACKS.map((a) => ({ name: a, data: adfaSubset(datasetPath, `Attack_Data_Master/${a}`) })),
+];
+
+/** `train --model KIND --train …:Training_Data_Master -o dir` (defaults: one trace in ten held out, quantile 0.99). */
+export function trainOnAdfa(datasetPath: string, kind: string, settings: ModelSettings, dir: string): ReturnType<typeof trainModel> {
+  return trainModel({
+    kind, settings, train: adfaSubset(datasetPath, 'Training_Data_Master'), valid: undefined, validNovel: undefined, segmentation: 'trace',
+    maxLength: DEFAULT_MAX_LEN, quantile: 0.99, lenient: false, output: dir,
+  });
+}
+
 /** Trains with `settings` into a temporary model folder, evaluates it as described in the module header. */
 export async function evaluateOnAdfa(datasetPath: string, kind: string, settings: ModelSettings): Promise<AdfaRunResult> {
-  const subset = (s: string) => parseDataArg(`${datasetPath}:${s}`);
   const dir = await mkdtemp(join(tmpdir(), `syscall-anomaly-adfa-${kind}-`));
   try {
     const load0 = loadavg()[0]!;
     const t0 = performance.now();
-    const { model, manifest } = await trainModel({
-      kind, settings, train: subset('Training_Data_Master'), valid: undefined, validNovel: undefined, segmentation: 'trace',
-      maxLength: DEFAULT_MAX_LEN, quantile: 0.99, lenient: false, output: dir,
-    });
+    const { model, manifest } = await trainOnAdfa(datasetPath, kind, settings, dir);
     await model.release();
     const t1 = performance.now();
     const load1 = loadavg()[0]!;
-    const novel = [
-      { name: 'attack', data: subset('Attack_Data_Master') },
-      ...ADFA_ATTACKS.map((a) => ({ name: a, data: subset(`Attack_Data_Master/${a}`) })),
-    ];
-    const r: EvaluateResult = await evaluateModel(dir, subset('Validation_Data_Master'), novel, false);
+    const r: EvaluateResult = await evaluateModel(dir, adfaSubset(datasetPath, 'Validation_Data_Master'), adfaNovelSets(datasetPath), false);
     const t2 = performance.now();
     const all = r.sets['attack']!;
     const byKind = (pick: (s: EvaluateResult['sets'][string]) => number) =>

@@ -5,7 +5,8 @@
  * printing its table: `ngram` — the n-gram (order 5, interpolated modified Kneser-Ney; `detect/adfa-eval.ts`), seconds;
  * `lstm` — the LSTM language model with the `train` defaults, run as `train` + `evaluate` run it (`eval/adfa-lstm.ts`), minutes; `distill` — a distilled
  * narrow LSTM beside its teacher, and ensembles, on the web sample and ADFA-LD (`eval/distill.ts`), tens of minutes;
- * `ceiling` — what other normal-only scores and more normal data give on ADFA-LD (`eval/adfa-ceiling.ts`), seconds.
+ * `ceiling` — what other normal-only scores and more normal data give on ADFA-LD (`eval/adfa-ceiling.ts`), seconds;
+ * `profile` — the call-profile model beside the LSTM, and their ensemble, on ADFA-LD (`eval/adfa-profile.ts`), minutes.
  * Without arguments all run, in that order. Exit status 1 when a section failed (the others still run), 2 for an unknown section name.
  */
 import { realpathSync } from 'node:fs';
@@ -48,6 +49,9 @@ export const EVAL_SECTIONS: Record<string, () => Promise<void>> = {
   ceiling: async () => {
     const { adfaCeiling, formatCeiling } = await import('./adfa-ceiling.js');
     console.log(formatCeiling(await adfaCeiling(sharedData('adfa-ld', 'ADFA-LD.zip'))));
+  },
+  profile: async () => {
+    await (await import('./adfa-profile.js')).evalAdfaProfile();
   },
 };
 

@@ -21,7 +21,7 @@ import { Tokenizer, type TokenizerJSON } from '../features/tokens/tokenizer.js';
 import { PAD, START } from '../features/tokens/vocabulary.js';
 import { NgramModel } from './ngram/ngram.js';
 import { NgramScorer } from './ngram/scorer.js';
-import { DEFAULT_PREDICT, parsePredict, predictOption } from './options.js';
+import { DEFAULT_PREDICT, fraction, parsePredict, predictOption } from './options.js';
 import { NgramIncrementalScorer } from './ngram/incremental.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -81,7 +81,7 @@ export interface LanguageModel {
    */
   distributionMany?(seqs: readonly Sequence[]): Promise<Float32Array[]>;
   /**
-   * Kinds that score a sequence as a whole (timing): what they measured of it against normal, for explanations;
+   * Kinds that score a sequence as a whole (timing, profile): what they measured of it against normal, for explanations;
    * absent for kinds whose surprise is per event.
    */
   sequenceFacts?(seq: Sequence): SequenceFact[];
@@ -92,7 +92,7 @@ export interface LanguageModel {
    */
   readonly history?: number;
   /**
-   * Kinds that learn for life (all of them: the n-gram and the timing model exactly, the neural kinds through
+   * Kinds that learn for life (all of them: the n-gram, the timing and the profile model exactly, the neural kinds through
    * `update.ts`): this model with more normal training data added to what it learned, without the old data
    * (`syscall-anomaly update`). The result is a new model; this one is unchanged.
    */
@@ -403,6 +403,20 @@ export const MODEL_KINDS: readonly ModelKindEntry[] = [
       defaultValue: 1, parse: intOption('--history', 1, 1000),
     }],
     implementation: async () => (await import('./timing/timing.js')).TIMING_KIND,
+  },
+  {
+    kind: 'profile',
+    description: 'which calls a sequence makes, in what proportions: a one-class SVM over the call mixes, one score per sequence: an ensemble member beside a language model',
+    options: [{
+      key: 'nu', flag: '--nu <x>',
+      description: 'profile: the one-class SVM\'s ν, the share of training sequences it may leave outside the normal support, in (0, 1) (default 0.1)',
+      defaultValue: 0.1, parse: fraction('--nu', 0, 1, true),
+    }, {
+      key: 'gamma', flag: '--gamma <x>',
+      description: 'profile: the RBF kernel\'s γ over the square-rooted call shares (their squared distances lie in [0, 2]), > 0 (default 1)',
+      defaultValue: 1, parse: fraction('--gamma', 0, Infinity, true),
+    }],
+    implementation: async () => (await import('./profile/profile.js')).PROFILE_KIND,
   },
 ];
 

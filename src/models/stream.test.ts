@@ -29,6 +29,7 @@ export const SMALL_SETTINGS: Record<string, Record<string, SettingValue>> = {
   transformer: { embed: 8, positionDim: 4, width: 16, layers: 2, heads: 2, ffn: 32, context: 16, chunk: 16, batch: 8, epochs: 1, threads: 1, patience: 0 },
   longformer: { embed: 8, positionDim: 4, width: 16, layers: 2, heads: 2, ffn: 32, window: 8, chunk: 16, batch: 8, epochs: 1, threads: 1, patience: 0 },
   timing: {},
+  profile: {},
 };
 
 /** Further settings of a kind checked too, where they change what its incremental scorer does. */

@@ -99,3 +99,56 @@ export class SlotPool {
     return s;
   }
 }
+
+/**
+ * The incremental scorer of a model that scores whole sequences (timing, profile): per open sequence a state that
+ * each event is added to (`add`); every event scores 0, and closing a sequence of T events gives its end token
+ * −S · (T + 1), S = `surprise(state)` — so its perplexity is exp(S), as the model's `logProbsMany` gives it.
+ */
+export class WholeSequenceScorer<S> implements IncrementalScorer {
+  private readonly pool = new SlotPool();
+  private states: (S | undefined)[] = [];
+  private counts = new Int32Array(16);
+
+  constructor(private readonly fresh: () => S, private readonly add: (state: S, ev: SyscallEvent) => void,
+    private readonly surprise: (state: S) => number) {}
+
+  get openCount(): number {
+    return this.pool.openCount;
+  }
+
+  open(): StreamHandle {
+    const { handle, slot } = this.pool.open();
+    if (slot >= this.counts.length) this.counts = grownArray(this.counts, 2 * (slot + 1));
+    this.states[slot] = this.fresh();
+    this.counts[slot] = 0;
+    return handle;
+  }
+
+  async push(handles: readonly StreamHandle[], events: readonly SyscallEvent[]): Promise<Float64Array> {
+    for (let i = 0; i < handles.length; i++) {
+      const slot = this.pool.slotOf(handles[i]!);
+      this.add(this.states[slot]!, events[i]!);
+      this.counts[slot]!++;
+    }
+    return new Float64Array(handles.length);
+  }
+
+  async close(handles: readonly StreamHandle[]): Promise<Float64Array> {
+    const out = new Float64Array(handles.length);
+    handles.forEach((h, i) => {
+      const slot = this.pool.slotOf(h);
+      out[i] = -this.surprise(this.states[slot]!) * (this.counts[slot]! + 1);
+      this.states[slot] = undefined;
+      this.pool.close(h);
+    });
+    return out;
+  }
+
+  drop(handle: StreamHandle): void {
+    this.states[this.pool.slotOf(handle)] = undefined;
+    this.pool.close(handle);
+  }
+
+  async release(): Promise<void> {}
+}

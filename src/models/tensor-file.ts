@@ -101,3 +101,23 @@ export function decodeTensors(bytes: Uint8Array, file: string): Map<string, Tens
   if (at !== bytes.length) throw new TraceError(file, at, `${bytes.length - at} unexpected bytes after the last array`);
   return out;
 }
+
+/**
+ * Checked access to the arrays of a decoded weight file: `get(name, type, length?)` returns the array or throws a
+ * TraceError naming `file` and the array (missing, of another type, or not `length` long); `bad(what)` makes such an
+ * error, prefixed with `label` (e.g. `timing model`), for a model's own checks.
+ */
+export function arrayReader(file: string, arrays: ReadonlyMap<string, TensorArray>, label: string): {
+  bad: (what: string) => TraceError;
+  get: <A extends TensorArray>(name: string, type: new (n: number) => A, length?: number) => A;
+} {
+  const bad = (what: string) => new TraceError(file, 0, `${label}: ${what}`);
+  const get = <A extends TensorArray>(name: string, type: new (n: number) => A, length?: number): A => {
+    const a = arrays.get(name);
+    if (!(a instanceof type) || (length !== undefined && a.length !== length)) {
+      throw bad(`array '${name}' missing, not ${type.name}${length === undefined ? '' : `, or not ${length} long`}`);
+    }
+    return a;
+  };
+  return { bad, get };
+}

@@ -12,6 +12,10 @@ import { checkFitInput, checkPredictInput, encodeLabels, type Classifier } from 
 interface LibsvmModel {
   train(samples: number[][], labels: number[]): void;
   predictOne(sample: number[] | Float64Array): number;
+  /** Indices of the training samples that became support vectors. */
+  getSVIndices(): number[];
+  /** The model in libsvm's text format (its support vectors' weights among it). */
+  serializeModel(): string;
   free(): void;
 }
 interface LibsvmCtor {

@@ -12,10 +12,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openData } from '../../features/dataset.js';
 import type { Sequence } from '../../features/sequences/sequence.js';
 import { rocAuc } from '../../detect/metrics.js';
 import { projectData } from '../../testing/paths.js';
+import { webRequests } from '../../testing/web-sample.js';
 import type { SyscallEvent } from '../../trace/event.js';
 import { perplexityMany, perplexityOf } from '../language-model.js';
 import { cli, oneLineError } from '../../cli/cli-process.js';
@@ -154,12 +154,7 @@ test('shapes: sequences that make the same calls get their own Gaussian once --s
   }
 });
 
-async function requests(set: string): Promise<Sequence[]> {
-  const path = projectData('web-novelty', `${set}.jsonl.gz`);
-  const out: Sequence[] = [];
-  for await (const s of openData({ kind: 'trace', arg: path, path }, { segmentation: 'request', maxLength: 10_000, pairing: 'paired', lenient: false })) out.push(s);
-  return out;
-}
+const requests = (set: string) => webRequests(set);
 
 test('on the web-server sample: a CPU hog and a 25-worker pool show in where requests spend their time; a second normal run does not', async () => {
   const normal = await requests('normal');

@@ -46,11 +46,10 @@ import { join } from 'node:path';
 import type { Sequence } from '../../features/sequences/sequence.js';
 import { Tokenizer } from '../../features/tokens/tokenizer.js';
 import { N_SPECIAL } from '../../features/tokens/vocabulary.js';
-import { TraceError } from '../../trace/errors.js';
 import type { SyscallEvent } from '../../trace/event.js';
 import type { LanguageModel, ModelKind, ModelSettings, SavedModel, SequenceFact, SettingValue, TrainingData } from '../language-model.js';
-import { grownArray, SlotPool, type IncrementalScorer, type StreamHandle } from '../stream.js';
-import { decodeTensors, encodeTensors, type TensorArray } from '../tensor-file.js';
+import { WholeSequenceScorer, type IncrementalScorer } from '../stream.js';
+import { arrayReader, decodeTensors, encodeTensors, type TensorArray } from '../tensor-file.js';
 
 /** The features, in the order of the saved arrays. */
 export const TIMING_FEATURES = ['gap', 'span', 'wait'] as const;
@@ -284,8 +283,9 @@ export class TimingModel implements LanguageModel {
     });
   }
 
+  /** Event by event: running sums per open sequence; every event scores 0, the end token the whole surprise. */
   incremental(): IncrementalScorer {
-    return new TimingIncrementalScorer(this);
+    return new WholeSequenceScorer(() => new Span(), (span, ev) => span.add(ev), (span) => this.surpriseOf(span));
   }
 
   /**
@@ -345,14 +345,7 @@ export class TimingModel implements LanguageModel {
   static async load(dir: string, saved: SavedModel): Promise<TimingModel> {
     const file = join(dir, TIMING_FILE);
     const arrays = decodeTensors(await readFile(file), file);
-    const bad = (what: string) => new TraceError(file, 0, `timing model: ${what}`);
-    const get = <A extends TensorArray>(name: string, type: new (n: number) => A, length?: number): A => {
-      const a = arrays.get(name);
-      if (!(a instanceof type) || (length !== undefined && a.length !== length)) {
-        throw bad(`array '${name}' missing, not ${type.name}${length === undefined ? '' : `, or not ${length} long`}`);
-      }
-      return a;
-    };
+    const { bad, get } = arrayReader(file, arrays, 'timing model');
     const F = TIMING_FEATURES.length;
     const check = (g: TimingGaussian) => {
       if (![...g.mean, ...g.std].every(Number.isFinite) || g.std.some((s) => s < MIN_SPREAD) || !(g.count > 0)) {
@@ -401,54 +394,6 @@ export class TimingModel implements LanguageModel {
     };
     return new TimingModel(tokenizer, pooled, shapes, saved.settings, moments);
   }
-}
-
-/** Event by event: running sums per open sequence; every event scores 0, the end token the whole surprise. */
-class TimingIncrementalScorer implements IncrementalScorer {
-  private readonly pool = new SlotPool();
-  private spans: (Span | undefined)[] = [];
-  private counts = new Int32Array(16);
-
-  constructor(private readonly model: TimingModel) {}
-
-  get openCount(): number {
-    return this.pool.openCount;
-  }
-
-  open(): StreamHandle {
-    const { handle, slot } = this.pool.open();
-    if (slot >= this.counts.length) this.counts = grownArray(this.counts, 2 * (slot + 1));
-    this.spans[slot] = new Span();
-    this.counts[slot] = 0;
-    return handle;
-  }
-
-  async push(handles: readonly StreamHandle[], events: readonly SyscallEvent[]): Promise<Float64Array> {
-    for (let i = 0; i < handles.length; i++) {
-      const slot = this.pool.slotOf(handles[i]!);
-      this.spans[slot]!.add(events[i]!);
-      this.counts[slot]!++;
-    }
-    return new Float64Array(handles.length);
-  }
-
-  async close(handles: readonly StreamHandle[]): Promise<Float64Array> {
-    const out = new Float64Array(handles.length);
-    handles.forEach((h, i) => {
-      const slot = this.pool.slotOf(h);
-      out[i] = TimingModel.endLogProb(this.counts[slot]!, this.model.surpriseOf(this.spans[slot]!));
-      this.spans[slot] = undefined;
-      this.pool.close(h);
-    });
-    return out;
-  }
-
-  drop(handle: StreamHandle): void {
-    this.spans[this.pool.slotOf(handle)] = undefined;
-    this.pool.close(handle);
-  }
-
-  async release(): Promise<void> {}
 }
 
 export const TIMING_KIND: ModelKind = {
