@@ -2,7 +2,8 @@
  * @module models/stream
  * Incremental scoring, for live use (`watch`, `serve`): a model keeps a state per open sequence (the LSTM its hidden
  * and cell state, attention models a key/value cache — windowed for the Longformer, the n-gram its last n − 1
- * tokens), so that one more event costs O(1) / O(w) instead of a rescoring of the prefix.
+ * tokens, the models of whole sequences — timing, profile — their running sums in a `WholeSequenceScorer`), so that
+ * one more event costs O(1) / O(w) instead of a rescoring of the prefix.
  *
  * Contract (tested for every model that offers it): for a sequence `<s> e1 … eT </s>`, opening it, pushing e1 … eT
  * (in any interleaving with other sequences, in batches of any size) and closing it yields exactly the values

@@ -72,6 +72,9 @@ test('surprise by hand on a hand-made SVM: unseen calls in <unk>, any length, pe
   assert.ok(Math.abs(Math.log((await perplexityMany(model, [longer]))[0]!) - s) < 1e-12);
   // a sequence that is a support vector's mix is less surprising than one far from both
   assert.ok(model.surprise(calls('n', ['write', 'poll'])) < model.surprise(calls('f', ['mmap', 'brk'])));
+  // far from every support vector with a narrow kernel, where exp(−γ d²) underflows: S stays exact (d² = 2 to both)
+  const narrow = new ProfileModel(tokenizer, { support, alpha, gamma: 2000 }, { ...DEFAULTS, gamma: 2000 }, new Reservoir());
+  assert.equal(narrow.surprise(calls('f', ['mmap', 'brk'])), 4000);
   // what explain shows: shares in % beside the normal mix near it, parts of S, largest first
   const facts = model.sequenceFacts(seq);
   assert.ok(facts.length > 0);

@@ -135,18 +135,10 @@ async function fitSvm(sample: readonly CallCounts[], names: Vocabulary, nu: numb
   }
 }
 
-/** Per-call parts of a sequence's surprise (`ProfileModel.terms`). */
-interface Terms {
-  /** S, nats. */
-  surprise: number;
-  /** The normal mix near the sequence: Σ w_i s_i, w_i = α_i K_i / Σ α K ([D], square-rooted shares). */
-  near: Float64Array;
-}
-
 export class ProfileModel implements LanguageModel {
   readonly kind = 'profile';
   private readonly sq: Float64Array;
-  private readonly alphaSum: number;
+  private readonly logAlphaSum: number;
 
   constructor(readonly tokenizer: Tokenizer, readonly svm: ProfileSvm, readonly settings: ModelSettings,
     /** The training sample the SVM was fitted on, kept for updates. */
@@ -158,7 +150,7 @@ export class ProfileModel implements LanguageModel {
       for (let j = 0; j < D; j++) s += svm.support[i * D + j]! ** 2;
       this.sq[i] = s;
     }
-    this.alphaSum = svm.alpha.reduce((a, b) => a + b, 0);
+    this.logAlphaSum = Math.log(svm.alpha.reduce((a, b) => a + b, 0));
   }
 
   private get names(): Vocabulary {
@@ -170,44 +162,45 @@ export class ProfileModel implements LanguageModel {
     return this.names.size;
   }
 
-  /** K_i = exp(−γ ‖x − s_i‖²) for every support vector, x sparse. */
-  private kernels(x: ReadonlyMap<number, number>): Float64Array {
+  /**
+   * S of the feature vector `x` (sparse), and each support vector's share w_i = α_i K_i / Σ α K of the density there.
+   * Computed in the log domain (a log-sum-exp), so that S stays finite however far x lies from every support vector.
+   */
+  private densityAt(x: ReadonlyMap<number, number>): { surprise: number; w: Float64Array } {
     const { support, alpha, gamma } = this.svm;
     const D = this.width;
     let xx = 0;
     for (const v of x.values()) xx += v * v;
-    const k = new Float64Array(alpha.length);
+    const w = new Float64Array(alpha.length); // first ln(α_i K_i), then the shares
+    let max = -Infinity;
     for (let i = 0; i < alpha.length; i++) {
       let dot = 0;
       for (const [j, v] of x) dot += v * support[i * D + j]!;
-      k[i] = Math.exp(-gamma * Math.max(0, xx + this.sq[i]! - 2 * dot));
+      w[i] = Math.log(alpha[i]!) - gamma * Math.max(0, xx + this.sq[i]! - 2 * dot);
+      if (w[i]! > max) max = w[i]!;
     }
-    return k;
+    let z = 0;
+    for (let i = 0; i < w.length; i++) z += (w[i] = Math.exp(w[i]! - max));
+    for (let i = 0; i < w.length; i++) w[i]! /= z;
+    return { surprise: this.logAlphaSum - max - Math.log(z), w };
   }
 
   /** S of a sequence that made `counts` calls (an empty sequence: the zero vector). */
   surpriseOf(counts: ReadonlyMap<string, number>): number {
-    const k = this.kernels(profileOf(counts, this.names));
-    let s = 0;
-    for (let i = 0; i < k.length; i++) s += this.svm.alpha[i]! * k[i]!;
-    return -Math.log(s / this.alphaSum);
+    return this.densityAt(profileOf(counts, this.names)).surprise;
   }
 
   surprise(seq: Sequence): number {
     return this.surpriseOf(callCounts(seq.events));
   }
 
-  private terms(counts: ReadonlyMap<string, number>): Terms {
-    const k = this.kernels(profileOf(counts, this.names));
+  /** S, and the normal mix near the sequence: Σ w_i s_i ([D], square-rooted shares). */
+  private terms(x: ReadonlyMap<number, number>): { surprise: number; near: Float64Array } {
+    const { surprise, w } = this.densityAt(x);
     const D = this.width;
     const near = new Float64Array(D);
-    let total = 0;
-    for (let i = 0; i < k.length; i++) total += this.svm.alpha[i]! * k[i]!;
-    for (let i = 0; i < k.length; i++) {
-      const w = (this.svm.alpha[i]! * k[i]!) / total;
-      for (let j = 0; j < D; j++) near[j] += w * this.svm.support[i * D + j]!;
-    }
-    return { surprise: -Math.log(total / this.alphaSum), near };
+    for (let i = 0; i < w.length; i++) for (let j = 0; j < D; j++) near[j] += w[i]! * this.svm.support[i * D + j]!;
+    return { surprise, near };
   }
 
   async logProbsMany(seqs: readonly Sequence[]): Promise<Float64Array[]> {
@@ -235,9 +228,8 @@ export class ProfileModel implements LanguageModel {
    * Calls carrying at least 2 % of S, at most 8, the largest first.
    */
   sequenceFacts(seq: Sequence): SequenceFact[] {
-    const counts = callCounts(seq.events);
-    const x = profileOf(counts, this.names);
-    const { surprise, near } = this.terms(counts);
+    const x = profileOf(callCounts(seq.events), this.names);
+    const { surprise, near } = this.terms(x);
     const parts: { id: number; d2: number }[] = [];
     let sum = 0;
     for (let j = 0; j < near.length; j++) {
