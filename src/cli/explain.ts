@@ -13,6 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import { openData, type DataSpec } from '../features/dataset.js';
 import { combineScores, memberWeights, type Combine } from '../detect/ensemble.js';
 import { attachAttention, ENSEMBLE_UNIT, ensembleSurprise, explain, explanationHtml, factsAgainst, memberFacts, noEventSurprise, type Explanation } from '../detect/explain.js';
+import { factNumber } from '../detect/alert.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import { loadModelFolder } from '../models/folder.js';
 import { connectionOf, withHistory } from '../detect/history.js';
@@ -87,11 +88,10 @@ const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 
 
 /** A sequence-level model's measurements (`LanguageModel.sequenceFacts`), one line each. */
 function factLines(label: string, facts: readonly SequenceFact[]): string[] {
-  const num = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3));
   const width = Math.max(...facts.map((f) => `${f.name} (${f.what})`.length));
   return [
     `${label}:`,
-    ...facts.map((f) => `  ${`${f.name} (${f.what})`.padEnd(width)}  ${num(f.value).padStart(8)} ${f.unit}  normal ~${num(f.normal)} ${f.unit}  ` +
+    ...facts.map((f) => `  ${`${f.name} (${f.what})`.padEnd(width)}  ${factNumber(f.value).padStart(8)} ${f.unit}  normal ~${factNumber(f.normal)} ${f.unit}  ` +
       `z ${f.z >= 0 ? '+' : ''}${f.z.toFixed(2)}  ${f2(f.surprise)} nats`),
     ...factsAgainst(facts).map((a) => `  normal: ${a}`),
     '',

@@ -7,7 +7,8 @@
  * model folder when the training data is gone; with two models, a z ensemble gives the scores `score` gives it, and
  * a rank ensemble (`--combine rank`) the scores, verdicts and p-values, alerting when sequences end (the options of
  * running-sequence alerts are refused with it); `--warm-up` fits the thresholds on the first requests it watches (a
- * timing model: normal, then a CPU hog, on stdin). The `perf script` line parser on lines perf 6 printed.
+ * timing model: normal, then a CPU hog, on stdin); the alerts of models of whole sequences (timing, profile) say what
+ * they measured, alone and in an ensemble. The `perf script` line parser on lines perf 6 printed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -139,6 +140,35 @@ test('watch --warm-up: the first n finished requests set the thresholds; nothing
   const short = cli(['watch', '--model', dir, '--input', cpu, '--warm-up', '100000']);
   assert.equal(short.code, 0, short.err);
   assert.match(short.err, /the input ended during the warm-up \(1037 of 100000 sequences\): no thresholds were fitted/);
+});
+
+test('alerts of models of whole sequences say what they measured, alone and in an ensemble (member-labelled)', () => {
+  const normal = projectData('web-novelty', 'normal.jsonl.gz');
+  const cpu = projectData('web-novelty', 'cpu.jsonl.gz');
+  const [timing, profile] = [join(tmp, 'facts-timing'), join(tmp, 'facts-profile')];
+  for (const [kind, dir] of [['timing', timing], ['profile', profile]] as const) {
+    const t = cli(['train', '--model', kind, '--segment', 'request', '--train', normal, '-o', dir]);
+    assert.equal(t.code, 0, t.err);
+  }
+  type Fact = { name: string; value: number; normal: number; unit: string; surprise: number };
+  const alertsOf = (args: string[]) => {
+    const w = cli(['watch', ...args, '--input', cpu, '--alerts-only']);
+    assert.equal(w.code, 0, w.err);
+    const alerts = lines(w.out).filter((r) => r.rule !== undefined) as unknown as { output: string; output_fields: Record<string, unknown> }[];
+    assert.ok(alerts.length > 10, `${alerts.length} alerts`);
+    return alerts;
+  };
+  for (const a of alertsOf(['--model', timing])) {
+    const facts = a.output_fields['seq.facts'] as Fact[];
+    assert.deepEqual(facts.map((f) => f.name).sort(), ['gap', 'span', 'wait']);
+    assert.ok(facts.every((f, i) => f.unit === 'µs' && (i === 0 || f.surprise <= facts[i - 1]!.surprise)));
+    assert.match(a.output, new RegExp(`; against normal: ${facts[0]!.name} [\\d,.]+ µs \\(normal ~[\\d,.]+ µs\\)`));
+  }
+  const label = (dir: string) => dir.split('/').pop()!;
+  for (const a of alertsOf(['--model', timing, '--model', profile])) {
+    const names = (a.output_fields['seq.facts'] as Fact[]).map((f) => f.name);
+    assert.ok(names.some((n) => n.startsWith(`${label(timing)}: `)) && names.some((n) => n.startsWith(`${label(profile)}: `)), names.join(', '));
+  }
 });
 
 test('watch takes its prefix thresholds from the model folder when the training data is gone', () => {

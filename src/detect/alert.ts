@@ -6,6 +6,7 @@
  * `hostname`. A consumer of Falco alerts (falcosidekick, a SIEM rule) reads them unchanged.
  */
 import { hostname } from 'node:os';
+import type { SequenceFact } from '../models/language-model.js';
 
 /** Falco's priorities, most severe first. */
 export type FalcoPriority = 'Emergency' | 'Alert' | 'Critical' | 'Error' | 'Warning' | 'Notice' | 'Informational' | 'Debug';
@@ -18,8 +19,14 @@ export interface FalcoAlert {
   source: string;
   tags: string[];
   hostname: string;
-  output_fields: Record<string, string | number | boolean | null | { name: string; surprise: number }[]>;
+  output_fields: Record<string, string | number | boolean | null | { name: string; surprise: number }[] | AlertFact[]>;
 }
+
+/** One measurement of a whole-sequence model in an alert (`seq.facts`): a `SequenceFact` less its wording. */
+export type AlertFact = Pick<SequenceFact, 'name' | 'value' | 'normal' | 'unit' | 'z' | 'surprise'>;
+
+/** A fact's value or normal value for people: whole numbers with separators from 100 up, else 3 significant digits. */
+export const factNumber = (x: number): string => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3));
 
 /** The rule of every language-model alert. */
 export const NOVEL_SEQUENCE_RULE = 'Novel syscall sequence';
@@ -53,6 +60,11 @@ export interface SequenceAlertFacts {
   model: string;
   /** How `score` and `threshold` are shown when they are not one model's perplexities (an ensemble's). */
   scale?: ScoreScale;
+  /**
+   * A model of whole sequences (timing, profile): what it measured of the sequence against normal, most surprising
+   * first (`LanguageModel.sequenceFacts`); its events carry no surprise of their own, so these say why.
+   */
+  facts?: SequenceFact[];
 }
 
 /** A display scale for a model whose "perplexity" is a monotone map of another score (`detect/ensemble-stream.ts`). */
@@ -88,13 +100,15 @@ export function sequenceAlert(f: SequenceAlertFacts, now: () => Date = () => new
   const priority: FalcoPriority = ratio >= 2 ? 'Error' : 'Warning';
   const unit = f.scale?.unit ?? 'nats';
   const top = f.top.slice(0, 3).map((t) => `${t.name} (${t.surprise.toFixed(1)} ${unit})`).join(', ');
+  const byWeight = [...(f.facts ?? [])].sort((a, b) => b.surprise - a.surprise);
+  const facts = byWeight.slice(0, 3).map((x) => `${x.name} ${factNumber(x.value)} ${x.unit} (normal ~${factNumber(x.normal)} ${x.unit})`).join(', ');
   const proc = f.proc === '' ? '?' : f.proc;
   const score = f.scale ? f.scale.of(f.score) : f.score;
   const threshold = f.scale ? f.scale.of(f.threshold) : f.threshold;
   const output = `${f.final ? 'Novel' : 'Running'} syscall sequence ${f.seqId} of ${proc} (pid ${f.pid}, tid ${f.tid}): ${f.scale?.name ?? 'perplexity'} ` +
     `${score.toPrecision(4)} ${f.final ? 'over all' : 'after'} ${f.length} events exceeds ${threshold.toPrecision(4)}` +
     (f.pValue !== undefined ? ` (p = ${f.pValue.toPrecision(2)} against normal ${f.final ? 'sequences' : 'prefixes'})` : '') +
-    (top ? `; most surprising: ${top}` : '') + (f.lost > 0 ? `; ${f.lost} events lost meanwhile` : '');
+    (top ? `; most surprising: ${top}` : '') + (facts ? `; against normal: ${facts}` : '') + (f.lost > 0 ? `; ${f.lost} events lost meanwhile` : '');
   host ??= hostname();
   return {
     time, priority, rule: NOVEL_SEQUENCE_RULE, output, source: ALERT_SOURCE, tags: ['syscall', 'anomaly', f.model],
@@ -104,6 +118,7 @@ export function sequenceAlert(f: SequenceAlertFacts, now: () => Date = () => new
       'thread.tid': f.tid, 'seq.length': f.length, 'seq.final': f.final, 'seq.score': score, 'seq.threshold': threshold,
       'seq.threshold_name': f.thresholdName, 'seq.top_events': f.top, 'evt.lost': f.lost, 'model.kind': f.model,
       ...(f.pValue !== undefined ? { 'seq.p_value': f.pValue } : {}),
+      ...(f.facts ? { 'seq.facts': byWeight.map(({ name, value, normal, unit, z, surprise }) => ({ name, value, normal, unit, z, surprise })) } : {}),
     },
   };
 }

@@ -144,8 +144,9 @@ export class EnsembleLiveModel implements LiveModel {
     const histories = this.members.map((m) => historyOf(m.model));
     const scorers = this.members.map((m) => m.model.incremental!());
     const z = (xs: readonly Float64Array[]) => this.zCombined(xs);
-    if (this.sequenceLevel) return new EnsembleScorer(scorers, z, { histories, weights: this.weights }, (ln) => this.rankOf(ln));
-    return new EnsembleScorer(scorers, z, histories.some((h) => h.keeps) ? { histories, weights: this.weights } : undefined);
+    const labels = this.members.map((m) => m.label);
+    if (this.sequenceLevel) return new EnsembleScorer(scorers, labels, z, { histories, weights: this.weights }, (ln) => this.rankOf(ln));
+    return new EnsembleScorer(scorers, labels, z, histories.some((h) => h.keeps) ? { histories, weights: this.weights } : undefined);
   }
 
   /** Σ_m w_m · x_m, token by token: the z ensemble's per-token values (`xs`: each member's log-probabilities). */
@@ -196,8 +197,15 @@ class EnsembleScorer implements IncrementalScorer {
   private next = 0;
   private open_ = 0;
 
-  constructor(private readonly scorers: readonly IncrementalScorer[], private readonly combine: (xs: readonly Float64Array[]) => Float64Array,
-    private readonly kept?: MemberHistories, private readonly sequence?: (lnPerplexities: readonly number[]) => number) {}
+  /** What its members that score whole sequences measured of an open sequence, each fact named `label: feature` (for alerts). */
+  readonly facts?: (handle: StreamHandle) => SequenceFact[];
+
+  constructor(private readonly scorers: readonly IncrementalScorer[], labels: readonly string[], private readonly combine: (xs: readonly Float64Array[]) => Float64Array,
+    private readonly kept?: MemberHistories, private readonly sequence?: (lnPerplexities: readonly number[]) => number) {
+    if (scorers.some((s) => s.facts)) {
+      this.facts = (h) => scorers.flatMap((s, m) => memberFacts(labels[m]!, s.facts?.((h as EnsembleHandle).members[m]!)));
+    }
+  }
 
   get openCount(): number {
     return this.open_;

@@ -5,7 +5,7 @@
  * gives (n-gram and LSTM, small batches so that rounds and splits happen); alerts carry Falco's fields and fire only
  * at checkpoint lengths; the open-sequence cap drops and counts, and every event is accounted for; with a latency
  * bound, results come out while the source is still open, and `stop()` ends the run with a final summary; a model of
- * whole sequences names no event in its alerts.
+ * whole sequences names no event in its alerts but what it measured (the facts `explain` gives).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +17,7 @@ import type { SyscallEvent } from '../trace/event.js';
 import { projectData } from '../testing/paths.js';
 import { createLiveSegmenter, type LiveSink } from './live-segment.js';
 import { watchEvents, type SequenceResult, type WatchRecord } from './live.js';
+import { factNumber } from './alert.js';
 
 const SOCKET = projectData('web-demo', 'socket.jsonl.gz');
 const IO = projectData('web-demo', 'io.jsonl.gz');
@@ -147,16 +148,23 @@ test('alerts follow Falco conventions and fire only at checkpoint lengths; the o
   assert.equal(seqs.reduce((n, r) => n + r.length, 0) + s.dropped.events, s.events);
 });
 
-test('a model of whole sequences (profile) alerts at the end and names no event as the most surprising', async () => {
+test('a model of whole sequences (profile) alerts at the end with what it measured, and names no event as the most surprising', async () => {
   const model = await fit('profile', {}, 600);
   const segmentation = { kind: 'request' as Segmentation, maxLength: 100_000 };
-  const recs = await collect(watchEvents(model, replay(await socketEvents()), { segmentation, threshold: 1.5 }));
+  const events = await socketEvents();
+  const recs = await collect(watchEvents(model, replay(events), { segmentation, threshold: 1.5 }));
   const alerts = recs.flatMap((r) => (r.type === 'alert' ? [r.alert] : []));
   assert.ok(alerts.length > 0, 'some socket requests alert');
+  const batch = new Map(segmentAll(events, createSegmenter('request', 100_000)).map((q) => [q.id, q]));
   for (const a of alerts) {
     assert.deepEqual(a.output_fields['seq.top_events'], [], 'every event of a whole-sequence model scores 0');
     assert.ok(!a.output.includes('most surprising'), a.output);
     assert.equal(a.output_fields['model.kind'], 'profile');
+    // what it measured: the facts `explain` gives for the same request, most surprising first, the top three in words
+    const want = model.sequenceFacts!(batch.get(a.output_fields['seq.id'] as string)!).map(({ name, value, normal, unit, z, surprise }) => ({ name, value, normal, unit, z, surprise }));
+    assert.ok(want.length > 0);
+    assert.deepEqual(a.output_fields['seq.facts'], want);
+    assert.ok(a.output.includes(`; against normal: ${want[0]!.name} ${factNumber(want[0]!.value)} % (normal ~`), a.output);
   }
 });
 

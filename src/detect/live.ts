@@ -32,7 +32,7 @@ import { historyOf, type ConnectionHistory } from './history.js';
 import type { SyscallEvent } from '../trace/event.js';
 import type { Sequence } from '../features/sequences/sequence.js';
 import type { Segmentation } from '../features/sequences/index.js';
-import type { LanguageModel } from '../models/language-model.js';
+import type { LanguageModel, SequenceFact } from '../models/language-model.js';
 import type { IncrementalScorer, StreamHandle } from '../models/stream.js';
 import { sequenceAlert, type FalcoAlert, type ScoreScale } from './alert.js';
 import { createLiveSegmenter, type LiveSegmenter, type LiveSink } from './live-segment.js';
@@ -451,18 +451,20 @@ export class LivePipeline implements LiveSink<Slot> {
     });
   }
 
-  private alert(s: LiveSeq, final: boolean, score: number, threshold: number, thresholdName: string, pValue?: number): void {
+  private alert(s: LiveSeq, final: boolean, score: number, threshold: number, thresholdName: string, pValue?: number, facts?: SequenceFact[]): void {
     s.alerted = true;
     this.s.alerts++;
     const alert = sequenceAlert({
       ts: s.lastTs, seqId: s.id, proc: s.proc, pid: s.pid, tid: s.tid, length: s.n - (final ? 1 : 0), final, score, threshold,
       thresholdName, top: s.top(), lost: (this.o.lost?.() ?? 0) - s.lost0, model: this.model.kind,
-      ...(this.model.scale ? { scale: this.model.scale } : {}), ...(pValue !== undefined ? { pValue } : {}),
+      ...(this.model.scale ? { scale: this.model.scale } : {}), ...(pValue !== undefined ? { pValue } : {}), ...(facts ? { facts } : {}),
     });
     this.out.push({ type: 'alert', alert });
   }
 
   private async runClose(seqs: LiveSeq[]): Promise<void> {
+    // a model of whole sequences says what it measured, for the alerts of those that turn out novel (before close frees them)
+    const facts = this.scorer.facts ? seqs.map((s) => this.scorer.facts!(s.handle)) : undefined;
     const lp = await this.scorer.close(seqs.map((s) => s.handle), seqs.map((s) => s.endTruncated));
     this.s.modelCalls++;
     for (let i = 0; i < seqs.length; i++) {
@@ -488,7 +490,7 @@ export class LivePipeline implements LiveSink<Slot> {
       const pValue = this.pValue?.(ppl);
       if (novel) {
         this.s.novel++;
-        if (!s.alerted) this.alert(s, true, ppl, this.threshold, this.thresholdName, pValue);
+        if (!s.alerted) this.alert(s, true, ppl, this.threshold, this.thresholdName, pValue, facts?.[i]);
       }
       this.out.push({ ...record, novel, threshold: this.threshold, ...(pValue !== undefined ? { pValue } : {}), alerted: s.alerted });
     }

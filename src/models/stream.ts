@@ -11,6 +11,7 @@
  * returns ln P(</s> or <trunc> | the whole prefix). Each handle appears at most once per `push` call.
  */
 import type { SyscallEvent } from '../trace/event.js';
+import type { SequenceFact } from './language-model.js';
 
 /** One open sequence inside an incremental scorer (opaque to callers). */
 export interface StreamHandle {
@@ -35,6 +36,11 @@ export interface IncrementalScorer {
   close(handles: readonly StreamHandle[], truncated?: readonly boolean[]): Promise<Float64Array>;
   /** Frees a sequence's state without scoring its end. */
   drop(handle: StreamHandle): void;
+  /**
+   * Models of whole sequences (timing, profile): what they measured of an open sequence so far, against normal — the
+   * `LanguageModel.sequenceFacts` of its events — for alerts; call it before `close`. Absent for other scorers.
+   */
+  facts?(handle: StreamHandle): SequenceFact[];
   /** Sequences open now. */
   readonly openCount: number;
   /** Frees what the scorer holds (onnxruntime sessions); it must not be used afterwards. */
@@ -111,8 +117,13 @@ export class WholeSequenceScorer<S> implements IncrementalScorer {
   private states: (S | undefined)[] = [];
   private counts = new Int32Array(16);
 
+  /** `LanguageModel.sequenceFacts` of an open sequence, when the model gives `factsOf`. */
+  readonly facts?: (handle: StreamHandle) => SequenceFact[];
+
   constructor(private readonly fresh: () => S, private readonly add: (state: S, ev: SyscallEvent) => void,
-    private readonly surprise: (state: S) => number) {}
+    private readonly surprise: (state: S) => number, factsOf?: (state: S) => SequenceFact[]) {
+    if (factsOf) this.facts = (h) => factsOf(this.states[this.pool.slotOf(h)]!);
+  }
 
   get openCount(): number {
     return this.pool.openCount;

@@ -228,7 +228,12 @@ export class ProfileModel implements LanguageModel {
    * Calls carrying at least 2 % of S, at most 8, the largest first.
    */
   sequenceFacts(seq: Sequence): SequenceFact[] {
-    const x = profileOf(callCounts(seq.events), this.names);
+    return this.factsOf(callCounts(seq.events));
+  }
+
+  /** `sequenceFacts` of a sequence's call counts (also of an open one, for live alerts). */
+  factsOf(counts: ReadonlyMap<string, number>): SequenceFact[] {
+    const x = profileOf(counts, this.names);
     const { surprise, near } = this.terms(x);
     const parts: { id: number; d2: number }[] = [];
     let sum = 0;
@@ -255,7 +260,7 @@ export class ProfileModel implements LanguageModel {
   /** Event by event: call counts per open sequence; every event scores 0, the end token the whole surprise. */
   incremental(): IncrementalScorer {
     const add = (m: CallCounts, ev: SyscallEvent) => m.set(ev.name, (m.get(ev.name) ?? 0) + 1);
-    return new WholeSequenceScorer<CallCounts>(() => new Map(), add, (m) => this.surpriseOf(m));
+    return new WholeSequenceScorer<CallCounts>(() => new Map(), add, (m) => this.surpriseOf(m), (m) => this.factsOf(m));
   }
 
   /**

@@ -285,7 +285,7 @@ export class TimingModel implements LanguageModel {
 
   /** Event by event: running sums per open sequence; every event scores 0, the end token the whole surprise. */
   incremental(): IncrementalScorer {
-    return new WholeSequenceScorer(() => new Span(), (span, ev) => span.add(ev), (span) => this.surpriseOf(span));
+    return new WholeSequenceScorer(() => new Span(), (span, ev) => span.add(ev), (span) => this.surpriseOf(span), (span) => this.factsOf(span));
   }
 
   /**
@@ -293,7 +293,11 @@ export class TimingModel implements LanguageModel {
    * Gaussian it is measured against (`against` says which).
    */
   sequenceFacts(seq: Sequence): SequenceFact[] {
-    const span = Span.of(seq);
+    return this.factsOf(Span.of(seq));
+  }
+
+  /** `sequenceFacts` of a sequence's running sums (also of an open one, for live alerts). */
+  factsOf(span: Span): SequenceFact[] {
     const x = span.features();
     const { g, against } = this.reference(span.calls);
     return TIMING_FEATURES.map((f, j) => {
