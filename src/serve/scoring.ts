@@ -11,7 +11,7 @@
  * explanations) go through one queue (`Scorer.run`), so they never run the model at the same time.
  */
 import { historyOf } from '../detect/history.js';
-import { explain, type Explanation } from '../detect/explain.js';
+import { explain, noEventSurprise, type Explanation } from '../detect/explain.js';
 import { sequenceAlert } from '../detect/alert.js';
 import { watchEvents, type WatchOptions, type WatchSummary } from '../detect/live.js';
 import { createSegmenter, type Sequence } from '../features/sequences/index.js';
@@ -41,6 +41,11 @@ export type AttentionRow = Awaited<ReturnType<NonNullable<LanguageModel['attenti
 const ATTENTION_TOP = 12;
 /** Finished sequences of a live run waiting for their score (bounded: sequences the pipeline dropped never come). */
 const MAX_WAITING = 20_000;
+
+/** A model of whole sequences blames what it measured (`SequenceFact`s, most surprising first): the top `k`, in nats. */
+function factCulprits(facts: readonly { name: string; surprise: number }[], k: number): Culprit[] {
+  return [...facts].sort((a, b) => b.surprise - a.surprise).slice(0, k).map((f) => ({ name: f.name, count: 1, nats: f.surprise }));
+}
 
 function culpritsOf(exp: Explanation, k: number): Culprit[] {
   const total = exp.totalNll - (exp.endNll ?? 0);
@@ -157,17 +162,18 @@ export class Scorer {
   private alert(run: RunInfo, seq: Sequence, point: Point, exp: Explanation): Alert {
     const first = seq.events[0];
     const last = seq.events[seq.events.length - 1];
+    const facts = noEventSurprise(exp) ? this.model.sequenceFacts?.(seq) : undefined; // a model of whole sequences
     const falco = sequenceAlert({
       ts: last?.ts ?? 0n, seqId: seq.id, proc: first?.proc ?? '', pid: first?.pid ?? -1, tid: first?.tid ?? -1,
       length: seq.events.length, final: true, score: point.perplexity, threshold: this.threshold.value,
-      thresholdName: this.threshold.name, top: exp.top.map((t) => ({ name: t.name, surprise: Number(t.nll.toFixed(4)) })),
+      thresholdName: this.threshold.name, top: exp.top.filter((t) => t.nll > 0).map((t) => ({ name: t.name, surprise: Number(t.nll.toFixed(4)) })),
       lost: 0, model: this.model.kind, ...(this.model.scale ? { scale: this.model.scale } : {}),
-      ...(point.pValue !== undefined ? { pValue: point.pValue } : {}),
+      ...(point.pValue !== undefined ? { pValue: point.pValue } : {}), ...(facts ? { facts } : {}),
     });
     falco.output_fields['source'] = run.label;
     return {
       key: point.key, run: run.id, id: seq.id, perplexity: point.perplexity, threshold: this.threshold.value,
-      score: point.score, scoreThreshold: this.shown(this.threshold.value), culprits: culpritsOf(exp, 3), falco,
+      score: point.score, scoreThreshold: this.shown(this.threshold.value), culprits: facts ? factCulprits(facts, 3) : culpritsOf(exp, 3), falco,
     };
   }
 
@@ -229,7 +235,9 @@ export class Scorer {
         const alert: Alert = {
           key: keyOf(id), run: run.id, id, perplexity: scale ? scale.perplexityOf(score) : score,
           threshold: scale ? scale.perplexityOf(scoreThreshold) : scoreThreshold, score, scoreThreshold,
-          culprits: [...byName.values()].sort((a, b) => b.nats! - a.nats!).slice(0, 3), falco: r.alert,
+          // a model of whole sequences names no event: what it measured against normal is to blame (`seq.facts`)
+          culprits: byName.size === 0 && Array.isArray(f['seq.facts']) ? factCulprits(f['seq.facts'], 3) : [...byName.values()].sort((a, b) => b.nats! - a.nats!).slice(0, 3),
+          falco: r.alert,
         };
         r.alert.output_fields['source'] = run.label;
         alerts.set(id, alert);
@@ -254,10 +262,14 @@ export class Scorer {
       const alert = alerts.get(r.id);
       alerts.delete(r.id);
       if (alert && seq.events.length > 0) {
-        // The whole sequence is known now: blame syscalls by their share of its surprise.
+        // The whole sequence is known now: blame syscalls by their share of its surprise (a model of whole
+        // sequences gives its events none: its measurements, from the alert, stay the culprits).
         const [surprise] = await this.run(() => this.model.fieldSurpriseMany([seq]));
-        alert.culprits = culpritsOf(explain(seq, surprise, 0), 3);
-        hub.updateAlert(alert);
+        const exp = explain(seq, surprise, 0);
+        if (!noEventSurprise(exp)) {
+          alert.culprits = culpritsOf(exp, 3);
+          hub.updateAlert(alert);
+        }
       }
     }
     return watch.summary();

@@ -3,7 +3,8 @@
  * The dashboard server over real HTTP, with a model trained on the committed web-server sample: tokens (401),
  * the data folder (403 outside it, symbolic links included), size limits (413), bad traces (400 naming the file
  * and line), Host and Origin checks; after every error the server still answers. Also scoring a trace under the
- * data folder and an upload, and explaining a sequence; a timing model's click-through with its measurements.
+ * data folder and an upload, and explaining a sequence; a timing model's click-through with its measurements, and its
+ * alerts blaming them.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -328,7 +329,14 @@ describe('serve: attention models', () => {
 describe('serve: a model that scores sequences as a whole', () => {
   it('the timing model\'s click-through and page say what it measured of the sequence, against normal', async () => {
     await withScoredSet('timing', async (server) => {
-      const key = ((await call(server.url, '/api/state')).json().points as { key: string }[])[0]!.key;
+      const state = (await call(server.url, '/api/state')).json();
+      // its alerts blame what it measured (no event carries surprise of its own)
+      const alerts = state.alerts as { culprits: { name: string; nats: number }[] }[];
+      assert.ok(alerts.length > 0, 'some io requests alert');
+      for (const a of alerts) {
+        assert.ok(a.culprits.length > 0 && a.culprits.every((c) => ['gap', 'span', 'wait'].includes(c.name) && c.nats >= 0), JSON.stringify(a.culprits));
+      }
+      const key = (state.points as { key: string }[])[0]!.key;
       const d = (await call(server.url, `/api/sequences/${key}`)).json();
       const facts = d.facts as { name: string; value: number; normal: number; z: number; surprise: number; against: string }[];
       assert.deepEqual(facts.map((f) => f.name), ['gap', 'span', 'wait']);
