@@ -197,7 +197,7 @@ class EnsembleScorer implements IncrementalScorer {
   private next = 0;
   private open_ = 0;
 
-  /** What its members that score whole sequences measured of an open sequence, each fact named `label: feature` (for alerts). */
+  /** What its members that score whole sequences measured of a sequence (open, or ended by the latest `close`), each fact named `label: feature` (for alerts). */
   readonly facts?: (handle: StreamHandle) => SequenceFact[];
 
   constructor(private readonly scorers: readonly IncrementalScorer[], labels: readonly string[], private readonly combine: (xs: readonly Float64Array[]) => Float64Array,

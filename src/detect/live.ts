@@ -463,8 +463,6 @@ export class LivePipeline implements LiveSink<Slot> {
   }
 
   private async runClose(seqs: LiveSeq[]): Promise<void> {
-    // a model of whole sequences says what it measured, for the alerts of those that turn out novel (before close frees them)
-    const facts = this.scorer.facts ? seqs.map((s) => this.scorer.facts!(s.handle)) : undefined;
     const lp = await this.scorer.close(seqs.map((s) => s.handle), seqs.map((s) => s.endTruncated));
     this.s.modelCalls++;
     for (let i = 0; i < seqs.length; i++) {
@@ -490,7 +488,8 @@ export class LivePipeline implements LiveSink<Slot> {
       const pValue = this.pValue?.(ppl);
       if (novel) {
         this.s.novel++;
-        if (!s.alerted) this.alert(s, true, ppl, this.threshold, this.thresholdName, pValue, facts?.[i]);
+        // a model of whole sequences says what it measured (of a sequence this close ended: `IncrementalScorer.facts`)
+        if (!s.alerted) this.alert(s, true, ppl, this.threshold, this.thresholdName, pValue, this.scorer.facts?.(s.handle));
       }
       this.out.push({ ...record, novel, threshold: this.threshold, ...(pValue !== undefined ? { pValue } : {}), alerted: s.alerted });
     }

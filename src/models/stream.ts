@@ -10,6 +10,7 @@
  * `logProbsMany` gives for that sequence, within 1e-5: push returns ln P(e_t | <s> e1 … e_{t−1}) per event, close
  * returns ln P(</s> or <trunc> | the whole prefix). Each handle appears at most once per `push` call.
  */
+import type { Sequence } from '../features/sequences/sequence.js';
 import type { SyscallEvent } from '../trace/event.js';
 import type { SequenceFact } from './language-model.js';
 
@@ -37,8 +38,9 @@ export interface IncrementalScorer {
   /** Frees a sequence's state without scoring its end. */
   drop(handle: StreamHandle): void;
   /**
-   * Models of whole sequences (timing, profile): what they measured of an open sequence so far, against normal — the
-   * `LanguageModel.sequenceFacts` of its events — for alerts; call it before `close`. Absent for other scorers.
+   * Models of whole sequences (timing, profile): what they measured of a sequence against normal — the
+   * `LanguageModel.sequenceFacts` of its events — for alerts: of an open sequence so far, or of one the latest `close`
+   * call ended (so that only those found novel need it). Absent for other scorers.
    */
   facts?(handle: StreamHandle): SequenceFact[];
   /** Sequences open now. */
@@ -107,6 +109,23 @@ export class SlotPool {
   }
 }
 
+/** A model of whole sequences' log-probability of the end token of T events with surprise S: −S · (T + 1). */
+export function endLogProb(events: number, surprise: number): number {
+  return -surprise * (events + 1);
+}
+
+/**
+ * `logProbsMany` of a model of whole sequences (timing, profile): per sequence `[T + 1]`, every event 0 and the end
+ * token `endLogProb` — so its perplexity, exp(mean surprise per token), is exp(S) whatever the length.
+ */
+export function wholeSequenceLogProbs(seqs: readonly Sequence[], surprise: (seq: Sequence) => number): Float64Array[] {
+  return seqs.map((seq) => {
+    const out = new Float64Array(seq.events.length + 1); // [T + 1]
+    out[seq.events.length] = endLogProb(seq.events.length, surprise(seq));
+    return out;
+  });
+}
+
 /**
  * The incremental scorer of a model that scores whole sequences (timing, profile): per open sequence a state that
  * each event is added to (`add`); every event scores 0, and closing a sequence of T events gives its end token
@@ -117,12 +136,17 @@ export class WholeSequenceScorer<S> implements IncrementalScorer {
   private states: (S | undefined)[] = [];
   private counts = new Int32Array(16);
 
-  /** `LanguageModel.sequenceFacts` of an open sequence, when the model gives `factsOf`. */
+  /** With `factsOf`: the states of the sequences the latest `close` call ended, by handle id (for `facts`). */
+  private readonly closed?: Map<number, S>;
+  /** `LanguageModel.sequenceFacts` of an open sequence or one the latest `close` ended, when the model gives `factsOf`. */
   readonly facts?: (handle: StreamHandle) => SequenceFact[];
 
   constructor(private readonly fresh: () => S, private readonly add: (state: S, ev: SyscallEvent) => void,
     private readonly surprise: (state: S) => number, factsOf?: (state: S) => SequenceFact[]) {
-    if (factsOf) this.facts = (h) => factsOf(this.states[this.pool.slotOf(h)]!);
+    if (factsOf) {
+      const closed = (this.closed = new Map());
+      this.facts = (h) => factsOf(closed.get(h.id) ?? this.states[this.pool.slotOf(h)]!);
+    }
   }
 
   get openCount(): number {
@@ -148,9 +172,11 @@ export class WholeSequenceScorer<S> implements IncrementalScorer {
 
   async close(handles: readonly StreamHandle[]): Promise<Float64Array> {
     const out = new Float64Array(handles.length);
+    this.closed?.clear();
     handles.forEach((h, i) => {
       const slot = this.pool.slotOf(h);
-      out[i] = -this.surprise(this.states[slot]!) * (this.counts[slot]! + 1);
+      out[i] = endLogProb(this.counts[slot]!, this.surprise(this.states[slot]!));
+      this.closed?.set(h.id, this.states[slot]!);
       this.states[slot] = undefined;
       this.pool.close(h);
     });

@@ -39,7 +39,7 @@ import { rng } from '../../features/preprocess/matrix.js';
 import type { SyscallEvent } from '../../trace/event.js';
 import { loadLibsvm } from '../classifiers/svm.js';
 import type { LanguageModel, ModelKind, ModelSettings, SavedModel, SequenceFact, SettingValue, TrainingData } from '../language-model.js';
-import { WholeSequenceScorer, type IncrementalScorer } from '../stream.js';
+import { WholeSequenceScorer, wholeSequenceLogProbs, type IncrementalScorer } from '../stream.js';
 import { arrayReader, decodeTensors, encodeTensors, type TensorArray } from '../tensor-file.js';
 
 /** At most this many training sequences are kept (a reservoir sample) and given to the SVM. */
@@ -54,9 +54,14 @@ const MAX_FACTS = 8;
 /** How often a sequence makes each call (by name). */
 export type CallCounts = Map<string, number>;
 
+/** Counts one more call of `ev`'s name in `m`. */
+function countCall(m: CallCounts, ev: SyscallEvent): void {
+  m.set(ev.name, (m.get(ev.name) ?? 0) + 1);
+}
+
 export function callCounts(events: readonly SyscallEvent[]): CallCounts {
   const m: CallCounts = new Map();
-  for (const ev of events) m.set(ev.name, (m.get(ev.name) ?? 0) + 1);
+  for (const ev of events) countCall(m, ev);
   return m;
 }
 
@@ -204,11 +209,7 @@ export class ProfileModel implements LanguageModel {
   }
 
   async logProbsMany(seqs: readonly Sequence[]): Promise<Float64Array[]> {
-    return seqs.map((seq) => {
-      const out = new Float64Array(seq.events.length + 1); // [T + 1]
-      out[seq.events.length] = -this.surprise(seq) * (seq.events.length + 1);
-      return out;
-    });
+    return wholeSequenceLogProbs(seqs, (seq) => this.surprise(seq));
   }
 
   /** One field, `calls`: the whole surprise on the end token (the mix is a property of the whole sequence). */
@@ -259,8 +260,7 @@ export class ProfileModel implements LanguageModel {
 
   /** Event by event: call counts per open sequence; every event scores 0, the end token the whole surprise. */
   incremental(): IncrementalScorer {
-    const add = (m: CallCounts, ev: SyscallEvent) => m.set(ev.name, (m.get(ev.name) ?? 0) + 1);
-    return new WholeSequenceScorer<CallCounts>(() => new Map(), add, (m) => this.surpriseOf(m), (m) => this.factsOf(m));
+    return new WholeSequenceScorer<CallCounts>(() => new Map(), countCall, (m) => this.surpriseOf(m), (m) => this.factsOf(m));
   }
 
   /**

@@ -48,7 +48,7 @@ import { Tokenizer } from '../../features/tokens/tokenizer.js';
 import { N_SPECIAL } from '../../features/tokens/vocabulary.js';
 import type { SyscallEvent } from '../../trace/event.js';
 import type { LanguageModel, ModelKind, ModelSettings, SavedModel, SequenceFact, SettingValue, TrainingData } from '../language-model.js';
-import { WholeSequenceScorer, type IncrementalScorer } from '../stream.js';
+import { WholeSequenceScorer, wholeSequenceLogProbs, type IncrementalScorer } from '../stream.js';
 import { arrayReader, decodeTensors, encodeTensors, type TensorArray } from '../tensor-file.js';
 
 /** The features, in the order of the saved arrays. */
@@ -256,17 +256,8 @@ export class TimingModel implements LanguageModel {
     return this.surpriseOf(Span.of(seq));
   }
 
-  /** The end token's log-probability for `events` events and surprise S. */
-  static endLogProb(events: number, s: number): number {
-    return -s * (events + 1);
-  }
-
   async logProbsMany(seqs: readonly Sequence[]): Promise<Float64Array[]> {
-    return seqs.map((seq) => {
-      const out = new Float64Array(seq.events.length + 1); // [T + 1]
-      out[seq.events.length] = TimingModel.endLogProb(seq.events.length, this.surprise(seq));
-      return out;
-    });
+    return wholeSequenceLogProbs(seqs, (seq) => this.surprise(seq));
   }
 
   async fieldSurpriseMany(seqs: readonly Sequence[]): Promise<Record<string, Float64Array>[]> {
