@@ -20,15 +20,25 @@ export const LIVE_COMBINE = "ensembles: 'z' (mean of z-scores of ln perplexity; 
  * `--combine` of `watch` and `serve`: z (default) or rank, for ensembles only. A rank ensemble judges whole sequences,
  * so the options that set running sequences' alerts (`given`: flag → whether it was given) are refused with it.
  */
-export function parseLiveCombine(models: readonly string[], text: string | undefined, given: readonly (readonly [string, boolean])[]): Combine {
+export function parseLiveCombine(models: readonly string[], text: string | undefined, given: RunningOptions): Combine {
   if (text === undefined) return 'z';
   if (models.length < 2) throw new UsageError('--combine applies to ensembles (give --model more than once)');
   if (!COMBINES.includes(text as Combine)) throw new UsageError(`--combine must be ${COMBINES.join(' or ')}, got '${text}'`);
-  const clash = given.find(([, g]) => g);
-  if (text === 'rank' && clash) {
-    throw new UsageError(`${clash[0]} sets the alerts of running sequences: a rank ensemble judges whole sequences, which alert when they end`);
-  }
+  if (text === 'rank') refuseRunningOptions('a rank ensemble', given);
   return text as Combine;
+}
+
+/** The options that set the alerts of running sequences, each with whether it was given: `[flag, given]`. */
+export type RunningOptions = readonly (readonly [string, boolean])[];
+
+/**
+ * Refuses the options that set running sequences' alerts (`given`) for `what`, a model that judges whole sequences
+ * only (a rank ensemble; a timing or profile model, or an ensemble of them: `sequenceLevel`), whose running
+ * sequences never alert: given, they would be ignored.
+ */
+export function refuseRunningOptions(what: string, given: RunningOptions): void {
+  const clash = given.find(([, g]) => g);
+  if (clash) throw new UsageError(`${clash[0]} sets the alerts of running sequences: ${what} judges whole sequences, which alert when they end`);
 }
 
 export interface OpenedModel {
@@ -45,17 +55,21 @@ export interface OpenedModel {
 
 /**
  * Opens `dirs` for `command`: one model folder, or an ensemble of several. `incremental`: one model must score event
- * by event (an ensemble's members always must: it is scored as one sum over events).
+ * by event (an ensemble's members always must: it is scored as one sum over events). `running`: the command's options
+ * that set running sequences' alerts, refused for a model that judges whole sequences only (`sequenceLevel`).
  */
 export async function openLiveModel(command: string, dirs: readonly string[], thresholdText: string, lenient: boolean,
-  incremental: boolean, combine: Combine = 'z'): Promise<OpenedModel> {
+  incremental: boolean, combine: Combine, running: RunningOptions): Promise<OpenedModel> {
   const score = await import('./score.js');
   const choice = score.parseThresholdChoice(thresholdText);
   if (dirs.length === 1) {
     const { manifest, model } = await (await import('../models/folder.js')).loadModelFolder(dirs[0]!);
-    if (incremental && !model.incremental) {
+    try {
+      if (incremental && !model.incremental) throw new UsageError(`${dirs[0]}: model kind '${model.kind}' cannot score incrementally (${command} needs one that can)`);
+      if (model.sequenceLevel) refuseRunningOptions(`the ${model.kind} model`, running);
+    } catch (e) {
       await model.release();
-      throw new UsageError(`${dirs[0]}: model kind '${model.kind}' cannot score incrementally (${command} needs one that can)`);
+      throw e;
     }
     const threshold = score.chooseThreshold(manifest, choice, dirs[0]!);
     const reference = score.referenceOf(manifest);
@@ -68,7 +82,8 @@ export async function openLiveModel(command: string, dirs: readonly string[], th
     const { EnsembleLiveModel } = await import('../detect/ensemble-stream.js');
     const labels = score.memberLabels(dirs);
     const model = new EnsembleLiveModel(ens.members.map((m, i) => ({ model: m.model, stats: ens.normalisers[i]!.stats, label: labels[i]! })), combine);
-    process.stderr.write(`${command}: ensemble of ${dirs.join(' + ')} (${combine}); ` + (model.sequenceLevel
+    if (model.sequenceLevel) refuseRunningOptions(`an ensemble of ${ens.members.map((m) => m.model.kind).join(' and ')} models`, running);
+    process.stderr.write(`${command}: ensemble of ${dirs.join(' + ')} (${combine}); ` + (combine === 'rank'
       ? 'its perplexity is exp(ensemble score), of whole sequences: they alert when they end\n'
       : `its perplexity is exp(ensemble score + ${model.offset.toPrecision(6)})\n`));
     const first = ens.members[0]!.manifest;

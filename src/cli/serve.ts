@@ -67,7 +67,8 @@ export async function serveCommand(req: ServeRequest): Promise<void> {
   const problem = bindProblem(req.host, req.token);
   if (problem !== undefined) throw new UsageError(problem);
   // One model folder, or an ensemble (shown on its score's scale; a z ensemble's members' prefix scores combined when paired).
-  const { manifest, model, threshold, members, reference } = await openLiveModel('serve', req.modelDirs, req.threshold, req.lenient, false, req.combine);
+  const { manifest, model, threshold, members, reference } = await openLiveModel('serve', req.modelDirs, req.threshold, req.lenient, false, req.combine,
+    [['--calibrate <data>', typeof req.calibrate === 'string']]);
   const reading = readingFor(manifest, req.lenient);
   const scorer = new Scorer(model, manifest, threshold, reference);
   const liveInput = req.input !== undefined || req.strace !== undefined;

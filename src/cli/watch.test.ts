@@ -154,10 +154,23 @@ test('alerts of models of whole sequences say what they measured, alone and in a
   const alertsOf = (args: string[]) => {
     const w = cli(['watch', ...args, '--input', cpu, '--alerts-only']);
     assert.equal(w.code, 0, w.err);
+    // their events score 0, so a running sequence's perplexity is 1: no prefix thresholds, sequences alert when they end
+    assert.match(w.err, /watch: no prefix thresholds: the (timing|ensemble\(timing\+profile\)) model judges whole sequences, which alert when they end/);
+    assert.doesNotMatch(w.err, /prefix thresholds \(q/);
     const alerts = lines(w.out).filter((r) => r.rule !== undefined) as unknown as { output: string; output_fields: Record<string, unknown> }[];
     assert.ok(alerts.length > 10, `${alerts.length} alerts`);
+    assert.ok(alerts.every((a) => a.output_fields['seq.final'] === true), 'no alert on a running sequence');
     return alerts;
   };
+  // the options that set running sequences' alerts would be ignored: refused, one line each
+  oneLineError(cli(['watch', '--model', timing, '--input', cpu, '--min-events', '8']),
+    /--min-events sets the alerts of running sequences: the timing model judges whole sequences/);
+  oneLineError(cli(['watch', '--model', profile, '--input', cpu, '--calibrate', normal]),
+    /--calibrate <data> sets the alerts of running sequences: the profile model judges whole sequences/);
+  oneLineError(cli(['watch', '--model', timing, '--model', profile, '--input', cpu, '--prefix-quantile', '0.9']),
+    /--prefix-quantile sets the alerts of running sequences: an ensemble of timing and profile models judges whole sequences/);
+  oneLineError(cli(['serve', '--model', timing, '--input', cpu, '--calibrate', normal, '--port', '0']),
+    /--calibrate <data> sets the alerts of running sequences: the timing model judges whole sequences/);
   for (const a of alertsOf(['--model', timing])) {
     const facts = a.output_fields['seq.facts'] as Fact[];
     assert.deepEqual(facts.map((f) => f.name).sort(), ['gap', 'span', 'wait']);

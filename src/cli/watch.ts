@@ -18,7 +18,7 @@
  * (`detect/live.ts`).
  */
 import type { Command } from 'commander';
-import { LIVE_COMBINE, parseLiveCombine, parseWarmUp, type WarmUpArgs } from './live-model.js';
+import { LIVE_COMBINE, parseLiveCombine, parseWarmUp, type RunningOptions, type WarmUpArgs } from './live-model.js';
 import type { Combine } from '../detect/ensemble.js';
 import { action, collect, UsageError } from './run.js';
 
@@ -40,7 +40,8 @@ export interface WatchArgs {
   threshold: string;
   /** Normal data for prefix thresholds; undefined: the model's validation data when found; false: none. */
   calibrate?: string | false;
-  prefixQuantile: number;
+  /** The quantile of prefix thresholds; undefined: 0.99 ({@link DEFAULT_PREFIX_QUANTILE}). */
+  prefixQuantile?: number;
   /** A live baseline: its finished sequences set the thresholds (`--warm-up*`). */
   warmUp?: WarmUpArgs;
   minEvents?: number;
@@ -93,7 +94,7 @@ export function registerWatchCommand(program: Command): void {
         models: o.model as string[], combine: 'z', input: str('input'), strace: o.strace === true, perf: o.perf === true, rawSyscalls: o.rawSyscalls === true, command,
         pid: pidText !== undefined ? positiveInt('--pid', pidText) : undefined,
         threshold: str('threshold') ?? 'quantile', calibrate: o.calibrate === false ? false : str('calibrate'),
-        prefixQuantile: 0.99, alertsOnly: o.alertsOnly === true, lenient: o.lenient === true,
+        alertsOnly: o.alertsOnly === true, lenient: o.lenient === true,
       };
       const pq = str('prefixQuantile');
       if (pq !== undefined) {
@@ -112,8 +113,7 @@ export function registerWatchCommand(program: Command): void {
         if (lat.trim() === '' || !(v >= 0) || !Number.isFinite(v)) throw new UsageError(`--latency-ms must be a number >= 0, got '${lat}'`);
         args.latencyMs = v;
       }
-      args.combine = parseLiveCombine(args.models, str('combine'),
-        [['--calibrate <data>', typeof args.calibrate === 'string'], ['--prefix-quantile', pq !== undefined], ['--min-events', args.minEvents !== undefined]]);
+      args.combine = parseLiveCombine(args.models, str('combine'), runningOptions(args));
       args.warmUp = parseWarmUp({ warmUp: str('warmUp'), warmUpSkip: str('warmUpSkip'), warmUpQuantile: str('warmUpQuantile') },
         args.threshold, args.calibrate, 'the threshold from the live baseline');
       const sources = (args.input !== undefined ? 1 : 0) + (args.strace ? 1 : 0) + (args.perf ? 1 : 0);
@@ -135,25 +135,33 @@ export function registerWatchCommand(program: Command): void {
     }));
 }
 
+/** The quantile of normal prefix perplexities that prefix thresholds are set at, unless `--prefix-quantile` says. */
+const DEFAULT_PREFIX_QUANTILE = 0.99;
+
+/** The options of `a` that set running sequences' alerts, with whether each was given (refused for whole-sequence models). */
+const runningOptions = (a: WatchArgs): RunningOptions =>
+  [['--calibrate <data>', typeof a.calibrate === 'string'], ['--prefix-quantile', a.prefixQuantile !== undefined], ['--min-events', a.minEvents !== undefined]];
+
 export async function watchCommand(a: WatchArgs): Promise<void> {
   const [{ openLiveModel, warmUpOf }, { watchEvents }, { prefixThresholdsFor }, score, src] = await Promise.all([
     import('./live-model.js'), import('../detect/live.js'), import('./prefix.js'), import('./score.js'),
     import('../trace/live/sources.js'),
   ]);
   // One model folder, or a z ensemble of several (its members' stored prefix scores combined when paired).
-  const { manifest, model, threshold: th, reference } = await openLiveModel('watch', a.models, a.threshold, a.lenient, true, a.combine);
+  const { manifest, model, threshold: th, reference } = await openLiveModel('watch', a.models, a.threshold, a.lenient, true, a.combine, runningOptions(a));
   try {
+    const prefixQuantile = a.prefixQuantile ?? DEFAULT_PREFIX_QUANTILE;
     const pairing = manifest.input.pairing;
     const minEvents = a.minEvents ?? 16;
     // A recorded trace or stdin is opened first, so that a bad one fails before calibration; strace starts after it.
     const recorded = a.strace || a.perf ? undefined : a.input === '-' ? await src.stdinSource(pairing, a.lenient) : await src.fileSource(a.input!, pairing, a.lenient);
-    const warmUp = warmUpOf(a.warmUp, manifest, a.calibrate, a.prefixQuantile, model);
+    const warmUp = warmUpOf(a.warmUp, manifest, a.calibrate, prefixQuantile, model);
     if (warmUp) {
       process.stderr.write(`watch: warm-up: ${warmUp.skip > 0 ? `after the first ${warmUp.skip} sequences to finish (left out), the next` : 'the first'} ` +
         `${warmUp.sequences} are taken as normal; nothing alerts until the thresholds ` +
         `are fitted on them (quantile ${warmUp.q}${warmUp.prefixQuantile === false ? '' : `, prefixes: ${warmUp.prefixQuantile}`})\n`);
     }
-    const prefix = warmUp ? undefined : await prefixThresholdsFor('watch', model, manifest, a.calibrate, a.prefixQuantile, minEvents, score.readingFor(manifest, a.lenient));
+    const prefix = warmUp ? undefined : await prefixThresholdsFor('watch', model, manifest, a.calibrate, prefixQuantile, minEvents, score.readingFor(manifest, a.lenient));
     const target = a.pid !== undefined ? { pid: a.pid } : a.command.length > 0 ? { command: a.command } : { system: true as const };
     const source = a.strace
       ? src.straceSource(target as { pid: number } | { command: string[] }, pairing, a.lenient)

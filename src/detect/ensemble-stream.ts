@@ -8,7 +8,7 @@
  * exp(score + C), a monotone map of `score`'s ensemble score, and a threshold τ on that score is exp(τ + C) here.
  *
  * A rank ensemble (`--combine rank`) is no sum over events: it judges whole sequences (`sequenceLevel`: running
- * sequences do not alert). Its events carry the z ensemble's per-event values (σ-nats: what alerts name as the most
+ * sequences do not alert; so does a z ensemble whose members all do, timing and profile models). Its events carry the z ensemble's per-event values (σ-nats: what alerts name as the most
  * surprising events, and explanations show) and the end token whatever makes the mean −r, r = the mean of the
  * members' normal-validation ranks of their perplexities (`detect/ensemble.ts`): its "perplexity" is exp(r).
  *
@@ -45,7 +45,10 @@ export class EnsembleLiveModel implements LiveModel {
   private readonly normalisers: Normaliser[];
   /** C: the ensemble perplexity is exp(score + C) (0 for a rank ensemble). */
   readonly offset: number;
-  /** A rank ensemble judges whole sequences only: its running sequences never alert (no prefix thresholds). */
+  /**
+   * Judges whole sequences only, so its running sequences never alert (no prefix thresholds): a rank ensemble, or one
+   * whose members all do (timing, profile).
+   */
   readonly sequenceLevel: boolean;
   /** Alerts and sequence records show the ensemble score, surprise in σ-nats. */
   readonly scale: ScoreScale;
@@ -59,9 +62,9 @@ export class EnsembleLiveModel implements LiveModel {
     }
     this.weights = memberWeights(members.map((m) => m.stats));
     this.normalisers = members.map((m) => new Normaliser(m.stats, combine));
-    this.sequenceLevel = combine === 'rank';
-    this.offset = this.sequenceLevel ? 0 : members.reduce((a, m, i) => a + m.stats.mean * this.weights[i]!, 0);
-    this.kind = `ensemble(${members.map((m) => m.model.kind).join('+')}${this.sequenceLevel ? ', rank' : ''})`;
+    this.sequenceLevel = combine === 'rank' || members.every((m) => m.model.sequenceLevel === true);
+    this.offset = combine === 'rank' ? 0 : members.reduce((a, m, i) => a + m.stats.mean * this.weights[i]!, 0);
+    this.kind = `ensemble(${members.map((m) => m.model.kind).join('+')}${combine === 'rank' ? ', rank' : ''})`;
     this.scale = { name: 'ensemble score', unit: 'σ-nats', of: (p) => this.scoreOf(p), perplexityOf: (s) => this.perplexityThreshold(s) };
   }
 
@@ -117,7 +120,7 @@ export class EnsembleLiveModel implements LiveModel {
    */
   scorePass(): (seqs: readonly Sequence[]) => Promise<number[]> {
     const pass = perplexityPass(this.members.map((m) => m.model));
-    return async (seqs) => (await pass(seqs)).map((ps) => Math.exp(this.sequenceLevel
+    return async (seqs) => (await pass(seqs)).map((ps) => Math.exp(this.combine === 'rank'
       ? this.rankOf(ps.map((p) => Math.log(p)))
       : ps.reduce((sum, p, m) => sum + this.weights[m]! * Math.log(p), 0)));
   }
@@ -145,7 +148,7 @@ export class EnsembleLiveModel implements LiveModel {
     const scorers = this.members.map((m) => m.model.incremental!());
     const z = (xs: readonly Float64Array[]) => this.zCombined(xs);
     const labels = this.members.map((m) => m.label);
-    if (this.sequenceLevel) return new EnsembleScorer(scorers, labels, z, { histories, weights: this.weights }, (ln) => this.rankOf(ln));
+    if (this.combine === 'rank') return new EnsembleScorer(scorers, labels, z, { histories, weights: this.weights }, (ln) => this.rankOf(ln));
     return new EnsembleScorer(scorers, labels, z, histories.some((h) => h.keeps) ? { histories, weights: this.weights } : undefined);
   }
 
@@ -165,7 +168,7 @@ export class EnsembleLiveModel implements LiveModel {
   private combined(xs: readonly Float64Array[]): Float64Array {
     const out = this.zCombined(xs);
     const n = out.length;
-    if (this.sequenceLevel && n > 0) {
+    if (this.combine === 'rank' && n > 0) {
       let before = 0;
       for (let i = 0; i < n - 1; i++) before += out[i]!;
       out[n - 1] = -this.rankOf(xs.map((x) => -x.reduce((a, v) => a + v, 0) / n)) * n - before;

@@ -90,7 +90,7 @@ test('an ensemble with a --history member: watch (event by event) and serve\'s b
       assert.ok(Math.abs(r.score! - q.score) < 1e-9 && r.novel === q.novel, `${q.id}: watch ${r.score}, score ${q.score}`);
     }
     // serve's pass over a trace scored from the page (EnsembleLiveModel.scorePass), in batches
-    const opened = await openLiveModel('serve', [ng, tm], 'quantile', false, false);
+    const opened = await openLiveModel('serve', [ng, tm], 'quantile', false, false, 'z', []);
     try {
       const pass = opened.model.scorePass!();
       const seqs = (await loadDemoSet('cpu')).sequences;

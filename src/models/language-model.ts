@@ -86,6 +86,12 @@ export interface LanguageModel {
    */
   sequenceFacts?(seq: Sequence): SequenceFact[];
   /**
+   * Kinds that judge whole sequences only (timing, profile: every event scores 0, the end token carries the whole
+   * surprise), so a running sequence's perplexity says nothing: `watch` and `serve` set no prefix thresholds for them,
+   * and their sequences alert when they end. Absent for kinds whose surprise is per event.
+   */
+  readonly sequenceLevel?: true;
+  /**
    * Kinds scored with their connection's history (timing `--history k`): a request's perplexity is the median of the
    * last k of its connection, itself included, wherever whole sequences are scored (`detect/history.ts`);
    * `logProbsMany` and the incremental scorer give the request's own. Absent or 1: each sequence on its own.

@@ -142,6 +142,8 @@ async function fitSvm(sample: readonly CallCounts[], names: Vocabulary, nu: numb
 
 export class ProfileModel implements LanguageModel {
   readonly kind = 'profile';
+  /** Every event scores 0 and the end token carries the whole surprise: running sequences cannot alert. */
+  readonly sequenceLevel = true;
   private readonly sq: Float64Array;
   private readonly logAlphaSum: number;
 

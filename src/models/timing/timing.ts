@@ -196,6 +196,8 @@ interface Reference {
 
 export class TimingModel implements LanguageModel {
   readonly kind = 'timing';
+  /** Every event scores 0 and the end token carries the whole surprise: running sequences cannot alert. */
+  readonly sequenceLevel = true;
 
   /**
    * `pooled`: fitted on every training sequence; `shapes`: one per shape (`shapeKey`) made by at least `--shape-min`
