@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, truncateSync, chmodSync, readdirSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, truncateSync, chmodSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -135,4 +135,13 @@ test('demo --trace runs on the committed trace', () => {
   assert.ok(d.stats.syscallEntries > 500);
   assert.ok(d.threads.length >= 2);
   assert.ok(d.slowest.length > 0);
+});
+
+test('--version prints the package version', () => {
+  const { version } = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const r = cli(flag);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.trim(), version);
+  }
 });

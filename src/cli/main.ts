@@ -7,6 +7,7 @@
  * The `syscall-anomaly` command line. Each command's implementation is imported when it runs, so start-up only
  * pays for the command used.
  */
+import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { action, fail, refuseRepeats, UsageError } from './run.js';
 import { registerLmCommands } from './lm-commands.js';
@@ -18,6 +19,7 @@ const program = new Command();
 program
   .name('syscall-anomaly')
   .description('Find anomalous and novel behaviour in Linux system-call streams.')
+  .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version, '-V, --version')
   .showHelpAfterError()
   .hook('preAction', (_root, cmd) => {
     try {
