@@ -9,7 +9,7 @@ import { Option, type Command } from 'commander';
 import { parseDataArg, type DataSpec } from '../features/dataset.js';
 import { SEGMENTATIONS, type Segmentation } from '../features/sequences/index.js';
 import { findModelKind, MODEL_KINDS, modelKindNames, resolveSettings } from '../models/language-model.js';
-import { action, collect, UsageError } from './run.js';
+import { action, collect, UsageError, LENIENT_HELP } from './run.js';
 import type { NovelSet } from './evaluate.js';
 import { COMBINES, type Combine } from '../detect/ensemble.js';
 
@@ -90,7 +90,7 @@ function registerTrain(program: Command): void {
     .option('--max-len <n>', `at most this many events per sequence (default ${DEFAULT_MAX_LEN})`)
     .option('--quantile <q>', 'label-free threshold: this quantile of normal validation perplexity', '0.99')
     .requiredOption('-o, --output <dir>', 'model folder to write (an existing model folder is replaced)')
-    .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
+    .option('--lenient', LENIENT_HELP)
     .option('--teacher <dir>', 'distillation: train an LSTM student on the next-token distributions of this model folder (an LSTM or n-gram; the student predicts what it predicts)')
     .option('--distill-alpha <x>', 'distillation: weight of the teacher\'s distribution in the targets, the rest on the observed name (default 0.7)')
     .option('--json', 'print the manifest as JSON');
@@ -181,7 +181,7 @@ function registerUpdate(program: Command): void {
     .option('--valid-novel <data>', 'labelled novel validation data: also store the best-F1 threshold')
     .option('--quantile <q>', 'label-free threshold: this quantile of normal validation perplexity', '0.99')
     .requiredOption('-o, --output <dir>', 'model folder to write (may be the --model folder itself)')
-    .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
+    .option('--lenient', LENIENT_HELP)
     .option('--json', 'print the manifest as JSON')
     .action(action(async (o: UpdateOpts) => {
       if (o.model.length > 1) throw new UsageError(`update takes one model folder: --model is given ${o.model.length} times (${o.model.join(', ')})`);
@@ -221,7 +221,7 @@ export function registerLmCommands(program: Command): void {
     .option('--combine <how>', COMBINE)
     .option('--valid <data>', ENSEMBLE_VALID)
     .option('--json', 'print one JSON document')
-    .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
+    .option('--lenient', LENIENT_HELP)
     .action(action(async (data: string, o: { model: string[]; threshold: string; combine?: string; valid?: string; json?: boolean; lenient?: boolean }) => {
       const spec = parseDataArg(data);
       const { combine, valid } = parseCombine(o.model, o.combine, o.valid);
@@ -241,7 +241,7 @@ export function registerLmCommands(program: Command): void {
     .option('--combine <how>', COMBINE)
     .option('--valid <data>', ENSEMBLE_VALID)
     .option('--json', 'print JSON')
-    .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
+    .option('--lenient', LENIENT_HELP)
     .action(action(async (o: { model: string[]; normal: string; novel: string[]; combine?: string; valid?: string; json?: boolean; lenient?: boolean }) => {
       if (o.novel.length === 0) throw new UsageError('evaluate needs at least one --novel <name>=<data>');
       const { combine, valid } = parseCombine(o.model, o.combine, o.valid);
@@ -267,7 +267,7 @@ export function registerLmCommands(program: Command): void {
     .option('--combine <how>', COMBINE)
     .option('--valid <data>', ENSEMBLE_VALID)
     .option('--json', 'print JSON')
-    .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
+    .option('--lenient', LENIENT_HELP)
     .action(action(async (data: string, o: {
       model: string[]; sequence: string; top: string; html?: string; threshold: string; combine?: string; valid?: string; json?: boolean; lenient?: boolean;
     }) => {

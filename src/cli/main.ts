@@ -9,7 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
-import { action, fail, refuseRepeats, UsageError } from './run.js';
+import { action, fail, refuseRepeats, UsageError, LENIENT_HELP } from './run.js';
 import { registerLmCommands } from './lm-commands.js';
 import { registerWindowCommands } from './window-commands.js';
 import { registerWatchCommand } from './watch.js';
@@ -34,7 +34,7 @@ program
   .description('count what a trace holds: events, syscall entries/exits, pairs, unmatched, lost, per syscall and process')
   .argument('<trace>', 'CTF trace folder (LTTng, perf --to-ctf), strace text, ADFA-LD, or JSONL')
   .option('--json', 'print JSON')
-  .option('--lenient', 'decode up to damage and report what was skipped instead of failing')
+  .option('--lenient', LENIENT_HELP)
   .action(action(async (trace: string, o: { json?: boolean; lenient?: boolean }) => {
     const { statsCommand } = await import('./stats.js');
     await statsCommand(trace, o.json === true, o.lenient === true);
@@ -46,7 +46,7 @@ program
   .argument('<trace>', 'any supported trace')
   .requiredOption('-o, --output <file>', "output JSONL file ('-' for stdout)")
   .option('--raw', 'keep entries and exits as separate events (default: pair them into complete calls with latency)')
-  .option('--lenient', 'decode up to damage and report what was skipped instead of failing')
+  .option('--lenient', LENIENT_HELP)
   .action(action(async (trace: string, o: { output: string; raw?: boolean; lenient?: boolean }) => {
     const { convertCommand } = await import('./convert.js');
     await convertCommand(trace, o.output, o.raw ? 'raw' : 'paired', o.lenient === true);

@@ -9,6 +9,9 @@ import { TraceError, TracerError } from '../trace/errors.js';
 /** An error the user can fix (bad arguments, missing files): one line, exit code 2. */
 export class UsageError extends Error {}
 
+/** What `--lenient` says in every command that reads traces. */
+export const LENIENT_HELP = 'decode traces up to damage and report what was skipped instead of failing';
+
 export function fail(e: unknown): never {
   const debug = process.env.SYSCALL_ANOMALY_DEBUG === '1';
   if (e instanceof TraceError || e instanceof UsageError || e instanceof TracerError) {

@@ -16,7 +16,7 @@
 import type { Command } from 'commander';
 import { LIVE_COMBINE, parseLiveCombine, parseWarmUp, type WarmUpArgs } from './live-model.js';
 import type { Combine } from '../detect/ensemble.js';
-import { action, collect, UsageError } from './run.js';
+import { action, collect, UsageError, LENIENT_HELP } from './run.js';
 
 // The server's modules are imported when the command runs (start-up of other commands pays nothing for them).
 const TOKEN_ENV = 'SYSCALL_ANOMALY_TOKEN';
@@ -178,7 +178,7 @@ export function registerServe(program: Command): void {
     .option('--threshold <which>', "novel above: 'quantile', 'best-f1', or a perplexity", 'quantile')
     .option('--latency-ms <ms>', 'live input: score queued events at most this long after they arrive (default 50 for stdin and strace, 0 for a file)')
     .option('--max-upload-mb <MiB>', 'largest trace the page may upload', String(DEFAULT_MAX_UPLOAD_MIB))
-    .option('--lenient', 'decode traces up to damage and report what was skipped instead of failing')
+    .option('--lenient', LENIENT_HELP)
     .argument('[command...]', 'with --strace: the command to start and watch (after --)')
     .action(action(async (command: string[], o: {
       model: string[]; combine?: string; input?: string; strace?: boolean; pid?: string; calibrate?: string | boolean; port: string; host: string; token?: string;

@@ -20,7 +20,7 @@
 import type { Command } from 'commander';
 import { LIVE_COMBINE, parseLiveCombine, parseWarmUp, type RunningOptions, type WarmUpArgs } from './live-model.js';
 import type { Combine } from '../detect/ensemble.js';
-import { action, collect, UsageError } from './run.js';
+import { action, collect, UsageError, LENIENT_HELP } from './run.js';
 
 export interface WatchArgs {
   /** Model folders: one model, or the members of an ensemble (`detect/ensemble-stream.ts`). */
@@ -85,7 +85,7 @@ export function registerWatchCommand(program: Command): void {
     .option('--batch <n>', 'queued events that start a scoring round (default 8192)')
     .option('--latency-ms <ms>', 'score queued events at most this long after they arrive (default 50 for stdin, strace and perf; 0 for files)')
     .option('--alerts-only', 'print alerts and the summary, not every finished sequence')
-    .option('--lenient', 'skip damaged records (counted) instead of failing')
+    .option('--lenient', LENIENT_HELP)
     .argument('[command...]', 'with --strace or --perf: the command to start and watch (after --)')
     .action(action(async (command: string[], o: Record<string, string | boolean | string[] | undefined>) => {
       const str = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);

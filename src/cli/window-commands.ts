@@ -9,7 +9,7 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { windowConfig, type WindowFeatures, type WindowSplit } from '../features/windows/index.js';
 import type { BalanceMode } from '../features/preprocess/balance.js';
-import { action, UsageError } from './run.js';
+import { action, UsageError, LENIENT_HELP } from './run.js';
 import { windowsCommand, type EventFilter } from './windows.js';
 import { classifyCommand, MODEL_NAMES, NORMALIZERS, parseModels, type Normalizer } from './classify.js';
 import { ONE_CLASS_MODELS, oneClassCommand, type OneClassName } from './one-class.js';
@@ -58,7 +58,7 @@ export function registerWindowCommands(program: Command): void {
     .option('--proc <name>', 'keep only events of this process name (e.g. mariadbd)')
     .option('--pid <n>', 'keep only events of this process id')
     .option('--vocab <file>', 'use the (frozen) syscall vocabulary of this window set; unseen syscalls are counted as <unk>')
-    .option('--lenient', 'decode up to damage and report what was skipped instead of failing')
+    .option('--lenient', LENIENT_HELP)
     .option('--json', 'print the summary as JSON')
     .action(action(async (trace: string, o: WindowsOpts) => {
       if (o.proc !== undefined && o.pid !== undefined) throw new UsageError('give --proc or --pid, not both');
