@@ -11,13 +11,14 @@ import { formatTable } from './util.js';
 
 /**
  * Sections in the order they run. Each prints its own table of ratios against the reference run in the same
- * section: babeltrace2 (decode), PyTorch with OpenBLAS (lstm, transformer), scikit-learn (sklearn). Imported when run.
+ * section: babeltrace2 (decode), PyTorch with OpenBLAS (lstm, transformer), scikit-learn (sklearn, profile). Imported when run.
  */
 export const SECTIONS: Record<string, () => Promise<void>> = {
   decode: async () => (await import('./decode.js')).benchDecode(),
   lstm: async () => { await (await import('./lstm.js')).benchLstmVsTorch(); },
   transformer: async () => { await (await import('./transformer.js')).benchTransformerVsTorch(); },
   sklearn: async () => { console.log(await (await import('./sklearn-parity.js')).sklearnParity([])); },
+  profile: async () => (await import('./profile.js')).benchProfile(),
   watch: async () => (await import('./watch.js')).benchWatch(),
 };
 
