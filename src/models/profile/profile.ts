@@ -176,13 +176,17 @@ export class ProfileModel implements LanguageModel {
   private densityAt(x: ReadonlyMap<number, number>): { surprise: number; w: Float64Array } {
     const { support, alpha, gamma } = this.svm;
     const D = this.width;
+    // x's entries as arrays: the loop below visits them once per support vector (iterating the Map there took ~40 % of scoring)
+    const ids = Int32Array.from(x.keys());
+    const vals = Float64Array.from(x.values());
     let xx = 0;
-    for (const v of x.values()) xx += v * v;
+    for (let k = 0; k < vals.length; k++) xx += vals[k]! * vals[k]!;
     const w = new Float64Array(alpha.length); // first ln(α_i K_i), then the shares
     let max = -Infinity;
     for (let i = 0; i < alpha.length; i++) {
       let dot = 0;
-      for (const [j, v] of x) dot += v * support[i * D + j]!;
+      const row = i * D;
+      for (let k = 0; k < ids.length; k++) dot += vals[k]! * support[row + ids[k]!]!;
       w[i] = Math.log(alpha[i]!) - gamma * Math.max(0, xx + this.sq[i]! - 2 * dot);
       if (w[i]! > max) max = w[i]!;
     }
