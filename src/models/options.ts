@@ -55,7 +55,10 @@ export function intIn(flag: string, min: number, max: number): (text: string) =>
 export function fraction(flag: string, min: number, max: number, openMin: boolean): (text: string) => number {
   return (text) => {
     const v = Number(text);
-    if (text.trim() === '' || !(openMin ? v > min : v >= min) || !(v < max)) throw new RangeError(`${flag} must be a number in ${openMin ? '(' : '['}${min}, ${max}), got '${text}'`);
+    if (text.trim() === '' || !(openMin ? v > min : v >= min) || !(v < max)) {
+      const range = max === Infinity ? `${openMin ? '>' : '>='} ${min}` : `in ${openMin ? '(' : '['}${min}, ${max})`;
+      throw new RangeError(`${flag} must be a number ${range}, got '${text}'`);
+    }
     return v;
   };
 }

@@ -223,6 +223,7 @@ test('through the CLI: train, explain (calls by share, parts adding up to S), up
       .filter((q) => q.novel).length;
     assert.ok(novel(model) > 1000 && novel(updated) < 20, `io novel before ${novel(model)}, after ${novel(updated)}`);
     oneLineError(cli('train', '--model', 'profile', '--nu', '1.5', '--train', projectData('web-novelty', 'normal.jsonl.gz'), '-o', join(dir, 'x')), /--nu must be a number in \(0, 1\), got '1.5'/);
+    oneLineError(cli('train', '--model', 'profile', '--gamma', '0', '--train', projectData('web-novelty', 'normal.jsonl.gz'), '-o', join(dir, 'x')), /--gamma must be a number > 0, got '0'/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
