@@ -8,9 +8,10 @@
  * exp(score + C), a monotone map of `score`'s ensemble score, and a threshold τ on that score is exp(τ + C) here.
  *
  * A rank ensemble (`--combine rank`) is no sum over events: it judges whole sequences (`sequenceLevel`: running
- * sequences do not alert; so does a z ensemble whose members all do, timing and profile models). Its events carry the z ensemble's per-event values (σ-nats: what alerts name as the most
- * surprising events, and explanations show) and the end token whatever makes the mean −r, r = the mean of the
- * members' normal-validation ranks of their perplexities (`detect/ensemble.ts`): its "perplexity" is exp(r).
+ * sequences do not alert; so does a z ensemble whose members all do, timing and profile models). Its events carry
+ * the z ensemble's per-event values (σ-nats: what alerts name as the most surprising events, and explanations show)
+ * and the end token whatever makes the mean −r, r = the mean of the members' normal-validation ranks of their
+ * perplexities (`detect/ensemble.ts`): its "perplexity" is exp(r).
  *
  * Members that keep their connection's history (`--history`, `detect/history.ts`) have their own perplexity replaced
  * by it when a sequence ends (`EnsembleScorer`), and `scorePass` does the same for whole sequences: the ensemble

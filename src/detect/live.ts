@@ -56,7 +56,10 @@ export function aboveThreshold(perplexity: number, threshold: number): boolean {
  */
 export type LiveModel = Pick<LanguageModel, 'kind' | 'logProbsMany' | 'incremental' | 'history'> & {
   readonly scale?: ScoreScale;
-  /** Judges whole sequences only (a rank ensemble): running sequences never alert, and have no prefix thresholds. */
+  /**
+   * Judges whole sequences only (a rank ensemble; a timing or profile model, or an ensemble of them): running sequences
+   * never alert, and have no prefix thresholds.
+   */
   readonly sequenceLevel?: boolean;
 };
 
