@@ -117,7 +117,7 @@ test('watch --warm-up: the first n finished requests set the thresholds; nothing
   const normalShare = share(after.filter((r) => !cpuIds.has(r.id as string)));
   const cpuShare = share(after.filter((r) => cpuIds.has(r.id as string)));
   assert.ok(normalShare < 0.03 && cpuShare > 0.15 && cpuShare > 10 * normalShare, `novel: normal ${normalShare}, cpu ${cpuShare}`);
-  assert.match(w.err, /watch: warm-up done after 1000 sequences: perplexity > [\d.e+]+ \(quantile 0\.99\)/);
+  assert.match(w.err, /watch: warm-up done after 1000 sequences: perplexity > [\d.e+]+ \(quantile 0\.99\); prefix thresholds: none \(whole sequences are judged\)/);
   const summary = recs[recs.length - 1]!;
   assert.deepEqual(summary.warmUp, { sequences: n, of: n, done: true });
   // --warm-up-skip: the first k left out (a start-up), the next n the baseline; --warm-up-quantile: its quantile

@@ -191,7 +191,7 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
           process.stderr.write(`watch: warm-up done after ${r.sequences} sequences${r.skipped > 0 ? ` (${r.skipped} left out before them)` : ''}: ` +
             `${model.scale ? 'ensemble score' : 'perplexity'} > ` +
             `${shown({ value: r.threshold, score: r.score })} (quantile ${r.q}); prefix thresholds: ` +
-            `${r.prefix.map((p) => `${p.length} events → ${shown(p)}`).join(', ') || 'none'}\n`);
+            `${r.prefix.map((p) => `${p.length} events → ${shown(p)}`).join(', ') || (model.sequenceLevel ? 'none (whole sequences are judged)' : 'none')}\n`);
           process.stdout.write(JSON.stringify(r) + '\n');
         } else if (!a.alertsOnly) process.stdout.write(JSON.stringify(r) + '\n');
       }
