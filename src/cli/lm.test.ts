@@ -227,6 +227,11 @@ test('train --model lstm: a tiny LSTM over syscall names, saved with its thresho
   assert.equal(m.training.fitSequences, 750);
   assert.equal(m.training.heldOut, 83);
   assert.ok(m.model.epochs >= 1 && m.model.epochs <= 2, `${m.model.epochs} epochs`);
+  // stderr is a pipe here, not a terminal: a line per epoch for the log, instead of the redrawn progress line
+  const epochs = r.err.split('\n').filter((l) => l.startsWith('epoch '));
+  assert.equal(epochs.length, m.model.epochs, r.err);
+  assert.match(epochs[0]!, /^epoch 1\/2: train loss \d+\.\d{4}, valid loss \d+\.\d{4} \(perplexity [\d.]+\), [\d,]+ tokens\/s$/);
+  assert.doesNotMatch(r.err, /\r/);
   assert.ok(Number.isFinite(m.thresholds.labelFree.value) && m.thresholds.labelFree.value > 1);
   assert.deepEqual(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')), m);
 });

@@ -33,7 +33,10 @@ export interface Progress {
 export interface FitHooks {
   /** Hears each epoch's record as it completes. */
   onEpoch?: (r: EpochRecord) => void;
-  /** Hears every step; without it, a progress line is drawn on stderr when stderr is a TTY (nothing otherwise). */
+  /**
+   * Hears every step; without it, a progress line is drawn on stderr when stderr is a TTY, and otherwise (a log file,
+   * a pipe, CI) one line per epoch is written there ({@link epochLine}).
+   */
   onProgress?: (p: Progress) => void;
   /**
    * Checkpoint file: when it exists the run resumes from it (it must come from the same model kind, config and
@@ -55,6 +58,16 @@ export function ttyProgress(): ((p: Progress) => void) | undefined {
     process.stderr.write(`\repoch ${p.epoch} step ${p.step}/${p.stepsInEpoch} loss ${p.loss.toFixed(4)} ` +
       `${Math.round(p.tokensPerS)} tokens/s lr ${p.lr.toExponential(2)}\x1b[K${p.step === p.stepsInEpoch ? '\n' : ''}`);
   };
+}
+
+/**
+ * One epoch's line for a log (stderr that is no terminal): `epoch 3/10: train loss 1.2345, valid loss 1.3012
+ * (perplexity 3.67), 85,123 tokens/s`, and why training stops when it stops early.
+ */
+export function epochLine(r: EpochRecord, epochs: number, stoppedEarly: boolean, patience: number): string {
+  const valid = Number.isNaN(r.validLoss) ? '' : `, valid loss ${r.validLoss.toFixed(4)} (perplexity ${r.validPerplexity.toPrecision(4)})`;
+  return `epoch ${r.epoch}/${epochs}: train loss ${r.trainLoss.toFixed(4)}${valid}, ${Math.round(r.tokensPerS).toLocaleString('en-US')} tokens/s` +
+    (stoppedEarly ? `; stopping: no better valid loss in ${patience} epochs` : '') + '\n';
 }
 
 /** The run state a checkpoint holds besides the model's own header fields (config, data fingerprint, kind). */
@@ -220,6 +233,7 @@ export async function runEpochs(run: TrainingRun, trainer: Trainer, schedule: Sc
   const o = {
     epochs: config.epochs, patience: config.patience, hasValid, everySteps: hooks.checkpoint?.everySteps,
     progress: hooks.onProgress ?? ttyProgress(), onEpoch: hooks.onEpoch,
+    log: hooks.onProgress === undefined && !process.stderr.isTTY, // no progress line: a line per epoch instead
   };
   while (!run.state.stopped && run.state.epoch < o.epochs) {
     const steps = d.stepsIn(run.state.epoch);
@@ -243,6 +257,7 @@ export async function runEpochs(run: TrainingRun, trainer: Trainer, schedule: Sc
     if (closed.improved) run.bestParams = (trainer.params as Float32Array).slice();
     run.state = closed.state;
     await d.save();
+    if (o.log) process.stderr.write(epochLine(closed.record, o.epochs, closed.state.stopped && closed.state.epoch < o.epochs, o.patience));
     o.onEpoch?.(closed.record);
   }
 }
