@@ -19,6 +19,7 @@ import { loadModelFolder, saveModelFolder, type BestF1Threshold, type DataSummar
 import { historyOf } from '../detect/history.js';
 import { findModelKind, formatSettings, scoreStream, type LanguageModel, type LogProbsSink, type ModelSettings } from '../models/language-model.js';
 import { progress, UsageError } from './run.js';
+import { enableEpochLog } from '../models/training.js';
 
 export interface TrainRequest {
   kind: string;
@@ -85,6 +86,7 @@ export async function perplexitiesWithIds(model: LanguageModel, seqs: AsyncItera
 /** Fits, sets the thresholds and saves the model folder. */
 export async function trainModel(req: TrainRequest): Promise<{ model: LanguageModel; manifest: ModelManifest }> {
   const t0 = performance.now();
+  enableEpochLog(); // a neural kind's progress reaches a log too: a line per epoch when stderr is no terminal
   const entry = findModelKind(req.kind);
   if (!entry) throw new UsageError(`unknown model kind '${req.kind}'`);
   const history = Number(req.settings['history'] ?? 1);

@@ -35,7 +35,8 @@ export interface FitHooks {
   onEpoch?: (r: EpochRecord) => void;
   /**
    * Hears every step; without it, a progress line is drawn on stderr when stderr is a TTY, and otherwise (a log file,
-   * a pipe, CI) one line per epoch is written there ({@link epochLine}).
+   * a pipe, CI) one line per epoch is written there ({@link epochLine}) once the command line asked for it
+   * ({@link enableEpochLog}).
    */
   onProgress?: (p: Progress) => void;
   /**
@@ -58,6 +59,14 @@ export function ttyProgress(): ((p: Progress) => void) | undefined {
     process.stderr.write(`\repoch ${p.epoch} step ${p.step}/${p.stepsInEpoch} loss ${p.loss.toFixed(4)} ` +
       `${Math.round(p.tokensPerS)} tokens/s lr ${p.lr.toExponential(2)}\x1b[K${p.step === p.stepsInEpoch ? '\n' : ''}`);
   };
+}
+
+/** Whether runs write {@link epochLine} to stderr when it is no terminal: off for library callers (tests among them). */
+let epochLog = false;
+
+/** The command line's training (`train`, `update`, the eval harness) turns the per-epoch log lines on. */
+export function enableEpochLog(): void {
+  epochLog = true;
 }
 
 /**
@@ -233,7 +242,7 @@ export async function runEpochs(run: TrainingRun, trainer: Trainer, schedule: Sc
   const o = {
     epochs: config.epochs, patience: config.patience, hasValid, everySteps: hooks.checkpoint?.everySteps,
     progress: hooks.onProgress ?? ttyProgress(), onEpoch: hooks.onEpoch,
-    log: hooks.onProgress === undefined && !process.stderr.isTTY, // no progress line: a line per epoch instead
+    log: epochLog && hooks.onProgress === undefined && !process.stderr.isTTY, // no progress line: a line per epoch instead
   };
   while (!run.state.stopped && run.state.epoch < o.epochs) {
     const steps = d.stepsIn(run.state.epoch);
