@@ -39,7 +39,7 @@ import { rng } from '../../features/preprocess/matrix.js';
 import type { SyscallEvent } from '../../trace/event.js';
 import { loadLibsvm } from '../classifiers/svm.js';
 import type { LanguageModel, ModelKind, ModelSettings, SavedModel, SequenceFact, SettingValue, TrainingData } from '../language-model.js';
-import { WholeSequenceScorer, wholeSequenceLogProbs, type IncrementalScorer } from '../stream.js';
+import { endLogProb, WholeSequenceScorer, wholeSequenceLogProbs, type IncrementalScorer } from '../stream.js';
 import { arrayReader, decodeTensors, encodeTensors, type TensorArray } from '../tensor-file.js';
 
 /** At most this many training sequences are kept (a reservoir sample) and given to the SVM. */
@@ -65,8 +65,14 @@ export function callCounts(events: readonly SyscallEvent[]): CallCounts {
   return m;
 }
 
-/** The feature vector of `counts` as sparse (column id, √share) pairs over `names` (unseen names in `<unk>`). */
-export function profileOf(counts: ReadonlyMap<string, number>, names: Vocabulary): Map<number, number> {
+/** A sparse feature vector: its non-zero columns and their values, as arrays (scoring walks them once per support vector). */
+interface SparseVector {
+  ids: Int32Array;
+  vals: Float64Array;
+}
+
+/** The feature vector of `counts`: (column id, √share) over `names` (unseen names in `<unk>`). */
+function profileOf(counts: ReadonlyMap<string, number>, names: Vocabulary): SparseVector {
   let total = 0;
   for (const c of counts.values()) total += c;
   const byId = new Map<number, number>();
@@ -74,9 +80,7 @@ export function profileOf(counts: ReadonlyMap<string, number>, names: Vocabulary
     const id = names.id(name);
     byId.set(id, (byId.get(id) ?? 0) + c);
   }
-  const x = new Map<number, number>();
-  for (const [id, c] of byId) x.set(id, Math.sqrt(c / total));
-  return x;
+  return { ids: Int32Array.from(byId.keys()), vals: Float64Array.from(byId.values(), (c) => Math.sqrt(c / total)) };
 }
 
 /**
@@ -120,7 +124,8 @@ async function fitSvm(sample: readonly CallCounts[], names: Vocabulary, nu: numb
   const D = names.size;
   const dense = sample.map((counts) => {
     const row = new Array<number>(D).fill(0);
-    for (const [id, v] of profileOf(counts, names)) row[id] = v;
+    const { ids, vals } = profileOf(counts, names);
+    ids.forEach((id, k) => (row[id] = vals[k]!));
     return row;
   });
   const Svm = await loadLibsvm();
@@ -173,12 +178,9 @@ export class ProfileModel implements LanguageModel {
    * S of the feature vector `x` (sparse), and each support vector's share w_i = α_i K_i / Σ α K of the density there.
    * Computed in the log domain (a log-sum-exp), so that S stays finite however far x lies from every support vector.
    */
-  private densityAt(x: ReadonlyMap<number, number>): { surprise: number; w: Float64Array } {
+  private densityAt({ ids, vals }: SparseVector): { surprise: number; w: Float64Array } {
     const { support, alpha, gamma } = this.svm;
     const D = this.width;
-    // x's entries as arrays: the loop below visits them once per support vector (iterating the Map there took ~40 % of scoring)
-    const ids = Int32Array.from(x.keys());
-    const vals = Float64Array.from(x.values());
     let xx = 0;
     for (let k = 0; k < vals.length; k++) xx += vals[k]! * vals[k]!;
     const w = new Float64Array(alpha.length); // first ln(α_i K_i), then the shares
@@ -206,7 +208,7 @@ export class ProfileModel implements LanguageModel {
   }
 
   /** S, and the normal mix near the sequence: Σ w_i s_i ([D], square-rooted shares). */
-  private terms(x: ReadonlyMap<number, number>): { surprise: number; near: Float64Array } {
+  private terms(x: SparseVector): { surprise: number; near: Float64Array } {
     const { surprise, w } = this.densityAt(x);
     const D = this.width;
     const near = new Float64Array(D);
@@ -223,7 +225,7 @@ export class ProfileModel implements LanguageModel {
     return seqs.map((seq) => {
       const T = seq.events.length;
       const calls = new Float64Array(T + 1); // [T + 1]
-      calls[T] = this.surprise(seq) * (T + 1);
+      calls[T] = -endLogProb(T, this.surprise(seq));
       return { calls };
     });
   }
@@ -240,12 +242,14 @@ export class ProfileModel implements LanguageModel {
 
   /** `sequenceFacts` of a sequence's call counts (also of an open one, for live alerts). */
   factsOf(counts: ReadonlyMap<string, number>): SequenceFact[] {
-    const x = profileOf(counts, this.names);
-    const { surprise, near } = this.terms(x);
+    const sparse = profileOf(counts, this.names);
+    const { surprise, near } = this.terms(sparse);
+    const x = new Float64Array(near.length); // [D], dense
+    sparse.ids.forEach((id, k) => (x[id] = sparse.vals[k]!));
     const parts: { id: number; d2: number }[] = [];
     let sum = 0;
     for (let j = 0; j < near.length; j++) {
-      const d2 = ((x.get(j) ?? 0) - near[j]!) ** 2;
+      const d2 = (x[j]! - near[j]!) ** 2;
       if (d2 > 0) parts.push({ id: j, d2 });
       sum += d2;
     }
@@ -257,7 +261,7 @@ export class ProfileModel implements LanguageModel {
       .sort((a, b) => b.part - a.part)
       .slice(0, MAX_FACTS)
       .map(({ id, part }) => {
-        const share = (x.get(id) ?? 0) ** 2;
+        const share = x[id]! ** 2;
         const normal = near[id]! ** 2;
         const name = id === UNKNOWN ? 'calls never seen in training' : this.names.token(id);
         return { name, what: 'share of the calls', value: 100 * share, normal: 100 * normal, unit: '%', z: Math.sign(share - normal) * Math.sqrt(2 * part), surprise: part, against };
