@@ -10,12 +10,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { traceSequence } from '../detect/adfa-eval.js';
-import type { Sequence } from '../features/sequences/sequence.js';
 import { findModelKind, passesOver, perplexityMany, resolveSettings } from '../models/language-model.js';
 import { PROFILE_KIND, type ProfileModel } from '../models/profile/profile.js';
-import { projectRoot, sharedData } from '../testing/paths.js';
-import { iterateAdfaTraces } from '../trace/adfa/adfa.js';
+import { adfaSets } from '../testing/adfa-sample.js';
+import { projectRoot } from '../testing/paths.js';
 import { formatTable, median } from './util.js';
 
 interface SklearnTimes {
@@ -27,11 +25,8 @@ interface SklearnTimes {
 }
 
 export async function benchProfile(): Promise<void> {
-  const train: Sequence[] = [];
-  const scored: Sequence[] = [];
-  for await (const t of iterateAdfaTraces(sharedData('adfa-ld', 'ADFA-LD.zip'))) {
-    (t.trace.set === 'training' ? train : scored).push(traceSequence(t.trace.path, t.index, t.names));
-  }
+  const { train, validation, attack } = await adfaSets();
+  const scored = [...validation, ...attack];
   const settings = resolveSettings(findModelKind('profile')!, new Map());
   const fits: number[] = [];
   const scores: number[] = [];

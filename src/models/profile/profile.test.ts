@@ -17,10 +17,9 @@ import { Tokenizer } from '../../features/tokens/tokenizer.js';
 import { UNKNOWN } from '../../features/tokens/vocabulary.js';
 import { combineScores, Normaliser } from '../../detect/ensemble.js';
 import { rocAuc } from '../../detect/metrics.js';
-import { traceSequence } from '../../detect/adfa-eval.js';
-import { projectData, projectRoot, sharedData } from '../../testing/paths.js';
+import { projectData, projectRoot } from '../../testing/paths.js';
 import { webRequests } from '../../testing/web-sample.js';
-import { iterateAdfaTraces } from '../../trace/adfa/adfa.js';
+import { adfaSets } from '../../testing/adfa-sample.js';
 import { TraceError } from '../../trace/errors.js';
 import { findModelKind, passesOver, perplexityMany, perplexityOf, resolveSettings, type ModelSettings } from '../language-model.js';
 import { NGRAM_KIND } from '../language-model.js';
@@ -87,18 +86,8 @@ test('surprise by hand on a hand-made SVM: unseen calls in <unk>, any length, pe
   for (const f of facts) assert.ok(Math.abs(0.5 * f.z * f.z - f.surprise) < 1e-12);
 });
 
-/** The ADFA-LD traces of one set, as sequences (ids = paths), in sorted order. */
-async function adfa(): Promise<{ train: Sequence[]; validation: Sequence[]; attack: Sequence[] }> {
-  const out = { train: [] as Sequence[], validation: [] as Sequence[], attack: [] as Sequence[] };
-  for await (const t of iterateAdfaTraces(sharedData('adfa-ld', 'ADFA-LD.zip'))) {
-    const seq = traceSequence(t.trace.path, t.index, t.names);
-    (t.trace.set === 'training' ? out.train : t.trace.set === 'validation' ? out.validation : out.attack).push(seq);
-  }
-  return out;
-}
-
 test('ADFA-LD: the fit matches scikit-learn\'s OneClassSVM; alone and beside the n-gram it ranks attacks above normal traces', async () => {
-  const data = await adfa();
+  const data = await adfaSets();
   const ref = JSON.parse(readFileSync(join(projectRoot(), 'src', 'models', 'profile', 'testdata', 'sklearn-adfa.json'), 'utf8')) as {
     trainTraces: number; supportVectors: number; surprise: Record<string, number>;
   };
