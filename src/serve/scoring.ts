@@ -12,7 +12,7 @@
  */
 import { historyOf } from '../detect/history.js';
 import { explain, noEventSurprise, type Explanation } from '../detect/explain.js';
-import { sequenceAlert } from '../detect/alert.js';
+import { sequenceAlert, type AlertFact, type FalcoAlert } from '../detect/alert.js';
 import { watchEvents, type WatchOptions, type WatchSummary } from '../detect/live.js';
 import { createSegmenter, type Sequence } from '../features/sequences/index.js';
 import { inBatches, perplexityOf, SCORE_BATCH, type LanguageModel } from '../models/language-model.js';
@@ -45,6 +45,16 @@ const MAX_WAITING = 20_000;
 /** A model of whole sequences blames what it measured (`SequenceFact`s, most surprising first): the top `k`, in nats. */
 function factCulprits(facts: readonly { name: string; surprise: number }[], k: number): Culprit[] {
   return [...facts].sort((a, b) => b.surprise - a.surprise).slice(0, k).map((f) => ({ name: f.name, count: 1, nats: f.surprise }));
+}
+
+/**
+ * The measurements a live alert blames, when it blames them: a model of whole sequences names no event (none carries
+ * surprise), and its `seq.facts` say why. Undefined for alerts that name events.
+ */
+function blamedFacts(f: FalcoAlert['output_fields']): AlertFact[] | undefined {
+  const top = f['seq.top_events'];
+  const facts = f['seq.facts'];
+  return (!Array.isArray(top) || top.length === 0) && Array.isArray(facts) ? (facts as AlertFact[]) : undefined;
 }
 
 function culpritsOf(exp: Explanation, k: number): Culprit[] {
@@ -232,11 +242,12 @@ export class Scorer {
         const score = Number(f['seq.score']);
         const scoreThreshold = Number(f['seq.threshold']);
         const scale = this.model.scale;
+        const facts = blamedFacts(f);
         const alert: Alert = {
           key: keyOf(id), run: run.id, id, perplexity: scale ? scale.perplexityOf(score) : score,
           threshold: scale ? scale.perplexityOf(scoreThreshold) : scoreThreshold, score, scoreThreshold,
           // a model of whole sequences names no event: what it measured against normal is to blame (`seq.facts`)
-          culprits: byName.size === 0 && Array.isArray(f['seq.facts']) ? factCulprits(f['seq.facts'], 3) : [...byName.values()].sort((a, b) => b.nats! - a.nats!).slice(0, 3),
+          culprits: facts ? factCulprits(facts, 3) : [...byName.values()].sort((a, b) => b.nats! - a.nats!).slice(0, 3),
           falco: r.alert,
         };
         r.alert.output_fields['source'] = run.label;
@@ -261,15 +272,12 @@ export class Scorer {
       hub.addPoint(run, seq, point);
       const alert = alerts.get(r.id);
       alerts.delete(r.id);
-      if (alert && seq.events.length > 0) {
-        // The whole sequence is known now: blame syscalls by their share of its surprise (a model of whole
-        // sequences gives its events none: its measurements, from the alert, stay the culprits).
+      // The whole sequence is known now: blame syscalls by their share of its surprise — unless the alert blames a
+      // model of whole sequences' measurements, whose events carry none (no model pass for that).
+      if (alert && seq.events.length > 0 && !blamedFacts(alert.falco.output_fields)) {
         const [surprise] = await this.run(() => this.model.fieldSurpriseMany([seq]));
-        const exp = explain(seq, surprise, 0);
-        if (!noEventSurprise(exp)) {
-          alert.culprits = culpritsOf(exp, 3);
-          hub.updateAlert(alert);
-        }
+        alert.culprits = culpritsOf(explain(seq, surprise, 0), 3);
+        hub.updateAlert(alert);
       }
     }
     return watch.summary();

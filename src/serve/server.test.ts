@@ -4,7 +4,7 @@
  * the data folder (403 outside it, symbolic links included), size limits (413), bad traces (400 naming the file
  * and line), Host and Origin checks; after every error the server still answers. Also scoring a trace under the
  * data folder and an upload, and explaining a sequence; a timing model's click-through with its measurements, and its
- * alerts blaming them.
+ * alerts blaming them, from a file and live.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +20,7 @@ import { Scorer } from './scoring.js';
 import { demoData, trainDemoModel } from './fixture.js';
 import { cli } from '../cli/cli-process.js';
 import { connectionOf } from '../detect/history.js';
+import { fileSource } from '../trace/live/sources.js';
 
 const TOKEN = 'test-token-0123456789';
 
@@ -345,6 +346,20 @@ describe('serve: a model that scores sequences as a whole', () => {
       const page = await call(server.url, `/api/sequences/${key}/page`);
       assert.match(page.text, /<h2>What the model measured, against normal<\/h2>/);
       assert.ok(page.text.includes(`<p>Normal: ${facts[0]!.against}.</p>`));
+    });
+  });
+
+  it('live, its alerts blame what it measured, and still do after their requests end (no event carries surprise)', async () => {
+    await withScoredSet('timing', async (server, scorer, dirs) => {
+      const run = server.hub.newRun('live', 'io');
+      const summary = await scorer.watchInto(server.hub, run, await fileSource(dirs.data, 'paired', false), { latencyMs: 0 });
+      assert.ok(summary.alerts > 0, 'some io requests alert');
+      const live = ((await call(server.url, '/api/state')).json().alerts as { run: number; culprits: { name: string; nats: number }[] }[])
+        .filter((a) => a.run === run.id);
+      assert.equal(live.length, summary.alerts);
+      for (const a of live) {
+        assert.ok(a.culprits.length > 0 && a.culprits.every((c) => ['gap', 'span', 'wait'].includes(c.name) && c.nats >= 0), JSON.stringify(a.culprits));
+      }
     });
   });
 
