@@ -58,22 +58,47 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
   };
 }
 
-/** A progress line on stderr, at most once a second, only when stderr is a terminal. */
-export function progress(label: string): { tick: (n: number) => void; done: () => void } {
+/** How often a progress line reaches stderr when it is not a terminal (a log, a pipe, CI): a line at a time. */
+export const LOG_PROGRESS_MS = 10_000;
+
+/** A count being shown as work goes on: `tick` with the count so far, `done` at the end. */
+export interface Progress {
+  tick: (n: number) => void;
+  done: () => void;
+}
+
+/**
+ * Progress on stderr. On a terminal, one line redrawn at most once a second and wiped at the end. Otherwise a line
+ * every {@link LOG_PROGRESS_MS} and, if any was written, a closing line with the total: work shorter than that
+ * writes nothing, so quick commands (and their one-line errors) stay as they were.
+ */
+export function progress(label: string): Progress {
   const tty = process.stderr.isTTY === true;
-  let last = 0;
-  const t0 = Date.now();
+  return progressLine(label, tty, tty ? 1000 : LOG_PROGRESS_MS, (s) => process.stderr.write(s), Date.now);
+}
+
+/** {@link progress} with its output, interval and clock given (the tests drive it). */
+export function progressLine(label: string, redraw: boolean, everyMs: number, write: (s: string) => void,
+  now: () => number): Progress {
+  const t0 = now();
+  let last = t0;
+  let wrote = false;
+  let count = 0;
+  const rate = (n: number, t: number) => Math.round(n / Math.max(1e-3, (t - t0) / 1000)).toLocaleString('en-US');
   return {
     tick(n: number) {
-      if (!tty) return;
-      const now = Date.now();
-      if (now - last < 1000) return;
-      last = now;
-      const rate = n / Math.max(1e-3, (now - t0) / 1000);
-      process.stderr.write(`\r${label}: ${n.toLocaleString('en-US')} (${Math.round(rate).toLocaleString('en-US')}/s)   `);
+      count = n;
+      const t = now();
+      if (t - last < everyMs) return;
+      last = t;
+      wrote = true;
+      const text = `${label}: ${n.toLocaleString('en-US')} (${rate(n, t)}/s)`;
+      write(redraw ? `\r${text}   ` : `${text}, ${Math.round((t - t0) / 1000)} s\n`);
     },
     done() {
-      if (tty && last) process.stderr.write('\r\x1b[K');
+      if (!wrote) return;
+      const t = now();
+      write(redraw ? '\r\x1b[K' : `${label}: ${count.toLocaleString('en-US')} in ${((t - t0) / 1000).toFixed(1)} s (${rate(count, t)}/s)\n`);
     },
   };
 }
