@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkRecordPrivileges, findOnPath, hasPerfCapability, privilegeProblem, probeRecordFacts } from './privileges.js';
 import {
-  mmapPages, parsePerfStats, perfErrorLine, perfPipeCommand, perfRecordArgs, recordCommand, recordSystem, type RecordProgress,
+  mmapPages, parsePerfStats, perfErrorLine, perfPipeCommand, perfRecordArgs, recordCommand, recordSystem, type RecordProgress, withNotices,
 } from './record.js';
 
 const cannotRecord = checkRecordPrivileges();
@@ -50,7 +50,13 @@ test('recordCommand (syscalls): openat of cat shows up in babeltrace2, tied to c
     assert.equal(r.exitCode, 0);
     assert.ok(existsSync(join(r.ctfDir, 'metadata')));
     assert.ok(existsSync(r.perfData));
-    assert.deepEqual([...new Set(progress.map((p) => p.phase))], ['record', 'convert', 'done']);
+    // 'close' comes only where the kernel is slow to unregister perf's ~700 events (here: ~28 s, so it does).
+    const phases = [...new Set(progress.map((p) => p.phase))];
+    assert.deepEqual(phases.filter((p) => p !== 'close'), ['record', 'convert', 'done']);
+    if (phases.includes('close')) {
+      assert.deepEqual(phases, ['record', 'convert', 'close', 'done']);
+      for (const p of progress.filter((x) => x.phase === 'close')) assert.match(p.message, /the trace is converted \(.*ctf\); perf is still closing .* \(\d+ s so far\)$/);
+    }
 
     const lines = babeltrace(r.ctfDir);
     const catTids = tidsOfComm(lines, 'cat');
@@ -199,4 +205,24 @@ test('perfErrorLine picks the error out of perf usage text', () => {
   const stderr = "event syntax error: 'bogus:x'\n   \\___ unknown tracepoint\n\n Usage: perf record [<options>]\n";
   assert.equal(perfErrorLine(stderr), "event syntax error: 'bogus:x'");
   assert.equal(perfErrorLine('just one line\n'), 'just one line');
+});
+
+test('withNotices: nothing for a quick wait; a notice after the first delay, then one per interval, none after', async () => {
+  const quick: number[] = [];
+  assert.equal(await withNotices(Promise.resolve(7), 20, 20, (ms) => quick.push(ms)), 7);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(quick, [], 'a promise that settles at once gets no notice, then or later');
+
+  const seen: number[] = [];
+  const slow = new Promise<string>((r) => setTimeout(() => r('closed'), 400));
+  assert.equal(await withNotices(slow, 40, 100, (ms) => seen.push(ms)), 'closed');
+  const atSettle = seen.length;
+  await new Promise((r) => setTimeout(r, 250));
+  // Due at ~40, 140, 240 and 340 ms (a loaded machine may run the last ones late, after the settle): repeated, each
+  // with the time waited so far, and none once the promise has settled.
+  assert.ok(atSettle >= 2 && atSettle <= 4, `notices at ${seen.map((x) => x.toFixed(0)).join(', ')} ms`);
+  assert.equal(seen.length, atSettle, 'no notice after the promise settled');
+  assert.ok(seen[0]! >= 35 && seen.every((x, i) => i === 0 || x - seen[i - 1]! >= 95), `notices at ${seen.join(', ')}`);
+
+  await assert.rejects(withNotices(Promise.reject(new Error('perf died')), 10, 10, () => undefined), /perf died/);
 });

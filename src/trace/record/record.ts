@@ -49,7 +49,8 @@ export type RecordResult =
 
 /** Progress of one recording: a phase starts, or perf printed a line on stderr. */
 export interface RecordProgress {
-  phase: 'record' | 'convert' | 'done';
+  /** `close`: the trace is converted, and perf is still closing its events (see `recordWith`). */
+  phase: 'record' | 'convert' | 'close' | 'done';
   message: string;
 }
 
@@ -170,6 +171,31 @@ export function perfErrorLine(stderr: string): string {
   return err ?? lines[lines.length - 1] ?? '';
 }
 
+/** When the first "still closing" notice comes, and how often the next ones do. */
+const CLOSE_NOTICE_FIRST_MS = 2_000;
+const CLOSE_NOTICE_EVERY_MS = 10_000;
+
+/**
+ * Awaits `p`; if it has not settled after `firstMs`, calls `notice` with the milliseconds waited so far, then again
+ * every `everyMs` until it settles.
+ */
+export async function withNotices<T>(p: Promise<T>, firstMs: number, everyMs: number, notice: (waitedMs: number) => void): Promise<T> {
+  const t0 = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const tick = (ms: number) => {
+    timer = setTimeout(() => {
+      notice(performance.now() - t0);
+      tick(everyMs);
+    }, ms);
+  };
+  tick(firstMs);
+  try {
+    return await p;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function recordWith(
   outDir: string,
   recordArgs: (perfData: string) => string[],
@@ -222,7 +248,12 @@ async function recordWith(
   }
 
   const stats = await run(['perf', 'report', '-i', perfData, '--stats']);
-  const rec = await recording;
+  // perf reports the command's exit status only once it has closed every event. Say why nothing happens meanwhile.
+  const rec = await withNotices(recording, CLOSE_NOTICE_FIRST_MS, CLOSE_NOTICE_EVERY_MS, (ms) => onProgress?.({
+    phase: 'close',
+    message: `the trace is converted (${ctfDir}); perf is still closing its tracepoint events, which the kernel `
+      + `unregisters one at a time (${Math.round(ms / 1000)} s so far)`,
+  }));
   const parsed = stats.code === 0 ? parsePerfStats(stats.stdout) : { lost: 0, lostChunks: 0, samples: 0 };
   const lostChunks = parsed.lostChunks || lostChunksFromStderr(rec.stderr);
   onProgress?.({ phase: 'done', message: `${parsed.samples} samples, ${parsed.lost} lost` });
