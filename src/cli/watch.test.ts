@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { projectData } from '../testing/paths.js';
 import { emptyCounts, type SyscallEvent } from '../trace/event.js';
-import { PerfScriptParser } from '../trace/live/perf.js';
+import { childPids, perfSource, PerfScriptParser } from '../trace/live/perf.js';
 import { quantileValue } from '../detect/threshold.js';
 import { oneLineError, runCli as cli, MAIN } from './cli-process.js';
 
@@ -397,4 +397,43 @@ test('watch --perf scores a small program live', (t) => {
   const summary = recs[recs.length - 1]!;
   assert.equal(summary.format, 'perf-script');
   assert.equal(summary.sequences, seqs.length);
+});
+
+test('childPids: a process\'s children from /proc, and none once they have ended', async () => {
+  const sh = spawn('sh', ['-c', 'sleep 0.4; true'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 150));
+  assert.deepEqual(childPids(process.pid).filter((p) => p === sh.pid), [sh.pid], 'the shell is this process\'s child');
+  const kids = childPids(sh.pid!);
+  assert.equal(kids.length, 1, 'the shell runs sleep');
+  assert.match(readFileSync(`/proc/${kids[0]}/cmdline`, 'utf8'), /^sleep\0/);
+  await new Promise((r) => sh.once('exit', r));
+  assert.deepEqual(childPids(sh.pid!), []);
+});
+
+test('live perf: once the command has ended, a notice says perf is closing its events, for as long as it takes', async (t) => {
+  const probe = spawnSync('perf', ['record', '-q', '-o', '/dev/null', '-e', 'raw_syscalls:sys_enter', '--', '/bin/true'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    t.skip(`perf cannot record here: ${probe.error ? probe.error.message : probe.stderr.trim().split('\n')[0]}`);
+    return;
+  }
+  // syscalls:* is ~700 events, closed one by one after the command: ~28 s on the development VM, which is the wait
+  // the notices explain. /bin/true ends at once, so nearly all the time from its end to the source's is perf's.
+  const notices: Array<{ at: number; message: string }> = [];
+  const t0 = performance.now();
+  const src = perfSource({ command: ['/bin/true'] }, 'syscalls', 'paired', false, 256, (message) => notices.push({ at: performance.now() - t0, message }));
+  const names: string[] = [];
+  for await (const ev of src) names.push(ev.name);
+  const took = performance.now() - t0;
+  assert.ok(names.includes('execve'), `the command's calls arrive: ${names.slice(0, 10).join(' ')}`);
+  if (took > 4_000) {
+    assert.ok(notices.length >= 1, `${took.toFixed(0)} ms with no notice`);
+    for (const n of notices) {
+      assert.match(n.message, /^perf -- \/bin\/true: the command has ended; perf is closing its tracepoint events, .* and the last events come after that \(\d+ s so far\)$/);
+    }
+    // The first comes ~2 s after the end is seen (polled each second), the next every 10 s.
+    assert.ok(notices[0]!.at >= 2_000 && notices[0]!.at <= 4_500, `first notice at ${notices[0]!.at.toFixed(0)} ms`);
+    assert.ok(notices.length <= Math.ceil(took / 10_000) + 1, `${notices.length} notices in ${took.toFixed(0)} ms`);
+  } else if (took < 2_000) {
+    assert.deepEqual(notices, [], 'perf was quick: nothing to explain');
+  }
 });

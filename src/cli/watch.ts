@@ -165,7 +165,8 @@ export async function watchCommand(a: WatchArgs): Promise<void> {
     const target = a.pid !== undefined ? { pid: a.pid } : a.command.length > 0 ? { command: a.command } : { system: true as const };
     const source = a.strace
       ? src.straceSource(target as { pid: number } | { command: string[] }, pairing, a.lenient)
-      : a.perf ? (await import('../trace/live/perf.js')).perfSource(target, a.rawSyscalls ? 'raw_syscalls' : 'syscalls', pairing, a.lenient, a.perfPages) : recorded!;
+      : a.perf ? (await import('../trace/live/perf.js')).perfSource(target, a.rawSyscalls ? 'raw_syscalls' : 'syscalls', pairing, a.lenient, a.perfPages,
+        (m) => process.stderr.write(`watch: ${m}\n`)) : recorded!;
     const live = a.strace || a.perf || a.input === '-';
     const run = watchEvents(model, source, {
       segmentation: manifest.segmentation, threshold: th.value, thresholdName: th.name, prefix, minEvents, pValue: reference?.pValue, warmUp,

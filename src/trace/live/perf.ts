@@ -12,12 +12,13 @@
  * `otherEvents`. Timestamps are perf's monotonic clock (`-k mono`), as in `record`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { emptyCounts, type FieldValue, type PairingMode, type ReaderCounts, type SyscallEvent } from '../event.js';
 import { TraceError, TracerError } from '../errors.js';
 import { flattenBatches, readLines } from '../jsonl/lines.js';
 import { SyscallPairer } from '../pairing.js';
-import { eventSpec, perfErrorLine } from '../record/record.js';
+import { eventSpec, perfErrorLine, withNotices } from '../record/record.js';
 import { X86_64_SYSCALLS } from '../syscalls/x86_64.js';
 import type { LiveSource } from './sources.js';
 
@@ -119,16 +120,58 @@ export function perfLiveArgs(target: { pid: number } | { command: string[] } | {
 
 export const PERF_SCRIPT_ARGS = ['script', '-i', '-', '-F', 'comm,pid,tid,cpu,time,event,trace', '--ns', '--show-lost-events'];
 
-/** perf record | perf script, parsed as it streams. */
+/** The pids whose parent is `pid`, from one pass over `/proc/N/stat` (empty where /proc cannot be read). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    if (!/^\d+$/.test(n)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${n}/stat`, 'utf8');
+    } catch {
+      continue; // it ended meanwhile
+    }
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so the fields are read after the last ')'.
+    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(n));
+  }
+  return out;
+}
+
+/** How often a live perf source looks whether its command (or process) has ended. */
+const END_POLL_MS = 1_000;
+
+/**
+ * perf record | perf script, parsed as it streams. `notice` hears why nothing arrives once the traced command or
+ * process has ended (or `stop` was called): perf first closes its tracepoint events, one kernel unregistration
+ * each (~28 s for `syscalls:*`'s ~700 on the development VM), and only then does its pipe deliver the last events.
+ */
 export function perfSource(target: { pid: number } | { command: string[] } | { system: true }, events: 'syscalls' | 'raw_syscalls',
-  pairing: PairingMode, lenient: boolean, pages = LIVE_PERF_PAGES): LiveSource {
+  pairing: PairingMode, lenient: boolean, pages = LIVE_PERF_PAGES, notice?: (message: string) => void): LiveSource {
   const label = 'pid' in target ? `perf -p ${target.pid}` : 'command' in target ? `perf -- ${target.command.join(' ')}` : 'perf -a';
   const counts: ReaderCounts = emptyCounts();
   let rec: ChildProcess | undefined;
+  let recDone: Promise<number | null> | undefined;
   let stopped = false;
+  let closing = false;
+  /** From now on perf is closing its events: say so after 2 s, then every 10 s, until it exits. */
+  const closingNow = (why: string, then: string): void => {
+    if (closing || !notice || !recDone) return;
+    closing = true;
+    void withNotices(recDone, 2_000, 10_000, (ms) => notice(`${label}: ${why}; perf is closing its tracepoint events, `
+      + `which the kernel unregisters one at a time, ${then} (${Math.round(ms / 1000)} s so far)`));
+  };
   const stop = (): void => {
     stopped = true;
-    if (rec && rec.exitCode === null && rec.signalCode === null) rec.kill('SIGINT'); // perf record flushes and ends the pipe
+    if (rec && rec.exitCode === null && rec.signalCode === null) {
+      rec.kill('SIGINT'); // perf record flushes and ends the pipe
+      closingNow('stopped', 'before it exits');
+    }
   };
   return { format: 'perf-script', path: label, counts, stop, [Symbol.asyncIterator]: () => flattenBatches(batches()) };
 
@@ -145,7 +188,18 @@ export function perfSource(target: { pid: number } | { command: string[] } | { s
     r.stderr!.setEncoding('utf8');
     r.stderr!.on('data', (d: string) => { if (recErr.length < 64 * 1024) recErr += d; });
     // 'exit', not 'close': perf record's stdout is handed to perf script, so it never ends on our side.
-    const recDone = new Promise<number | null>((resolve) => r.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => r.once('exit', (code) => resolve(code)));
+    recDone = exited;
+    // The command is perf's child (forked at once), the process is `-p`'s: once it is gone, perf is closing.
+    const ended = 'command' in target ? () => childPids(r.pid!).length === 0 : 'pid' in target ? () => !existsSync(`/proc/${target.pid}`) : undefined;
+    const poll = ended && notice ? setInterval(() => {
+      if (!ended()) return;
+      clearInterval(poll);
+      closingNow('command' in target ? 'the command has ended' : `process ${(target as { pid: number }).pid} has ended`,
+        'and the last events come after that');
+    }, END_POLL_MS) : undefined;
+    poll?.unref();
+    void exited.then(() => clearInterval(poll));
     const script = spawn('perf', PERF_SCRIPT_ARGS, { stdio: [r.stdout!, 'pipe', 'pipe'] });
     let scriptErr = '';
     script.stderr!.setEncoding('utf8');
@@ -174,7 +228,7 @@ export function perfSource(target: { pid: number } | { command: string[] } | { s
         pairer.flush(out);
         yield out;
       }
-      const code = await recDone;
+      const code = await exited;
       if (code !== 0 && !stopped && counts.events === 0) throw new TracerError(`${label}: ${perfErrorLine(recErr || scriptErr)}`);
     } finally {
       stop();
