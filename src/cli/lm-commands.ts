@@ -61,6 +61,20 @@ function parseNovel(arg: string): NovelSet {
   return { name, data: parseDataArg(arg.slice(at + 1)) };
 }
 
+/** The options `train` and `update` share, worded once. */
+const VALID_NOVEL_HELP = 'labelled novel validation data: also store the best-F1 threshold';
+const QUANTILE_HELP = 'label-free threshold: this quantile of normal validation perplexity';
+const JSON_MANIFEST_HELP = 'print the manifest as JSON';
+
+/** `--train`, `--valid` and `--valid-novel` of `train` and `update`, parsed, with `--lenient` checked against them. */
+function fitData(o: { train: string; valid?: string; validNovel?: string }, lenient: boolean): { train: DataSpec; valid?: DataSpec; validNovel?: DataSpec } {
+  const train = parseDataArg(o.train);
+  const valid = o.valid !== undefined ? parseDataArg(o.valid) : undefined;
+  const validNovel = o.validNovel !== undefined ? parseDataArg(o.validNovel) : undefined;
+  checkLenient(lenient, [train, valid, validNovel].filter((s): s is DataSpec => s !== undefined));
+  return { train, valid, validNovel };
+}
+
 interface TrainOpts {
   /** Collected so that a second `--model` is refused, not silently taken (commander keeps the last). */
   model: string[];
@@ -85,15 +99,15 @@ function registerTrain(program: Command): void {
     .requiredOption('--model <kind>', `model kind: ${modelKindNames().join(', ')}`, collect)
     .requiredOption('--train <data>', `training data, normal behaviour only: ${DATA}`)
     .option('--valid <data>', 'normal validation data for the label-free threshold (default: every 10th training sequence, held out)')
-    .option('--valid-novel <data>', 'labelled novel validation data: also store the best-F1 threshold')
+    .option('--valid-novel <data>', VALID_NOVEL_HELP)
     .option('--segment <kind>', `how to cut traces into sequences: ${SEGMENTATIONS.join(', ')} (default thread; ADFA-LD subsets: one per trace)`)
     .option('--max-len <n>', `at most this many events per sequence (default ${DEFAULT_MAX_LEN})`)
-    .option('--quantile <q>', 'label-free threshold: this quantile of normal validation perplexity', '0.99')
+    .option('--quantile <q>', QUANTILE_HELP, '0.99')
     .requiredOption('-o, --output <dir>', 'model folder to write (an existing model folder is replaced)')
     .option('--lenient', LENIENT_HELP)
     .option('--teacher <dir>', 'distillation: train an LSTM student on the next-token distributions of this model folder (an LSTM or n-gram; the student predicts what it predicts)')
     .option('--distill-alpha <x>', 'distillation: weight of the teacher\'s distribution in the targets, the rest on the observed name (default 0.7)')
-    .option('--json', 'print the manifest as JSON');
+    .option('--json', JSON_MANIFEST_HELP);
   /** attribute name → (kind, setting key) of every model-kind option */
   const settingOptions = new Map<string, { flag: string; kinds: Map<string, string> }>();
   for (const entry of MODEL_KINDS) {
@@ -126,9 +140,8 @@ function registerTrain(program: Command): void {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const train = parseDataArg(o.train);
-    const valid = o.valid !== undefined ? parseDataArg(o.valid) : undefined;
-    const validNovel = o.validNovel !== undefined ? parseDataArg(o.validNovel) : undefined;
+    const lenient = o.lenient === true;
+    const { train, valid, validNovel } = fitData(o, lenient);
     let segmentation: Segmentation = train.kind === 'adfa' ? 'trace' : 'thread';
     if (o.segment !== undefined) {
       if (!SEGMENTATIONS.includes(o.segment as Segmentation)) {
@@ -138,8 +151,6 @@ function registerTrain(program: Command): void {
       if (specs.every((s) => s.kind === 'adfa')) throw new UsageError('--segment applies to trace files; ADFA-LD subsets are one sequence per trace');
       segmentation = o.segment as Segmentation;
     }
-    const lenient = o.lenient === true;
-    checkLenient(lenient, [train, valid, validNovel].filter((s): s is DataSpec => s !== undefined));
     if (o.distillAlpha !== undefined && o.teacher === undefined) throw new UsageError('--distill-alpha applies with --teacher');
     let teacher: { dir: string; alpha: number } | undefined;
     if (o.teacher !== undefined) {
@@ -178,18 +189,15 @@ function registerUpdate(program: Command): void {
     .requiredOption('--model <dir>', 'model folder written by train or update', collect)
     .requiredOption('--train <data>', `more training data, normal behaviour only: ${DATA}`)
     .option('--valid <data>', 'normal validation data for the label-free threshold (default: every 10th new training sequence, held out)')
-    .option('--valid-novel <data>', 'labelled novel validation data: also store the best-F1 threshold')
-    .option('--quantile <q>', 'label-free threshold: this quantile of normal validation perplexity', '0.99')
+    .option('--valid-novel <data>', VALID_NOVEL_HELP)
+    .option('--quantile <q>', QUANTILE_HELP, '0.99')
     .requiredOption('-o, --output <dir>', 'model folder to write (may be the --model folder itself)')
     .option('--lenient', LENIENT_HELP)
-    .option('--json', 'print the manifest as JSON')
+    .option('--json', JSON_MANIFEST_HELP)
     .action(action(async (o: UpdateOpts) => {
       if (o.model.length > 1) throw new UsageError(`update takes one model folder: --model is given ${o.model.length} times (${o.model.join(', ')})`);
-      const train = parseDataArg(o.train);
-      const valid = o.valid !== undefined ? parseDataArg(o.valid) : undefined;
-      const validNovel = o.validNovel !== undefined ? parseDataArg(o.validNovel) : undefined;
       const lenient = o.lenient === true;
-      checkLenient(lenient, [train, valid, validNovel].filter((s): s is DataSpec => s !== undefined));
+      const { train, valid, validNovel } = fitData(o, lenient);
       const { updateCommand } = await import('./train.js');
       await updateCommand(o.model[0]!, { train, valid, validNovel, quantile: quantile(o.quantile), lenient, output: o.output }, o.json === true);
     }));
@@ -200,7 +208,7 @@ function registerInfo(program: Command): void {
     .command('info')
     .description('what a model folder holds: kind, settings, training data, updates, thresholds; its files verified')
     .argument('<dir>', 'model folder written by train or update')
-    .option('--json', 'print the manifest as JSON')
+    .option('--json', JSON_MANIFEST_HELP)
     .action(action(async (dir: string, o: { json?: boolean }) => {
       const { infoCommand } = await import('./train.js');
       await infoCommand(dir, o.json === true);
