@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { projectData } from '../testing/paths.js';
 import { emptyCounts, type SyscallEvent } from '../trace/event.js';
-import { childPids, perfSource, PerfScriptParser } from '../trace/live/perf.js';
+import { childPids, perfSource, PerfScriptParser, processEnded } from '../trace/live/perf.js';
 import { quantileValue } from '../detect/threshold.js';
 import { oneLineError, runCli as cli, MAIN } from './cli-process.js';
 
@@ -406,8 +406,21 @@ test('childPids: a process\'s children from /proc, and none once they have ended
   const kids = childPids(sh.pid!);
   assert.equal(kids.length, 1, 'the shell runs sleep');
   assert.match(readFileSync(`/proc/${kids[0]}/cmdline`, 'utf8'), /^sleep\0/);
+  assert.equal(processEnded(kids[0]!), false, 'sleep is running');
   await new Promise((r) => sh.once('exit', r));
   assert.deepEqual(childPids(sh.pid!), []);
+  assert.equal(processEnded(kids[0]!), true, 'sleep is gone');
+
+  // A zombie counts as ended: the first sleep's parent becomes `sleep 1` (exec), which never reaps it.
+  const z = spawn('sh', ['-c', 'sleep 0.05 & exec sleep 1'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 400));
+  const [zombie] = childPids(z.pid!);
+  assert.ok(zombie !== undefined, 'the exec\'d sleep still holds its ended child');
+  assert.match(readFileSync(`/proc/${zombie}/stat`, 'utf8'), /\) Z /);
+  assert.equal(processEnded(zombie), true);
+  assert.equal(processEnded(z.pid!), false);
+  z.kill();
+  await new Promise((r) => z.once('exit', r));
 });
 
 test('live perf: once the command has ended, a notice says perf is closing its events, for as long as it takes', async (t) => {

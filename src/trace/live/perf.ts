@@ -12,13 +12,13 @@
  * `otherEvents`. Timestamps are perf's monotonic clock (`-k mono`), as in `record`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { emptyCounts, type FieldValue, type PairingMode, type ReaderCounts, type SyscallEvent } from '../event.js';
 import { TraceError, TracerError } from '../errors.js';
 import { flattenBatches, readLines } from '../jsonl/lines.js';
 import { SyscallPairer } from '../pairing.js';
-import { eventSpec, perfErrorLine, withNotices } from '../record/record.js';
+import { CLOSE_NOTICE_EVERY_MS, CLOSE_NOTICE_FIRST_MS, eventSpec, perfErrorLine, withNotices } from '../record/record.js';
 import { X86_64_SYSCALLS } from '../syscalls/x86_64.js';
 import type { LiveSource } from './sources.js';
 
@@ -143,6 +143,16 @@ export function childPids(pid: number): number[] {
   return out;
 }
 
+/** Whether process `pid` is gone or a zombie (ended, not yet reaped), from `/proc/N/stat`. */
+export function processEnded(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
 /** How often a live perf source looks whether its command (or process) has ended. */
 const END_POLL_MS = 1_000;
 
@@ -158,19 +168,22 @@ export function perfSource(target: { pid: number } | { command: string[] } | { s
   let rec: ChildProcess | undefined;
   let recDone: Promise<number | null> | undefined;
   let stopped = false;
-  let closing = false;
-  /** From now on perf is closing its events: say so after 2 s, then every 10 s, until it exits. */
+  /** Why perf is closing and what follows, once it is (a stop after the command's end rewords the later notices). */
+  let closing: { why: string; then: string } | undefined;
+  /** From now on perf is closing its events: say so after a while, then at intervals, until it exits. */
   const closingNow = (why: string, then: string): void => {
-    if (closing || !notice || !recDone) return;
-    closing = true;
-    void withNotices(recDone, 2_000, 10_000, (ms) => notice(`${label}: ${why}; perf is closing its tracepoint events, `
-      + `which the kernel unregisters one at a time, ${then} (${Math.round(ms / 1000)} s so far)`));
+    if (!notice || !recDone) return;
+    const started = closing !== undefined;
+    closing = { why, then };
+    if (started) return;
+    void withNotices(recDone, CLOSE_NOTICE_FIRST_MS, CLOSE_NOTICE_EVERY_MS, (ms) => notice(`${label}: ${closing!.why}; perf is `
+      + `closing its tracepoint events, which the kernel unregisters one at a time, ${closing!.then} (${Math.round(ms / 1000)} s so far)`));
   };
   const stop = (): void => {
     stopped = true;
     if (rec && rec.exitCode === null && rec.signalCode === null) {
       rec.kill('SIGINT'); // perf record flushes and ends the pipe
-      closingNow('stopped', 'before it exits');
+      closingNow('stopped', 'before it exits'); // nothing more is read after a stop
     }
   };
   return { format: 'perf-script', path: label, counts, stop, [Symbol.asyncIterator]: () => flattenBatches(batches()) };
@@ -190,8 +203,14 @@ export function perfSource(target: { pid: number } | { command: string[] } | { s
     // 'exit', not 'close': perf record's stdout is handed to perf script, so it never ends on our side.
     const exited = new Promise<number | null>((resolve) => r.once('exit', (code) => resolve(code)));
     recDone = exited;
-    // The command is perf's child (forked at once), the process is `-p`'s: once it is gone, perf is closing.
-    const ended = 'command' in target ? () => childPids(r.pid!).length === 0 : 'pid' in target ? () => !existsSync(`/proc/${target.pid}`) : undefined;
+    // The command is perf's child (forked at once, found by one scan of /proc), the process is `-p`'s: once it has
+    // ended, perf is closing.
+    let child: number | undefined;
+    const commandEnded = (): boolean => {
+      if (child === undefined) child = childPids(r.pid!)[0];
+      return child === undefined || processEnded(child);
+    };
+    const ended = 'command' in target ? commandEnded : 'pid' in target ? () => processEnded(target.pid) : undefined;
     const poll = ended && notice ? setInterval(() => {
       if (!ended()) return;
       clearInterval(poll);

@@ -171,9 +171,9 @@ export function perfErrorLine(stderr: string): string {
   return err ?? lines[lines.length - 1] ?? '';
 }
 
-/** When the first "still closing" notice comes, and how often the next ones do. */
-const CLOSE_NOTICE_FIRST_MS = 2_000;
-const CLOSE_NOTICE_EVERY_MS = 10_000;
+/** When the first "perf is still closing its events" notice comes, and how often the next ones do (live perf too). */
+export const CLOSE_NOTICE_FIRST_MS = 2_000;
+export const CLOSE_NOTICE_EVERY_MS = 10_000;
 
 /**
  * Awaits `p`; if it has not settled after `firstMs`, calls `notice` with the milliseconds waited so far, then again
