@@ -43,22 +43,18 @@ export async function computeStats(src: SyscallSource, onProgress?: (events: num
   const syscalls = new Map<string, number>();
   const processes = new Map<string, number>();
   const threads = new Set<number>();
-  // The span as ns offsets (doubles) from the first event's timestamp: one bigint subtraction per event instead of
-  // the two allocations of `ts + BigInt(latency)`, exact while a trace spans less than 2^53 ns (104 days).
-  let base: bigint | undefined;
-  let min = Infinity;
-  let max = -Infinity;
+  let min: bigint | undefined;
+  let max: bigint | undefined;
   for await (const batch of batchesOf(src)) {
     for (const ev of batch) {
       syscalls.set(ev.name, (syscalls.get(ev.name) ?? 0) + 1);
       const p = ev.proc || '?';
       processes.set(p, (processes.get(p) ?? 0) + 1);
       threads.add(ev.tid);
-      if (base === undefined) base = ev.ts;
-      const t0 = Number(ev.ts - base);
-      const t1 = ev.latency !== undefined ? t0 + ev.latency : t0;
-      if (t0 < min) min = t0;
-      if (t1 > max) max = t1;
+      const t0 = ev.ts;
+      const t1 = ev.latency !== undefined ? ev.ts + BigInt(ev.latency) : ev.ts;
+      if (min === undefined || t0 < min) min = t0;
+      if (max === undefined || t1 > max) max = t1;
     }
     onProgress?.(src.counts.events);
   }
@@ -71,9 +67,9 @@ export async function computeStats(src: SyscallSource, onProgress?: (events: num
     syscalls: sorted(syscalls),
     processes: sorted(processes),
     threads: threads.size,
-    start: base === undefined ? null : (base + BigInt(min)).toString(),
-    end: base === undefined ? null : (base + BigInt(max)).toString(),
-    durationS: base === undefined ? 0 : (max - min) / 1e9,
+    start: min === undefined ? null : min.toString(),
+    end: max === undefined ? null : max.toString(),
+    durationS: min === undefined || max === undefined ? 0 : Number(max - min) / 1e9,
     ...(recordNames ? { recordNames: sorted(recordNames) } : {}),
   };
 }
