@@ -62,7 +62,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
 export const LOG_PROGRESS_MS = 10_000;
 
 /** A count being shown as work goes on: `tick` with the count so far, `done` at the end. */
-export interface Progress {
+export interface CountProgress {
   tick: (n: number) => void;
   done: () => void;
 }
@@ -72,14 +72,14 @@ export interface Progress {
  * every {@link LOG_PROGRESS_MS} and, if any was written, a closing line with the total: work shorter than that
  * writes nothing, so quick commands (and their one-line errors) stay as they were.
  */
-export function progress(label: string): Progress {
+export function progress(label: string): CountProgress {
   const tty = process.stderr.isTTY === true;
   return progressLine(label, tty, tty ? 1000 : LOG_PROGRESS_MS, (s) => process.stderr.write(s), Date.now);
 }
 
 /** {@link progress} with its output, interval and clock given (the tests drive it). */
 export function progressLine(label: string, redraw: boolean, everyMs: number, write: (s: string) => void,
-  now: () => number): Progress {
+  now: () => number): CountProgress {
   const t0 = now();
   let last = t0;
   let wrote = false;

@@ -120,37 +120,36 @@ export function perfLiveArgs(target: { pid: number } | { command: string[] } | {
 
 export const PERF_SCRIPT_ARGS = ['script', '-i', '-', '-F', 'comm,pid,tid,cpu,time,event,trace', '--ns', '--show-lost-events'];
 
+/**
+ * The fields of `/proc/<pid>/stat` after the command name (state, ppid, …); undefined when the process is gone. The
+ * name is in parentheses and may hold spaces and parentheses itself, so the fields start after the last ')'.
+ */
+function statFields(pid: number | string): string[] | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** The pids whose parent is `pid`, from one pass over `/proc/N/stat` (empty where /proc cannot be read). */
 export function childPids(pid: number): number[] {
-  const out: number[] = [];
   let names: string[];
   try {
     names = readdirSync('/proc');
   } catch {
-    return out;
+    return [];
   }
-  for (const n of names) {
-    if (!/^\d+$/.test(n)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${n}/stat`, 'utf8');
-    } catch {
-      continue; // it ended meanwhile
-    }
-    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so the fields are read after the last ')'.
-    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(n));
-  }
-  return out;
+  // a process that ended meanwhile has no fields
+  return names.filter((n) => /^\d+$/.test(n) && Number(statFields(n)?.[1]) === pid).map(Number);
 }
 
 /** Whether process `pid` is gone or a zombie (ended, not yet reaped), from `/proc/N/stat`. */
 export function processEnded(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return true;
-  }
+  const state = statFields(pid)?.[0];
+  return state === undefined || state === 'Z';
 }
 
 /** How often a live perf source looks whether its command (or process) has ended. */
